@@ -1,0 +1,18 @@
+"""The ``steadyhand`` command: a thin layer over the library, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="steadyhand: the production harness for LLM features."
+)
+
+
+@app.callback()
+def _root() -> None:
+    """steadyhand: the production harness for LLM features."""
+
+
+def main() -> None:
+    app()

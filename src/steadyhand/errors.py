@@ -1,0 +1,188 @@
+"""The one exception hierarchy.
+
+::
+
+    SteadyhandError
+    ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
+    ├─ ProviderError                          .provider .model
+    │  ├─ ProviderConnectionError             connection refused or reset before an answer
+    │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
+    │  ├─ StreamInterrupted                   a stream ended before the provider said it was done
+    │  ├─ UnexpectedProviderResponse          a body or event that is not the provider's format
+    │  └─ ProviderHTTPError                   .status_code .body .headers .retry_after .code
+    │     ├─ RateLimited                      retry after .retry_after
+    │     ├─ QuotaExhausted                   billing/spend limit: never retryable
+    │     ├─ Overloaded                       Anthropic 529, OpenAI server_is_overloaded
+    │     ├─ ServerError                      5xx
+    │     ├─ AuthenticationFailed             401/403
+    │     └─ BadRequest                       4xx the caller must fix
+    │        ├─ ContextWindowExceeded
+    │        ├─ ContentFiltered
+    │        ├─ PrefillNotSupported
+    │        └─ ModelNotFound
+    └─ StoreError
+
+``retryable`` on every provider error says whether sending the same request again may succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadRequest",
+    "ConfigurationError",
+    "ContentFiltered",
+    "ContextWindowExceeded",
+    "ModelNotFound",
+    "Overloaded",
+    "PrefillNotSupported",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderTimeout",
+    "QuotaExhausted",
+    "RateLimited",
+    "ServerError",
+    "SteadyhandError",
+    "StoreError",
+    "StreamInterrupted",
+    "UnexpectedProviderResponse",
+]
+
+
+class SteadyhandError(Exception):
+    """Base of every error steadyhand raises on purpose."""
+
+
+class ConfigurationError(SteadyhandError, ValueError):
+    """The configuration or a call's arguments are wrong; the message says what to change."""
+
+
+class StoreError(SteadyhandError):
+    """The trace store cannot be reached or used."""
+
+
+class ProviderError(SteadyhandError):
+    """A model provider did not give a usable answer."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str | None = None, model: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.model = model
+
+    def __str__(self) -> str:
+        where = ":".join(p for p in (self.provider, self.model) if p)
+        return f"{self.message} [{where}]" if where else self.message
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection failed or was reset before a complete answer arrived."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """A time limit was hit: ``phase`` is ``connect``, ``first_token``, ``stall`` or ``total``."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, phase: str, provider: str | None = None, model: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.phase = phase
+
+
+class StreamInterrupted(ProviderError):
+    """The stream stopped before the provider marked it finished; ``partial_text`` is what came."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, partial_text: str = "", provider: str | None = None, model: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.partial_text = partial_text
+
+
+class UnexpectedProviderResponse(ProviderError):
+    """The provider answered with something that is not its documented format."""
+
+    retryable = True
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an error status (or an in-band stream error)."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.status_code = status_code
+        self.body = body
+        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
+        self.retry_after = retry_after
+        self.code = code
+
+
+class RateLimited(ProviderHTTPError):
+    """Too many requests or tokens per minute; wait ``retry_after`` seconds."""
+
+    retryable = True
+
+
+class QuotaExhausted(ProviderHTTPError):
+    """The account's quota or spend limit is used up: retrying cannot help, top up or switch provider."""
+
+
+class Overloaded(ProviderHTTPError):
+    """The provider is overloaded for everyone (Anthropic 529); try later or fall back."""
+
+    retryable = True
+
+
+class ServerError(ProviderHTTPError):
+    """The provider failed (5xx)."""
+
+    retryable = True
+
+
+class AuthenticationFailed(ProviderHTTPError):
+    """The API key is missing, wrong or lacks permission; fix the provider's key."""
+
+
+class BadRequest(ProviderHTTPError):
+    """The provider rejected the request itself; sending it again will not help."""
+
+
+class ContextWindowExceeded(BadRequest):
+    """The prompt plus max_tokens exceed the model's context window; shorten the input."""
+
+
+class ContentFiltered(BadRequest):
+    """The provider's content filter refused the prompt or the answer."""
+
+
+class PrefillNotSupported(BadRequest):
+    """The model does not accept a final assistant message as a prefill."""
+
+
+class ModelNotFound(BadRequest):
+    """The provider does not know the model name; check the alias's pinned model."""

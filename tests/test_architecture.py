@@ -1,0 +1,90 @@
+"""Pins the architecture of design.md: the public API, the import rules, and the module size cap."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import steadyhand
+
+SRC = Path(steadyhand.__file__).parent
+MAX_LINES = 600  # soft cap ~500; a module past this must be split by concern
+
+# (import prefix, the top-level packages allowed to import it)
+FORBIDDEN = [
+    ("fastapi", {"server"}),
+    ("starlette", {"server"}),
+    ("sqlalchemy", {"store"}),
+    ("alembic", {"store"}),
+    ("steadyhand.server", {"server", "cli"}),
+    ("steadyhand.cli", {"cli"}),
+]
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _package_of(path: Path) -> str:
+    parts = ("steadyhand", *path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1])
+
+
+def _imports(source: str, package: str) -> set[str]:
+    """Absolute names of everything imported, relative imports resolved against ``package``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                names.add(f"{base}.{node.module}" if node.module else base)
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def _violations(path: Path) -> list[str]:
+    top = path.relative_to(SRC).parts[0].removesuffix(".py")
+    found = []
+    for name in _imports(path.read_text(), _package_of(path)):
+        for forbidden, allowed_in in FORBIDDEN:
+            if (name == forbidden or name.startswith(forbidden + ".")) and top not in allowed_in:
+                found.append(f"{path.relative_to(SRC)} imports {name}; only {sorted(allowed_in)} may")
+    return found
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert steadyhand.__all__ == sorted(steadyhand.__all__)
+    assert len(set(steadyhand.__all__)) == len(steadyhand.__all__)
+    for name in steadyhand.__all__:
+        assert getattr(steadyhand, name) is not None, name
+
+
+def test_public_names_resolve_from_their_modules() -> None:
+    for name in steadyhand.__all__:
+        obj = getattr(steadyhand, name)
+        module = getattr(obj, "__module__", None)
+        if module:
+            assert getattr(importlib.import_module(module), name, obj) is obj
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_import_rules(path: Path) -> None:
+    assert _violations(path) == []
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_module_size_cap(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(SRC)} has {lines} lines; split it by concern"
+
+
+def test_import_rules_catch_a_violation() -> None:
+    imports = _imports("from ..store import models\nimport fastapi\n", "steadyhand.tracing")
+    assert imports == {"steadyhand.store.models", "fastapi"}
+    assert _imports("from . import sim\n", "steadyhand.cli") == {"steadyhand.cli.sim"}
