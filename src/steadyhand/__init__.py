@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._config import Config, ProviderConfig
-    from .client import AsyncClient, Client, Stream, AsyncStream
+    from .client import AsyncClient, AsyncStream, Client, Stream
     from .errors import (
         AuthenticationFailed,
         BadRequest,
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     )
     from .providers.base import Capabilities, Provider, Timeouts
     from .types import (
-        Chunk,
         Choice,
+        Chunk,
         ImagePart,
         Message,
         ModelRequest,
@@ -49,28 +49,23 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_LAZY: dict[str, str] = {
-    "AsyncClient": ".client",
-    "AsyncStream": ".client",
-    "Client": ".client",
-    "Stream": ".client",
-    "Config": "._config",
-    "ProviderConfig": "._config",
-    "Capabilities": ".providers.base",
-    "Provider": ".providers.base",
-    "Timeouts": ".providers.base",
-}
-for _name in (
-    "Chunk Choice ImagePart Message ModelRequest ModelResponse ResponseFormat TextPart Tool ToolCall Usage"
-).split():
-    _LAZY[_name] = ".types"
-for _name in (
-    "AuthenticationFailed BadRequest ConfigurationError ContentFiltered ContextWindowExceeded ModelNotFound "
-    "Overloaded PrefillNotSupported ProviderConnectionError ProviderError ProviderHTTPError ProviderTimeout "
-    "QuotaExhausted RateLimited ServerError SteadyhandError StoreError StreamInterrupted "
-    "UnexpectedProviderResponse"
-).split():
-    _LAZY[_name] = ".errors"
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "._config": ("Config", "ProviderConfig"),
+    ".client": ("AsyncClient", "AsyncStream", "Client", "Stream"),
+    ".errors": (
+        "AuthenticationFailed", "BadRequest", "ConfigurationError", "ContentFiltered",
+        "ContextWindowExceeded",
+        "ModelNotFound", "Overloaded", "PrefillNotSupported", "ProviderConnectionError", "ProviderError",
+        "ProviderHTTPError", "ProviderTimeout", "QuotaExhausted", "RateLimited", "ServerError",
+        "SteadyhandError", "StoreError", "StreamInterrupted", "UnexpectedProviderResponse",
+    ),
+    ".providers.base": ("Capabilities", "Provider", "Timeouts"),
+    ".types": (
+        "Choice", "Chunk", "ImagePart", "Message", "ModelRequest", "ModelResponse", "ResponseFormat",
+        "TextPart", "Tool", "ToolCall", "Usage",
+    ),
+}  # fmt: skip
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AsyncClient",
@@ -104,6 +99,7 @@ __all__ = [
     "ServerError",
     "SteadyhandError",
     "StoreError",
+    "Stream",
     "StreamInterrupted",
     "TextPart",
     "Timeouts",

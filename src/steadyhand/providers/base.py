@@ -142,7 +142,9 @@ class WireFormat(ABC):
     def stream_decoder(self, request: ModelRequest) -> StreamDecoder: ...
 
     @abstractmethod
-    def map_error(self, status_code: int, headers: Mapping[str, str], body: bytes, model: str | None) -> Exception:
+    def map_error(
+        self, status_code: int, headers: Mapping[str, str], body: bytes, model: str | None
+    ) -> Exception:
         """The typed error for an error response; returned, not raised, so callers choose."""
 
 
