@@ -1,0 +1,206 @@
+"""Transports over httpx: pooled keep-alive connections, steadyhand's time limits, typed errors.
+
+Time limits (:class:`Timeouts`) map onto httpx like this:
+
+- ``connect`` is httpx's connect (and pool) timeout;
+- ``first_token`` bounds the wait for the response head, the first byte of the answer (``stall`` when unset);
+- ``stall`` bounds every later read (and writes): the longest gap between two pieces of the body;
+- ``total`` is a deadline for the whole call: each read's limit is capped at the budget left when it
+  starts, and the deadline is checked again after every piece of a streamed body.
+
+httpx reads the body's read limit once, when the body starts, so a body read can overrun ``total`` by
+at most the time already spent on the body. No httpx exception leaves this module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import httpx
+
+from ..errors import (
+    ConfigurationError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    StreamInterrupted,
+)
+from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, HTTPStream, Timeouts
+
+__all__ = ["AsyncHttpxTransport", "HttpxTransport"]
+
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
+
+
+def _min(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+class _Clock:
+    """One call's time budget and which limit the current read is under (to name the timeout's phase)."""
+
+    __slots__ = ("deadline", "phase", "timeouts")
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self.timeouts = timeouts
+        self.deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
+        self.phase = "first_token" if timeouts.first_token is not None else "stall"
+
+    def _read_limit(self, limit: float | None) -> float | None:
+        if self.deadline is None:
+            return limit
+        left = max(self.deadline - time.monotonic(), 0.0)
+        if limit is None or left < limit:
+            self.phase = "total"
+            return left
+        return limit
+
+    def head_timeout(self) -> dict[str, float | None]:
+        """The limits for connecting and waiting for the response head."""
+        t = self.timeouts
+        read = self._read_limit(t.first_token if t.first_token is not None else t.stall)
+        connect = _min(t.connect, read if self.phase == "total" else None)
+        return {"connect": connect, "read": read, "write": _min(t.stall, read), "pool": connect}
+
+    def body_timeout(self, request: httpx.Request) -> None:
+        """The head arrived: later reads are limited by ``stall`` (and what is left of ``total``)."""
+        self.phase = "stall"
+        timeout = request.extensions["timeout"]
+        timeout["read"] = self._read_limit(self.timeouts.stall)
+
+    def check(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ProviderTimeout(f"the call took longer than total={self.timeouts.total}s", phase="total")
+
+    def error(self, exc: Exception, *, in_body: bool) -> ProviderError | ConfigurationError:
+        """The steadyhand error for an httpx error; a connection lost mid-body is an interrupted stream."""
+        t = self.timeouts
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return ProviderTimeout(f"could not connect within connect={t.connect}s", phase="connect")
+        if isinstance(exc, httpx.TimeoutException):
+            limit = {"first_token": t.first_token, "stall": t.stall, "total": t.total}[self.phase]
+            what = "no answer" if self.phase == "first_token" else "no data"
+            if self.phase == "total":
+                return ProviderTimeout(f"the call took longer than total={limit}s", phase="total")
+            return ProviderTimeout(f"{what} for {self.phase}={limit}s", phase=self.phase)
+        if isinstance(exc, httpx.ConnectError):
+            return ProviderConnectionError(f"could not connect: {exc}; is the provider's base_url right?")
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return ConfigurationError(f"bad provider URL: {exc}; fix the provider's base_url")
+        if in_body:
+            return StreamInterrupted(f"the connection closed before the answer was complete: {exc}")
+        return ProviderConnectionError(f"the connection failed before an answer arrived: {exc}")
+
+
+def _headers(response: httpx.Response) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw}
+
+
+def _build(client: httpx.Client | httpx.AsyncClient, request: HTTPRequest, clock: _Clock) -> httpx.Request:
+    return client.build_request(
+        request.method,
+        request.url,
+        content=request.body,
+        headers=dict(request.headers),
+        extensions={"timeout": clock.head_timeout()},
+    )
+
+
+class HttpxTransport:
+    """Synchronous :class:`~steadyhand.providers.base.Transport` over one pooled ``httpx.Client``.
+
+    Pass ``client`` to bring your own (e.g. with ``httpx.MockTransport``); it is closed with this one.
+    """
+
+    def __init__(self, client: httpx.Client | None = None) -> None:
+        self._client = client or httpx.Client(limits=_LIMITS, timeout=None)
+
+    def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
+        clock = _Clock(timeouts)
+        try:
+            req = _build(self._client, request, clock)
+            resp = self._client.send(req, stream=True)
+            try:
+                clock.body_timeout(req)
+                body = resp.read()
+            finally:
+                resp.close()
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise clock.error(exc, in_body=False) from exc
+        return HTTPResponse(resp.status_code, _headers(resp), body)
+
+    @contextmanager
+    def stream(self, request: HTTPRequest, *, timeouts: Timeouts) -> Iterator[HTTPStream]:
+        clock = _Clock(timeouts)
+        try:
+            req = _build(self._client, request, clock)
+            resp = self._client.send(req, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise clock.error(exc, in_body=False) from exc
+        try:
+            clock.body_timeout(req)
+            yield HTTPStream(resp.status_code, _headers(resp), self._chunks(resp, clock))
+        finally:
+            resp.close()
+
+    @staticmethod
+    def _chunks(resp: httpx.Response, clock: _Clock) -> Iterator[bytes]:
+        try:
+            for data in resp.iter_raw():
+                clock.check()
+                yield data
+        except httpx.HTTPError as exc:
+            raise clock.error(exc, in_body=True) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class AsyncHttpxTransport:
+    """Asynchronous :class:`~steadyhand.providers.base.AsyncTransport` over one ``httpx.AsyncClient``."""
+
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        self._client = client or httpx.AsyncClient(limits=_LIMITS, timeout=None)
+
+    async def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
+        clock = _Clock(timeouts)
+        try:
+            req = _build(self._client, request, clock)
+            resp = await self._client.send(req, stream=True)
+            try:
+                clock.body_timeout(req)
+                body = await resp.aread()
+            finally:
+                await resp.aclose()
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise clock.error(exc, in_body=False) from exc
+        return HTTPResponse(resp.status_code, _headers(resp), body)
+
+    @asynccontextmanager
+    async def stream(self, request: HTTPRequest, *, timeouts: Timeouts) -> AsyncIterator[AsyncHTTPStream]:
+        clock = _Clock(timeouts)
+        try:
+            req = _build(self._client, request, clock)
+            resp = await self._client.send(req, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise clock.error(exc, in_body=False) from exc
+        try:
+            clock.body_timeout(req)
+            yield AsyncHTTPStream(resp.status_code, _headers(resp), self._chunks(resp, clock))
+        finally:
+            await resp.aclose()
+
+    @staticmethod
+    async def _chunks(resp: httpx.Response, clock: _Clock) -> AsyncIterator[bytes]:
+        try:
+            async for data in resp.aiter_raw():
+                clock.check()
+                yield data
+        except httpx.HTTPError as exc:
+            raise clock.error(exc, in_body=True) from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
