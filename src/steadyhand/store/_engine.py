@@ -1,0 +1,142 @@
+"""Engines: URL normalization, connection settings, error mapping and per-query deadlines.
+
+Every database error leaves the store as :class:`StoreError` with a message that says what to do: the
+tracer spools on that exception type and retries, so a database that is down must fail fast (2 s connect
+timeout) and a database that is back must work again without a restart (``pool_pre_ping``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import StoreError
+
+__all__ = ["DEFAULT_PATH", "create_engine", "deadline", "map_errors", "normalize_url", "redact"]
+
+DEFAULT_PATH = Path(".steadyhand") / "steadyhand.db"
+CONNECT_TIMEOUT_S = 2
+_SQLITE_CHECK_EVERY = 2_000  # virtual-machine steps between two deadline checks
+
+
+def normalize_url(url: str | None) -> str:
+    """``None`` → the default SQLite file; ``postgresql://`` / ``postgres://`` → psycopg 3."""
+    if url is None:
+        return f"sqlite:///{DEFAULT_PATH}"
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise StoreError(
+            f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def create_engine(url: str) -> Engine:
+    """An engine tuned for trace ingest: WAL SQLite, or PostgreSQL with a short connect timeout."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, json_serializer=_dumps, connect_args={"timeout": 30}, pool_pre_ping=True
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(
+        url,
+        json_serializer=_dumps,
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=4,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "steadyhand"},
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@contextmanager
+def deadline(conn: Connection, seconds: float) -> Iterator[None]:
+    """Bound the statements run inside: ``statement_timeout`` on PostgreSQL, a progress handler on SQLite.
+
+    Must run inside a transaction on PostgreSQL (``SET LOCAL``).
+    """
+    ms = max(1, int(seconds * 1000))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, sqlite3.Connection)
+    end = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: int(time.monotonic() > end), _SQLITE_CHECK_EVERY)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _is_timeout(err: exc.DBAPIError) -> bool:
+    orig = err.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return "interrupted" in str(orig)
+    return getattr(orig, "sqlstate", None) == "57014"  # query_canceled
+
+
+def _is_missing_table(err: exc.DBAPIError) -> bool:
+    orig = err.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return "no such table" in str(orig)
+    return getattr(orig, "sqlstate", None) == "42P01"  # undefined_table
+
+
+@contextmanager
+def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
+    """Turn driver and SQLAlchemy errors into :class:`StoreError` that say what to do."""
+    where = redact(url)
+    try:
+        yield
+    except exc.DBAPIError as e:
+        if _is_timeout(e):
+            raise StoreError(
+                f"query took longer than {timeout or 0:g} s; narrow the filter (time range, model, tag)"
+            ) from e
+        if _is_missing_table(e):
+            raise StoreError(
+                f"the database at {where} has no steadyhand tables: run `steadyhand db upgrade`"
+            ) from e
+        if e.connection_invalidated or isinstance(e, exc.OperationalError | exc.InterfaceError):
+            raise StoreError(
+                f"cannot reach the database at {where}: start it or set STEADYHAND_DATABASE_URL ({e.orig})"
+            ) from e
+        raise StoreError(f"the database at {where} refused the operation: {e.orig}") from e
+    except exc.SQLAlchemyError as e:
+        raise StoreError(f"trace store error on {where}: {e}") from e

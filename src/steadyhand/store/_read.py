@@ -1,0 +1,188 @@
+"""Queries: trace listing with filters and keyset pagination, one trace as a tree, one span, tail.
+
+Pagination is keyset on ``(start_time, id)`` newest first, never OFFSET, so a page costs the same
+however deep it is and concurrent inserts cause no duplicates or gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from ..errors import ConfigurationError
+from ._blobs import referenced, resolve_blobs
+from .models import Blob, Span, SpanBlob, SpanTag, Trace
+from .views import SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
+
+__all__ = ["get_span", "get_trace", "list_traces", "tail", "to_seconds"]
+
+MAX_SEARCH_CHARS = 200
+MAX_LIMIT = 1000
+_T = Trace.__table__.c
+_S = Span.__table__.c
+
+
+def to_seconds(value: float | datetime | None) -> float | None:
+    """Unix seconds from a float or an aware/naive-UTC datetime."""
+    if value is None or isinstance(value, float | int):
+        return value
+    return value.timestamp()
+
+
+def encode_cursor(start_time: float, trace_id: str) -> str:
+    return f"{start_time!r}/{trace_id}"
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        start, trace_id = cursor.split("/", 1)
+        return float(start), trace_id
+    except ValueError:
+        raise ConfigurationError(f"bad cursor {cursor!r}: pass back a next_cursor from list_traces") from None
+
+
+def _summary(row: RowMapping) -> TraceSummary:
+    return TraceSummary(
+        trace_id=row["id"],
+        project=row["project"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        root_span_name=row["root_span_name"],
+        status=row["status"],
+        tags=row["tags"] or {},
+        span_count=row["span_count"],
+        error_count=row["error_count"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cost_usd=row["cost_usd"],
+    )
+
+
+def _span_filter(*conds: Any) -> Any:
+    return sa.exists().where(_S.trace_id == _T.id, *conds)
+
+
+def _search_filter(text: str) -> Any:
+    if not text or len(text) > MAX_SEARCH_CHARS:
+        raise ConfigurationError(f"search text must be 1 to {MAX_SEARCH_CHARS} characters")
+    in_blob = (
+        sa.select(1)
+        .select_from(SpanBlob.__table__.join(Blob.__table__, SpanBlob.hash == Blob.hash))
+        .where(SpanBlob.span_id == _S.span_id, Blob.content.icontains(text, autoescape=True))
+        .exists()
+    )
+    return _span_filter(
+        sa.or_(
+            sa.cast(_S.request, sa.Text).icontains(text, autoescape=True),
+            sa.cast(_S.response, sa.Text).icontains(text, autoescape=True),
+            in_blob,
+        )
+    )
+
+
+def list_traces(
+    conn: Connection,
+    *,
+    limit: int,
+    cursor: str | None,
+    project: str | None,
+    since: float | None,
+    until: float | None,
+    model: str | None,
+    status: str | None,
+    kind: str | None,
+    tags: Mapping[str, str],
+    search: str | None,
+) -> TracePage:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigurationError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    where: list[Any] = []
+    if project is not None:
+        where.append(_T.project == project)
+    if since is not None:
+        where.append(_T.start_time >= since)
+    if until is not None:
+        where.append(_T.start_time < until)
+    if status is not None:
+        where.append(_T.status == status)
+    if model is not None:
+        where.append(_span_filter(sa.or_(_S.model == model, _S.model_alias == model)))
+    if kind is not None:
+        where.append(_span_filter(_S.kind == kind))
+    for key, value in tags.items():
+        tag = SpanTag.__table__.c
+        where.append(sa.exists().where(tag.trace_id == _T.id, tag.key == key, tag.value == value))
+    if search is not None:
+        where.append(_search_filter(search))
+    if cursor is not None:
+        where.append(sa.tuple_(_T.start_time, _T.id) < sa.tuple_(*decode_cursor(cursor)))
+    query = (
+        sa.select(Trace.__table__).where(*where).order_by(_T.start_time.desc(), _T.id.desc()).limit(limit + 1)
+    )
+    rows = conn.execute(query).mappings().all()
+    items = [_summary(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return TracePage(
+        items=items,
+        next_cursor=encode_cursor(rows[limit - 1]["start_time"], rows[limit - 1]["id"]) if more else None,
+    )
+
+
+def _views(conn: Connection, rows: Sequence[RowMapping]) -> list[SpanView]:
+    hashes: set[str] = set()
+    for r in rows:
+        referenced(r["request"], hashes)
+    blobs: dict[str, str] = {}
+    if hashes:
+        found = conn.execute(sa.select(Blob.hash, Blob.content).where(Blob.hash.in_(sorted(hashes))))
+        blobs = dict(found.tuples())
+    return [_view(r, blobs) for r in rows]
+
+
+def _view(r: RowMapping, blobs: Mapping[str, str]) -> SpanView:
+    data = dict(r)
+    data["attributes"] = data["attributes"] or {}
+    data["tags"] = data["tags"] or {}
+    if data["request"] is not None:
+        data["request"] = resolve_blobs(data["request"], blobs)
+    return SpanView(**data)
+
+
+def get_span(conn: Connection, span_id: str) -> SpanView | None:
+    rows = conn.execute(sa.select(Span.__table__).where(_S.span_id == span_id)).mappings().all()
+    return _views(conn, rows)[0] if rows else None
+
+
+def _tree(spans: list[SpanView]) -> list[SpanNode]:
+    children: dict[str | None, list[SpanView]] = {}
+    ids = {s.span_id for s in spans}
+    for s in spans:
+        parent = s.parent_id if s.parent_id in ids else None
+        children.setdefault(parent, []).append(s)
+
+    def build(span: SpanView) -> SpanNode:
+        return SpanNode(span=span, children=[build(c) for c in children.get(span.span_id, [])])
+
+    return [build(s) for s in children.get(None, [])]
+
+
+def get_trace(conn: Connection, trace_id: str) -> TraceDetail | None:
+    row = conn.execute(sa.select(Trace.__table__).where(_T.id == trace_id)).mappings().first()
+    if row is None:
+        return None
+    query = sa.select(Span.__table__).where(_S.trace_id == trace_id).order_by(_S.start_time, _S.seq)
+    spans = _views(conn, conn.execute(query).mappings().all())
+    return TraceDetail(trace=_summary(row), roots=_tree(spans), spans=spans)
+
+
+def tail(conn: Connection, *, since: int | None, limit: int) -> TailPage:
+    if since is None:
+        last = conn.execute(sa.select(sa.func.max(_S.seq))).scalar()
+        return TailPage(spans=[], cursor=last or 0)
+    query = sa.select(Span.__table__).where(_S.seq > since).order_by(_S.seq).limit(limit)
+    spans = _views(conn, conn.execute(query).mappings().all())
+    return TailPage(spans=spans, cursor=spans[-1].seq if spans else since)

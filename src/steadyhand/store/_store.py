@@ -1,0 +1,144 @@
+"""The trace store: ``open_store`` and :class:`Store`, the one object the tracer and the CLI use."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from ..tracing.records import SpanRecord
+from . import _migrate, _read, _retention
+from ._engine import create_engine, deadline, map_errors, normalize_url, redact
+from ._write import write_batch
+from .views import PruneResult, SpanView, TailPage, TraceDetail, TracePage
+
+__all__ = ["DEFAULT_QUERY_TIMEOUT", "Store", "open_store"]
+
+DEFAULT_QUERY_TIMEOUT = 10.0
+
+
+def open_store(
+    url: str | None = None, *, migrate: bool = True, query_timeout: float = DEFAULT_QUERY_TIMEOUT
+) -> Store:
+    """Open the store at ``url`` (``None``: ``.steadyhand/steadyhand.db``, created on demand).
+
+    ``migrate`` runs the migrations to head first (a no-op when already there); turn it off where a
+    deployment runs ``steadyhand db upgrade`` itself. ``query_timeout`` bounds every read, in seconds.
+    """
+    store = Store(url, query_timeout=query_timeout)
+    if migrate:
+        try:
+            store.upgrade()
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+class Store:
+    """Spans and traces in SQLite or PostgreSQL. Thread-safe; every failure is a ``StoreError``."""
+
+    def __init__(self, url: str | None = None, *, query_timeout: float = DEFAULT_QUERY_TIMEOUT) -> None:
+        self.url = normalize_url(url)
+        self.query_timeout = query_timeout
+        with map_errors(self.url):
+            self._engine = create_engine(self.url)
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.url)!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Run the Alembic migrations to head."""
+        with map_errors(self.url):
+            _migrate.upgrade(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        """Write a batch in one transaction, idempotent by span id; returns how many spans were new."""
+        if not spans:
+            return 0
+        with map_errors(self.url), self._engine.begin() as conn:
+            return write_batch(conn, spans)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with (
+            map_errors(self.url, timeout=self.query_timeout),
+            self._engine.begin() as conn,
+            deadline(conn, self.query_timeout),
+        ):
+            yield conn
+
+    def list_traces(
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        project: str | None = None,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
+        model: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        search: str | None = None,
+    ) -> TracePage:
+        """Traces newest first, filtered; every filter narrows (AND).
+
+        ``model`` matches a span's pinned model or alias, ``kind`` a span kind, ``tags`` span tags
+        (``key=value``), ``search`` text in requests and responses (case-insensitive substring).
+        """
+        with self._reading() as conn:
+            return _read.list_traces(
+                conn,
+                limit=limit,
+                cursor=cursor,
+                project=project,
+                since=_read.to_seconds(since),
+                until=_read.to_seconds(until),
+                model=model,
+                status=status,
+                kind=kind,
+                tags=tags or {},
+                search=search,
+            )
+
+    def get_trace(self, trace_id: str) -> TraceDetail | None:
+        """The trace and its span tree, or ``None`` when unknown."""
+        with self._reading() as conn:
+            return _read.get_trace(conn, trace_id)
+
+    def get_span(self, span_id: str) -> SpanView | None:
+        """One span with its full request (blobs resolved), or ``None`` when unknown."""
+        with self._reading() as conn:
+            return _read.get_span(conn, span_id)
+
+    def tail(self, *, since: int | None = None, limit: int = 200) -> TailPage:
+        """Spans ingested after cursor ``since``; ``None`` starts at the current end (no spans)."""
+        with self._reading() as conn:
+            return _read.tail(conn, since=since, limit=limit)
+
+    def prune(self, older_than: timedelta, *, archive_to: Path | None = None) -> PruneResult:
+        """Delete traces that started more than ``older_than`` ago (archived first as JSONL to
+        ``archive_to`` when given), then the blobs nothing references any more."""
+        with map_errors(self.url):
+            return _retention.prune(
+                self._engine, cutoff=time.time() - older_than.total_seconds(), archive_to=archive_to
+            )

@@ -1,0 +1,117 @@
+"""What the store's public API returns: plain pydantic models, never ORM rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["PruneResult", "SpanNode", "SpanView", "TailPage", "TraceDetail", "TracePage", "TraceSummary"]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SpanView(_View):
+    """A stored span: every field of a SpanRecord, with the request's blobs resolved."""
+
+    seq: int
+    """Ingestion order; ``tail`` follows it."""
+    span_id: str
+    trace_id: str
+    parent_id: str | None
+    project: str
+    name: str
+    kind: str
+    start_time: float
+    end_time: float | None
+    first_token_time: float | None
+    status: str
+    error_type: str | None
+    error_message: str | None
+    attributes: dict[str, Any]
+    tags: dict[str, str]
+    model_alias: str | None
+    provider: str | None
+    model: str | None
+    response_model: str | None
+    prompt_version: str | None
+    request: dict[str, Any] | None
+    response: dict[str, Any] | None
+    finish_reason: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+    usage_estimated: bool
+    usage_raw: dict[str, Any] | None
+    cost_usd: float | None
+    price_version: str | None
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.end_time is None else (self.end_time - self.start_time) * 1000.0
+
+    @property
+    def ttft_ms(self) -> float | None:
+        return None if self.first_token_time is None else (self.first_token_time - self.start_time) * 1000.0
+
+
+class SpanNode(_View):
+    """A span and its children, ordered by start time."""
+
+    span: SpanView
+    children: list[SpanNode]
+
+
+class TraceSummary(_View):
+    """One row of ``list_traces``: the summary kept up to date on ingest."""
+
+    trace_id: str
+    project: str
+    start_time: float
+    end_time: float | None
+    root_span_name: str | None
+    status: str
+    tags: dict[str, str]
+    span_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.end_time is None else (self.end_time - self.start_time) * 1000.0
+
+
+class TracePage(_View):
+    """A page of traces, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    items: list[TraceSummary]
+    next_cursor: str | None
+
+
+class TraceDetail(_View):
+    """A trace with its spans as a tree (roots: spans without a parent, or whose parent is missing)."""
+
+    trace: TraceSummary
+    roots: list[SpanNode]
+    spans: list[SpanView]
+    """The same spans, flat, by start time."""
+
+
+class TailPage(_View):
+    """Spans ingested after a cursor; pass ``cursor`` back to follow."""
+
+    spans: list[SpanView]
+    cursor: int
+
+
+class PruneResult(_View):
+    traces: int
+    spans: int
+    blobs: int
+    archive: str | None
