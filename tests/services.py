@@ -99,20 +99,28 @@ class PostgresCluster:
         return self
 
     def _create_database(self) -> None:
-        import psycopg  # only the cluster needs it; keeps this module importable without it
-
         deadline = time.monotonic() + 10
         while True:
             try:
-                with psycopg.connect(
-                    host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
-                ) as conn:
-                    conn.execute(f'CREATE DATABASE "{self.database}"')
+                self.create_database(self.database)
                 return
-            except psycopg.OperationalError:
+            except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def create_database(self, name: str) -> str:
+        """Create another (empty) database in the running cluster; returns its URL."""
+        import psycopg  # only the cluster needs it; keeps this module importable without it
+
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+            ) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as e:
+            raise ConnectionError(f"cannot create database {name!r} on port {self.port}: {e}") from e
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
 
     def stop(self) -> None:
         """Stop the server fast (``-m fast``); the data stays for ``start()``."""

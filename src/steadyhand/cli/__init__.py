@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from . import db, traces
+
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="steadyhand: the production harness for LLM features."
 )
@@ -12,6 +14,10 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """steadyhand: the production harness for LLM features."""
+
+
+db.register(app)
+traces.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,178 @@
+"""``steadyhand traces``: list, show and follow traces in the store."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ..errors import ConfigurationError, StoreError
+from ..store import SpanNode, SpanView, TraceSummary
+from .db import DatabaseUrl, fail, open_cli_store, parse_duration
+
+__all__ = ["register"]
+
+
+def _console() -> Console:
+    """A console that does not squeeze tables to 80 columns when piped (ids must stay whole)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def _status(status: str) -> Text:
+    return Text(status, style="green" if status == "ok" else "red")
+
+
+def _parse_tags(tags: list[str]) -> dict[str, str]:
+    parsed = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{tag!r} is not key=value", param_hint="--tag")
+        parsed[key] = value
+    return parsed
+
+
+def _trace_row(t: TraceSummary) -> list[str | Text]:
+    return [
+        t.trace_id,
+        _when(t.start_time),
+        _ms(t.duration_ms),
+        t.root_span_name or "-",
+        str(t.span_count),
+        f"{t.input_tokens}/{t.output_tokens}",
+        f"${t.cost_usd:.4f}",
+        _status(t.status),
+    ]
+
+
+def _span_label(s: SpanView) -> Text:
+    label = Text(f"{s.name} ", style="bold")
+    label.append(f"[{s.kind}] {_ms(s.duration_ms)}", style="dim")
+    if s.model or s.model_alias:
+        label.append(f"  {s.model_alias or ''}{' → ' if s.model_alias and s.model else ''}{s.model or ''}")
+    if s.ttft_ms is not None:
+        label.append(f"  ttft {_ms(s.ttft_ms)}")
+    if s.input_tokens is not None or s.output_tokens is not None:
+        label.append(f"  tokens {s.input_tokens or 0}/{s.output_tokens or 0}")
+    if s.cost_usd is not None:
+        label.append(f"  ${s.cost_usd:.6f}")
+    label.append("  ")
+    label.append_text(_status(s.status))
+    if s.error_type:
+        label.append(f" {s.error_type}: {s.error_message or ''}", style="red")
+    return label
+
+
+def _add(tree: Tree, node: SpanNode) -> None:
+    branch = tree.add(_span_label(node.span))
+    for child in node.children:
+        _add(branch, child)
+
+
+def register(app: typer.Typer) -> None:
+    traces = typer.Typer(no_args_is_help=True, help="Look at traces: list, show one, follow new spans.")
+    app.add_typer(traces, name="traces")
+
+    @traces.command("list")
+    def list_(
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="How many traces.")] = 20,
+        model: Annotated[str | None, typer.Option(help="Pinned model or alias used by a span.")] = None,
+        status: Annotated[str | None, typer.Option(help="ok or error.")] = None,
+        kind: Annotated[str | None, typer.Option(help="A span kind: llm, tool, flow_step, ...")] = None,
+        project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+        tag: Annotated[list[str] | None, typer.Option(help="key=value; repeat to AND.")] = None,
+        since: Annotated[
+            timedelta | None, typer.Option(parser=parse_duration, metavar="AGE", help="e.g. 1h, 7d.")
+        ] = None,
+        search: Annotated[str | None, typer.Option(help="Text in a request or response.")] = None,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        """The latest traces, newest first."""
+        tags = _parse_tags(tag or [])
+        with open_cli_store(database_url) as store:
+            try:
+                page = store.list_traces(
+                    limit=limit,
+                    model=model,
+                    status=status,
+                    kind=kind,
+                    project=project,
+                    tags=tags,
+                    since=None if since is None else time.time() - since.total_seconds(),
+                    search=search,
+                )
+            except (StoreError, ConfigurationError) as e:
+                fail(str(e))
+        table = Table(title=f"{len(page.items)} traces")
+        table.add_column("trace id", no_wrap=True, min_width=32)
+        for name in ("start", "duration", "root span", "spans", "tokens in/out", "cost", "status"):
+            table.add_column(name, no_wrap=name != "root span")
+        for t in page.items:
+            table.add_row(*_trace_row(t))
+        _console().print(table)
+
+    @traces.command("show")
+    def show(trace_id: str, database_url: DatabaseUrl = None) -> None:
+        """One trace as a tree of spans with timings, model, tokens, cost and status."""
+        with open_cli_store(database_url) as store:
+            try:
+                detail = store.get_trace(trace_id)
+            except StoreError as e:
+                fail(str(e))
+        if detail is None:
+            fail(f"no trace {trace_id!r}: list them with `steadyhand traces list`")
+        t = detail.trace
+        tree = Tree(
+            Text(f"trace {t.trace_id}  {_when(t.start_time)}  {_ms(t.duration_ms)}  ${t.cost_usd:.6f}  ")
+            + _status(t.status)
+        )
+        for root in detail.roots:
+            _add(tree, root)
+        _console().print(tree)
+
+    @traces.command("tail")
+    def tail(
+        count: Annotated[int | None, typer.Option(min=1, help="Stop after this many spans.")] = None,
+        timeout: Annotated[float | None, typer.Option(min=0, help="Stop after this many seconds.")] = None,
+        from_start: Annotated[bool, typer.Option("--from-start", help="Begin with the oldest span.")] = False,
+        interval: Annotated[float, typer.Option(min=0.01, help="Seconds between two polls.")] = 0.5,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        """Follow new spans as they are written (Ctrl-C to stop)."""
+        console = _console()
+        seen = 0
+        end = None if timeout is None else time.monotonic() + timeout
+        with open_cli_store(database_url) as store:
+            cursor = 0 if from_start else None
+            try:
+                while count is None or seen < count:
+                    page = store.tail(since=cursor, limit=200 if count is None else min(200, count - seen))
+                    cursor = page.cursor
+                    for s in page.spans:
+                        console.print(
+                            Text(f"{_when(s.start_time)} {s.trace_id} ", style="dim") + _span_label(s)
+                        )
+                    seen += len(page.spans)
+                    if end is not None and time.monotonic() >= end:
+                        break
+                    if not page.spans:
+                        time.sleep(interval)
+            except StoreError as e:
+                fail(str(e))
+            except KeyboardInterrupt:
+                pass
