@@ -92,8 +92,9 @@ class ProviderConfig(BaseModel):
     """The environment variable holding the key, read when the provider is first used."""
     timeouts: Timeouts | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    capabilities: dict[str, Any] = Field(default_factory=dict)
-    """Overrides of :class:`~steadyhand.Capabilities` fields, e.g. ``{seed = false}``."""
+    capabilities: str | dict[str, Any] = Field(default_factory=dict)
+    """A capability profile's name (``"llama_cpp"``), or overrides of :class:`~steadyhand.Capabilities`
+    fields on the kind's profile, e.g. ``{seed = false}`` (``{profile = "llama_cpp", seed = false}``)."""
 
     def native_api(self) -> Api:
         return "messages" if self.kind == "anthropic" else "chat"

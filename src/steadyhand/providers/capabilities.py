@@ -35,9 +35,14 @@ OPENAI = Capabilities()
 """OpenAI's API: every response format, stream usage (``stream_options.include_usage``), tools, seed, n."""
 
 ANTHROPIC = Capabilities(
-    response_formats=frozenset({"text"}), seed=False, n=False, embeddings=False, stream_usage=True
+    response_formats=frozenset({"text", "json_schema"}),
+    seed=False,
+    n=False,
+    embeddings=False,
+    stream_usage=True,
 )
-"""Anthropic Messages: no response_format (JSON comes from tools or prompting), no seed, no n."""
+"""Anthropic Messages: no ``response_format`` field; ``json_schema`` is realized as a forced tool (see
+``providers/anthropic.py``), plain ``json_object`` is left to the prompt. No seed, no n."""
 
 SIM = Capabilities()
 """The simulator accepts everything OpenAI does (its faults are chosen by model name, not by profile)."""

@@ -6,13 +6,12 @@ fails when the provider is first used, with the exact fix in the message.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from .._config import Api, Config, ProviderConfig
 from ..errors import ConfigurationError
 from .base import AsyncTransport, Capabilities, Timeouts, Transport, WireFormat
+from .capabilities import PROFILES, resolve_capabilities
 from .http_provider import HTTPProvider
 
 __all__ = ["DEFAULT_CAPABILITIES", "build_provider", "capabilities_for", "wire_for"]
@@ -20,15 +19,8 @@ __all__ = ["DEFAULT_CAPABILITIES", "build_provider", "capabilities_for", "wire_f
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
 DEFAULT_KEY_ENVS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
-DEFAULT_CAPABILITIES: dict[str, Capabilities] = {
-    "openai": Capabilities(),
-    "sim": Capabilities(),
-    "anthropic": Capabilities(
-        response_formats=frozenset({"text"}), seed=False, n=False, embeddings=False, stream_usage=True
-    ),
-    # The common ground of vLLM, Ollama, llama.cpp and LM Studio; override per server in the config.
-    "openai_compatible": Capabilities(response_formats=frozenset({"text", "json_object"}), n=False),
-}
+DEFAULT_CAPABILITIES = PROFILES
+"""Profiles by name (``providers/capabilities.py``); a kind's name is its default profile."""
 _APIS: dict[str, tuple[Api, ...]] = {
     "openai": ("chat", "completions"),
     "openai_compatible": ("chat", "completions"),
@@ -38,18 +30,8 @@ _APIS: dict[str, tuple[Api, ...]] = {
 
 
 def capabilities_for(config: ProviderConfig) -> Capabilities:
-    """The kind's defaults with the config's ``capabilities`` overrides applied."""
-    base = DEFAULT_CAPABILITIES[config.kind]
-    overrides: dict[str, Any] = dict(config.capabilities)
-    if "response_formats" in overrides:
-        overrides["response_formats"] = frozenset(overrides["response_formats"])
-    known = {f.name for f in dataclasses.fields(Capabilities)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"unknown capabilities {unknown}; the fields are: {', '.join(sorted(known))}"
-        )
-    return dataclasses.replace(base, **overrides)
+    """The kind's profile, or the one the config names (``capabilities = "llama_cpp"``), plus overrides."""
+    return resolve_capabilities(config.kind, config.capabilities)
 
 
 def _api_key(name: str, config: ProviderConfig, env: Mapping[str, str]) -> str | None:
