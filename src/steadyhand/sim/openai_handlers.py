@@ -1,0 +1,251 @@
+"""OpenAI endpoints: validate the request, ask the engine, build the answer as an action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import http, openai_wire
+from .actions import Action, Plain
+from .answers import Prompt, compose
+from .engine import Decision
+from .faults import ErrorSpec
+from .router import INVALID, MODELS, Router, fault_action, output_fault, plain_answer, stream_answer
+from .tokens import content_text, count_messages, count_tokens
+
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
+    "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+)
+DEFAULT_DIMENSIONS = 1536
+
+
+def _invalid(message: str, param: str | None = None, code: str | None = None) -> ErrorSpec:
+    return ErrorSpec(400, "invalid_request_error", message, code, param)
+
+
+def _missing(name: str) -> ErrorSpec:
+    return _invalid(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+
+
+def _check(body: Any, required: tuple[str, ...]) -> ErrorSpec | None:
+    if body is INVALID:
+        return _invalid(_BAD_JSON)
+    if not isinstance(body, dict):
+        return _invalid("The request body must be a JSON object.")
+    for name in required:
+        if name not in body or body[name] is None:
+            return _missing(name)
+    if not isinstance(body["model"], str):
+        return _invalid("Invalid type for 'model': expected a string.", "model", "invalid_type")
+    return None
+
+
+def _response_format(body: dict[str, Any]) -> tuple[Any, bool]:
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None, False
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return (schema if schema is not None else {}), True
+    return None, fmt.get("type") == "json_object"
+
+
+def _tools(body: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    out = []
+    for tool in body.get("tools") or ():
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            out.append((fn["name"], fn.get("parameters")))
+    return tuple(out)
+
+
+def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
+    options = body.get("stream_options")
+    include = isinstance(options, dict) and bool(options.get("include_usage"))
+    return bool(body.get("stream")), include
+
+
+def _headers(router: Router, decision: Decision, delay: float, content_type: str) -> list[tuple[str, str]]:
+    rid = "req_" + router.next_id()
+    hdrs = openai_wire.headers(request_id=rid, processing_ms=int(delay * 1000), limits=decision.limits)
+    return [("content-type", content_type), *hdrs]
+
+
+def chat(router: Router, body: Any) -> Action:
+    """``POST /v1/chat/completions``."""
+    problem = _check(body, ("model", "messages"))
+    if problem is None and (not isinstance(body["messages"], list) or not body["messages"]):
+        problem = _invalid("Invalid 'messages': expected a non-empty array of messages.", "messages")
+    if problem is not None:
+        return router.error("openai", problem)
+    model, messages = body["model"], body["messages"]
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    last_user = content_text(users[-1].get("content")) if users else ""
+    last_role = messages[-1].get("role") if isinstance(messages[-1], dict) else None
+    prompt_tokens = count_messages(messages)
+    stream, include_usage = _stream_flags(body)
+    decision = router.decide(
+        model=model, last_user=last_user, last_role=last_role, prompt_tokens=prompt_tokens, stream=stream
+    )
+    failed = fault_action(router, "openai", decision, model, prompt_tokens)
+    if failed is not None:
+        return failed
+    schema, wants_json = _response_format(body)
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    prompt = Prompt(
+        model=model,
+        last_user=last_user,
+        prompt_tokens=prompt_tokens,
+        request_number=decision.request_number,
+        seed=router.seed,
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        tools=_tools(body),
+        json_schema=schema,
+        wants_json=wants_json,
+    )
+    answer = compose(
+        prompt,
+        respond=decision.respond,
+        output_fault=output_fault(decision),
+        default_text=router.scenario.default_text,
+    )
+    rid, created = "chatcmpl-" + router.next_id(), router.created
+    if not stream:
+        payload = http.dumps(openai_wire.chat_body(answer, rid=rid, created=created, model=model))
+        head = http.head(200, _headers(router, decision, 0.0, http.JSON_TYPE), length=len(payload))
+        return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
+    chunks = openai_wire.chat_chunks(
+        answer, rid=rid, created=created, model=model, include_usage=include_usage
+    )
+    return _stream(router, decision, [http.sse_data(c) for c in chunks], rid)
+
+
+def _stream(router: Router, decision: Decision, events: list[bytes], rid: str) -> Action:
+    head = http.head(200, _headers(router, decision, 0.0, http.SSE_TYPE), length=None)
+    error = openai_wire.error_body(
+        "The server had an error while processing your request. Sorry about that!", type="server_error"
+    )
+    broken = (
+        b'data: {"id":"' + rid.encode() + b'","object":"chat.completion.chunk","choices":[{"delta":{"con\n\n'
+    )
+    return stream_answer(
+        head,
+        events,
+        decision=decision,
+        preamble=1,
+        done=http.SSE_DONE,
+        error_event=http.sse_data(error),
+        broken_event=broken,
+    )
+
+
+def completions(router: Router, body: Any) -> Action:
+    """``POST /v1/completions`` (legacy text completions)."""
+    problem = _check(body, ("model", "prompt"))
+    if problem is not None:
+        return router.error("openai", problem)
+    model, raw = body["model"], body["prompt"]
+    text = (
+        raw
+        if isinstance(raw, str)
+        else " ".join(p for p in raw if isinstance(p, str))
+        if isinstance(raw, list)
+        else ""
+    )
+    prompt_tokens = count_tokens(text)
+    stream, include_usage = _stream_flags(body)
+    decision = router.decide(
+        model=model, last_user=text, last_role="user", prompt_tokens=prompt_tokens, stream=stream
+    )
+    failed = fault_action(router, "openai", decision, model, prompt_tokens)
+    if failed is not None:
+        return failed
+    max_tokens = body.get("max_tokens")
+    prompt = Prompt(
+        model=model,
+        last_user=text,
+        prompt_tokens=prompt_tokens,
+        request_number=decision.request_number,
+        seed=router.seed,
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+    )
+    answer = compose(
+        prompt,
+        respond=decision.respond,
+        output_fault=output_fault(decision),
+        default_text=router.scenario.default_text,
+    )
+    if answer.tool_calls:  # legacy completions cannot call tools; answer with the arguments as text
+        answer = compose(prompt, respond=None, output_fault=None, default_text=answer.tool_calls[0].arguments)
+    rid, created = "cmpl-" + router.next_id(), router.created
+    if not stream:
+        payload = http.dumps(openai_wire.completion_body(answer, rid=rid, created=created, model=model))
+        head = http.head(200, _headers(router, decision, 0.0, http.JSON_TYPE), length=len(payload))
+        return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
+    chunks = openai_wire.completion_chunks(
+        answer, rid=rid, created=created, model=model, include_usage=include_usage
+    )
+    return _stream(router, decision, [http.sse_data(c) for c in chunks], rid)
+
+
+def _inputs(raw: Any) -> list[str] | None:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw:
+        if all(isinstance(x, int) for x in raw):
+            return [" ".join(map(str, raw))]
+        if all(isinstance(x, str) for x in raw):
+            return list(raw)
+        if all(isinstance(x, list) and all(isinstance(t, int) for t in x) for x in raw):
+            return [" ".join(map(str, x)) for x in raw]
+    return None
+
+
+def embeddings(router: Router, body: Any) -> Action:
+    """``POST /v1/embeddings``: deterministic unit vectors; ``dimensions`` and base64 honoured."""
+    problem = _check(body, ("model", "input"))
+    if problem is not None:
+        return router.error("openai", problem)
+    model, texts = body["model"], _inputs(body["input"])
+    if texts is None:
+        return router.error(
+            "openai", _invalid("'input' must be a string, an array of strings or of tokens.", "input")
+        )
+    dims = body.get("dimensions")
+    if dims is not None and (not isinstance(dims, int) or not 1 <= dims <= 3072):
+        return router.error(
+            "openai", _invalid("'dimensions' must be an integer from 1 to 3072.", "dimensions")
+        )
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        return router.error(
+            "openai", _invalid("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
+        )
+    prompt_tokens = sum(count_tokens(t) for t in texts)
+    decision = router.decide(
+        model=model, last_user=texts[-1], last_role="user", prompt_tokens=prompt_tokens, stream=False
+    )
+    failed = fault_action(router, "openai", decision, model, prompt_tokens)
+    if failed is not None:
+        return failed
+    size = dims or (3072 if "large" in model else DEFAULT_DIMENSIONS)
+    vectors = [openai_wire.embedding_vector(t, model=model, dimensions=size) for t in texts]
+    doc = openai_wire.embedding_body(
+        vectors, model=model, prompt_tokens=prompt_tokens, base64_encoded=fmt == "base64"
+    )
+    payload = http.dumps(doc)
+    head = http.head(200, _headers(router, decision, 0.0, http.JSON_TYPE), length=len(payload))
+    return plain_answer(head + payload, len(head), decision, 0)
+
+
+def models(router: Router, name: str | None) -> Action:
+    """``GET /v1/models`` and ``GET /v1/models/{id}`` (any id exists: the simulator answers every name)."""
+    doc = (
+        openai_wire.model_object(name, created=router.created)
+        if name
+        else openai_wire.models_body(MODELS, created=router.created)
+    )
+    payload = http.dumps(doc)
+    rid = "req_" + router.next_id()
+    hdrs = [("content-type", http.JSON_TYPE), ("x-request-id", rid), ("openai-processing-ms", "0")]
+    return Plain(http.response(200, hdrs, payload))
