@@ -44,13 +44,17 @@ def parse_duration(text: str) -> float | None:
 def format_duration(seconds: float) -> str:
     """The Go-style duration string for ``seconds`` (the inverse of :func:`parse_duration`)."""
     if seconds < 1:
-        return f"{round(seconds * 1000, 3):g}ms"
+        return f"{_decimal(seconds * 1000, 3)}ms"
     hours, rest = divmod(seconds, 3600.0)
     minutes, secs = divmod(rest, 60.0)
     out = f"{int(hours)}h" if hours else ""
     if hours or minutes:
         out += f"{int(minutes)}m"
-    return out + f"{round(secs, 6):g}s"
+    return out + f"{_decimal(secs, 6)}s"
+
+
+def _decimal(value: float, places: int) -> str:
+    return f"{value:.{places}f}".rstrip("0").rstrip(".") or "0"
 
 
 def parse_timestamp(text: str) -> float | None:
