@@ -15,6 +15,7 @@ from typing import TypeVar
 from ..errors import ProviderError, StreamInterrupted
 from ..types import Chunk, ModelRequest, ModelResponse
 from .base import AsyncTransport, HTTPResponse, Provider, StreamDecoder, Timeouts, Transport, WireFormat
+from .token_estimate import estimate_usage
 
 __all__ = ["HTTPProvider", "call_timeouts"]
 
@@ -37,15 +38,21 @@ def call_timeouts(total: float | None) -> Iterator[None]:
 
 
 class _StreamState:
-    """What one stream has produced so far, to decode the rest and to report an interruption."""
+    """What one stream has produced so far, to decode the rest and to report an interruption.
 
-    __slots__ = ("decoder", "driver", "request", "text")
+    A stream that ends without any usage (llama.cpp's never has any) gets a final chunk with usage
+    counted locally and marked ``estimated`` (``token_estimate.py``), so usage is never silently zero.
+    """
+
+    __slots__ = ("decoder", "driver", "output", "request", "text", "usage_seen")
 
     def __init__(self, driver: HTTPProvider, request: ModelRequest) -> None:
         self.driver = driver
         self.request = request
         self.decoder: StreamDecoder = driver.wire.stream_decoder(request)
         self.text: list[str] = []
+        self.output: list[str] = []
+        self.usage_seen = False
 
     def refused(self, status_code: int, headers: Mapping[str, str], body: bytes) -> Exception:
         """The mapped error for a stream the provider refused with an error status."""
@@ -54,10 +61,18 @@ class _StreamState:
     def feed(self, data: bytes) -> list[Chunk]:
         chunks = self.decoder.feed(data)
         self.text.extend(c.text for c in chunks if c.text and c.index == 0)
+        for c in chunks:
+            self.usage_seen = self.usage_seen or c.usage is not None
+            self.output.append(c.text)
+            self.output.extend(d.arguments for d in c.tool_calls or ())
         return chunks
 
     def close(self) -> list[Chunk]:
-        return self.decoder.close()
+        chunks = self.decoder.close()
+        if self.usage_seen or any(c.usage is not None for c in chunks):
+            return chunks
+        self.output.extend(c.text for c in chunks)
+        return [*chunks, Chunk(usage=estimate_usage(self.request, self.output))]
 
     def failed(self, exc: _E) -> _E:
         if isinstance(exc, StreamInterrupted) and not exc.partial_text:
@@ -116,7 +131,10 @@ class HTTPProvider(Provider):
     def _parse(self, response: HTTPResponse, request: ModelRequest) -> ModelResponse:
         if not 200 <= response.status_code < 300:
             raise self.wire.map_error(response.status_code, response.headers, response.body, request.model)
-        return self.wire.parse_response(response, request)
+        parsed = self.wire.parse_response(response, request)
+        if parsed.usage.input_tokens is None and parsed.usage.output_tokens is None:
+            parsed.usage = estimate_usage(request, [c.message.text for c in parsed.choices])
+        return parsed
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         http_request = self.wire.build_request(request, stream=False)
