@@ -1,0 +1,204 @@
+"""The background writer: drains the in-memory queue (and the spool, for what did not fit) into the store.
+
+Memory holds at most ``max_queue`` spans; what did not fit is read back from the spool in order, so
+the store sees spans in the order they were recorded whichever path they took. The spool checkpoint
+advances only after the store committed a batch; a store failure is retried with backoff for as long
+as it lasts, while ``record()`` keeps appending to the spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .records import SpanRecord
+from .spool import Pos, Spool, claim_orphans
+
+__all__ = ["Item", "SpanWriter", "Writer", "WriterState"]
+
+log = logging.getLogger("steadyhand.tracing")
+
+_ORPHAN_RESCAN_S = 30.0
+
+
+class SpanWriter(Protocol):
+    """A destination for batches of spans: the store, or an exporter.
+
+    ``write_spans`` returns how many it wrote and raises (``StoreError`` for the store) when it cannot;
+    it must be idempotent by ``span_id``, since a batch is written again after a crash or a failure.
+    """
+
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int: ...
+
+
+@dataclass(slots=True)
+class Item:
+    span: SpanRecord
+    start: Pos | None
+    end: Pos | None
+
+
+@dataclass(slots=True)
+class WriterState:
+    """Shared by ``record()`` (under ``lock``) and the writer thread."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: deque[Item] = field(default_factory=deque)
+    accepted: int = 0
+    spooled: int = 0
+    dropped: int = 0
+    spool_errors: int = 0
+    delivered: int = 0
+    written: int = 0
+    replayed: int = 0
+    store_errors: int = 0
+    export_failed: int = 0
+    last_error: str | None = None
+    orphans_done: bool = False
+
+
+class Writer(threading.Thread):
+    """One daemon thread per Tracer (a hung store must never keep the process from exiting)."""
+
+    def __init__(
+        self,
+        *,
+        state: WriterState,
+        store: SpanWriter | None,
+        exporters: Sequence[SpanWriter],
+        spool: Spool | None,
+        spool_root: Path | None,
+        batch_size: int,
+        interval: float,
+    ) -> None:
+        super().__init__(name="steadyhand-tracer", daemon=True)
+        self.state = state
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.progress = threading.Condition()
+        self._store = store
+        self._exporters = tuple(exporters)
+        self._spool = spool
+        self._root = spool_root
+        self._batch_size = batch_size
+        self._interval = interval
+        self._cursor: Pos = (0, 0) if spool is None else (spool.end[0], 0)
+
+    def run(self) -> None:
+        next_scan = 0.0
+        while not self.stop.is_set():
+            try:
+                if time.monotonic() >= next_scan:
+                    self._replay_orphans()
+                    next_scan = time.monotonic() + _ORPHAN_RESCAN_S
+                self._drain()
+            except Exception as e:  # a bug here must not kill tracing for the process
+                log.exception("steadyhand tracer writer failed; retrying")
+                self.state.last_error = repr(e)
+                self.stop.wait(0.5)
+            self.wake.wait(self._interval)
+            self.wake.clear()
+
+    def _drain(self) -> None:
+        while not self.stop.is_set():
+            spans, end, count = self._next_batch()
+            if count == 0 and end == self._cursor:
+                return
+            if spans and not self._deliver(spans):
+                return
+            if end is not None and end != self._cursor:
+                self._commit(end)
+            self._advance(count)
+
+    def _next_batch(self) -> tuple[list[SpanRecord], Pos | None, int]:
+        """Up to one batch in record order: memory items, and spool reads to fill any gap before them."""
+        st, spool = self.state, self._spool
+        spans: list[SpanRecord] = []
+        expected = self._cursor
+        count = 0
+        while len(spans) < self._batch_size:
+            with st.lock:
+                item = st.queue.popleft() if st.queue else None
+                spool_end = spool.end if spool is not None else None
+            gap_to = spool_end if item is None else item.start
+            if spool is not None and gap_to is not None and gap_to > expected:
+                got, expected = spool.read(expected, gap_to, self._batch_size - len(spans))
+                spans.extend(s for s, _ in got)
+                count += len(got)
+                st.replayed += len(got)
+                if item is not None and expected < gap_to:  # batch full before reaching the item
+                    with st.lock:
+                        st.queue.appendleft(item)
+                    break
+            if item is None:
+                break
+            spans.append(item.span)
+            count += 1
+            if item.end is not None:
+                expected = item.end
+        return spans, expected if spool is not None else None, count
+
+    def _deliver(self, spans: list[SpanRecord]) -> bool:
+        """Write to the store until it works (False if asked to stop first), then offer to exporters."""
+        st = self.state
+        backoff = 0.05
+        while self._store is not None:
+            try:
+                self._store.write_spans(spans)
+                break
+            except Exception as e:
+                st.store_errors += 1
+                st.last_error = f"{type(e).__name__}: {e}"
+                if st.store_errors == 1 or st.store_errors % 100 == 0:
+                    log.warning("steadyhand trace store write failed (%s); spans stay spooled", st.last_error)
+                if self.stop.wait(backoff):
+                    return False
+                backoff = min(backoff * 2, 2.0)
+        st.written += len(spans)
+        for exporter in self._exporters:
+            try:
+                exporter.write_spans(spans)
+            except Exception as e:
+                st.export_failed += len(spans)
+                st.last_error = f"export {type(e).__name__}: {e}"
+        return True
+
+    def _commit(self, end: Pos) -> None:
+        self._cursor = end
+        if self._spool is not None:
+            try:
+                self._spool.commit(end)
+            except OSError as e:  # the spool will be replayed again: duplicates, not loss
+                self.state.spool_errors += 1
+                self.state.last_error = f"spool checkpoint: {e}"
+
+    def _advance(self, count: int) -> None:
+        with self.progress:
+            self.state.delivered += count
+            self.progress.notify_all()
+
+    def _replay_orphans(self) -> None:
+        if self._root is not None:
+            own = self._spool.path if self._spool is not None else None
+            for orphan in claim_orphans(self._root, own=own):
+                pos = orphan.checkpoint()
+                while True:
+                    got, nxt = orphan.read(pos, None, self._batch_size)
+                    if not got:
+                        break
+                    if not self._deliver([s for s, _ in got]):
+                        orphan.release(remove=False)
+                        return
+                    self.state.replayed += len(got)
+                    orphan.commit(nxt)
+                    pos = nxt
+                orphan.release(remove=True)
+        with self.progress:
+            self.state.orphans_done = True
+            self.progress.notify_all()

@@ -1,0 +1,282 @@
+"""The Tracer: records spans durably without slowing the caller, and writes them to the store behind it.
+
+``record()`` prices and redacts the span, appends one JSON line to the write-ahead spool (so it survives
+the process being killed from then on), queues it in memory and returns; a background thread batches
+into the store and exporters. See ``docs/tracing.md`` for the guarantees.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from ._serialize import span_to_line
+from ._writer import Item, SpanWriter, Writer, WriterState
+from .cost import PriceTable, load_prices
+from .records import SpanKind, SpanRecord
+from .redaction import Redactor
+from .spans import Span
+from .spool import Spool
+
+__all__ = ["DEFAULT_SPOOL_DIR", "Tracer", "TracerStats"]
+
+log = logging.getLogger("steadyhand.tracing")
+
+DEFAULT_SPOOL_DIR = Path(".steadyhand/spool")
+_PRICED_KINDS = frozenset({"llm", "attempt", "shadow"})
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracerStats:
+    """Counters since the Tracer started. ``dropped`` stays 0 unless memory and disk were both full."""
+
+    enqueued: int
+    """Spans ``record()`` accepted (durable once spooled)."""
+    written: int
+    """Spans written to the store (including replayed ones)."""
+    spooled: int
+    """Spans appended to the on-disk spool (every accepted span while the spool works)."""
+    replayed: int
+    """Spans read back from a spool, not memory: overflow while the store was slow, or a dead process's."""
+    dropped: int
+    """Spans lost: the memory queue was full and the spool could not be written."""
+    queued: int
+    """Spans waiting in memory right now."""
+    store_errors: int
+    spool_errors: int
+    export_failed: int
+    last_error: str | None
+
+
+class Tracer:
+    """Records spans: the ``SpanSink`` the ``Client`` calls, plus ``span()``/``trace()`` for app code.
+
+    Args:
+        store: where spans end up (``steadyhand.store.open_store(url)``, or anything with
+            ``write_spans``); ``None`` keeps only the spool and exporters.
+        spool_dir: the write-ahead spool root; ``None`` disables it (then a crash loses queued spans).
+        redact: redact secrets and personal data before anything is written (``False``: store text as is).
+        redactor: a configured ``Redactor``; default: every built-in detector, masking.
+        prices: a ``PriceTable``, a path to a TOML price table, or ``None`` for the bundled one.
+        exporters: extra destinations (e.g. ``OtlpExporter``), written best-effort after the store.
+        project: the project of spans started here with no parent.
+        max_queue: spans held in memory; beyond it they wait in the spool only.
+        batch_size: spans per store write.
+        flush_interval: seconds the writer waits to fill a batch.
+        fsync: ``fdatasync`` each spool append: survives power loss, costs a disk flush per span.
+        segment_bytes: spool segment size; fully stored segments are deleted.
+        max_spool_bytes: past this, new spans are held in memory only.
+        exit_timeout: seconds a normal interpreter exit waits to flush (``atexit``); ``None``: no hook.
+    """
+
+    def __init__(
+        self,
+        store: SpanWriter | None = None,
+        *,
+        spool_dir: str | Path | None = DEFAULT_SPOOL_DIR,
+        redact: bool = True,
+        redactor: Redactor | None = None,
+        prices: PriceTable | str | Path | None = None,
+        exporters: Sequence[SpanWriter] = (),
+        project: str = "default",
+        max_queue: int = 10_000,
+        batch_size: int = 256,
+        flush_interval: float = 0.2,
+        fsync: bool = False,
+        segment_bytes: int = 16 << 20,
+        max_spool_bytes: int | None = 1 << 30,
+        exit_timeout: float | None = 5.0,
+    ) -> None:
+        self.project = project
+        self.redactor = (redactor or Redactor()) if redact else None
+        self.prices = load_prices(prices)
+        self._max_queue = max_queue
+        self._batch_size = batch_size
+        self._max_spool = max_spool_bytes
+        self._state = WriterState()
+        self._closed = False
+        root = Path(spool_dir) if spool_dir is not None else None
+        self._spool: Spool | None = None
+        if root is not None:
+            try:
+                self._spool = Spool(root, fsync=fsync, segment_bytes=segment_bytes)
+            except OSError as e:
+                self._state.spool_errors += 1
+                self._state.last_error = f"spool: {e}"
+                log.warning("steadyhand spool %s unusable (%s): spans are kept in memory only", root, e)
+                root = None
+        self._writer = Writer(
+            state=self._state,
+            store=store,
+            exporters=exporters,
+            spool=self._spool,
+            spool_root=root,
+            batch_size=batch_size,
+            interval=flush_interval,
+        )
+        self._writer.start()
+        self._exit_timeout = exit_timeout
+        if exit_timeout is not None:
+            atexit.register(self._at_exit)
+
+    # -- the hot path -----------------------------------------------------------------------------
+
+    def record(self, span: SpanRecord) -> None:
+        """Accept a finished span; durable against a crash of this process once this returns.
+
+        Never raises and never waits on the store. The Tracer takes ownership of ``span``: it fills
+        ``cost_usd``/``price_version`` on LLM spans and redacts it in place.
+        """
+        try:
+            if span.kind in _PRICED_KINDS and span.cost_usd is None:
+                self.prices.apply(span)
+            if self.redactor is not None:
+                self.redactor.apply(span)
+            line = span_to_line(span) if self._spool is not None else None
+        except Exception as e:
+            self._state.dropped += 1
+            self._state.last_error = f"record: {type(e).__name__}: {e}"
+            return
+        self._enqueue(span, line)
+
+    def _enqueue(self, span: SpanRecord, line: bytes | None) -> None:
+        st = self._state
+        wake = False
+        with st.lock:
+            if self._closed:
+                st.dropped += 1
+                return
+            start = end = None
+            spool = self._spool
+            if line is not None and spool is not None:
+                if self._max_spool is None or spool.live_bytes + len(line) <= self._max_spool:
+                    try:
+                        start, end = spool.append(line)
+                        st.spooled += 1
+                    except OSError as e:
+                        st.spool_errors += 1
+                        st.last_error = f"spool: {e}"
+                else:
+                    st.spool_errors += 1
+            if len(st.queue) < self._max_queue:
+                st.queue.append(Item(span, start, end))
+                wake = len(st.queue) >= self._batch_size
+            elif start is None:
+                st.dropped += 1
+                return
+            st.accepted += 1
+        if wake:
+            self._writer.wake.set()
+
+    # -- spans for application code ---------------------------------------------------------------
+
+    def span(
+        self,
+        name: str,
+        *,
+        kind: SpanKind = "custom",
+        tags: Mapping[str, str] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Span:
+        """A span to use as ``with`` / ``async with``; calls inside it (client calls too) become children."""
+        return Span(self, name, kind=kind, tags=tags, attributes=attributes)
+
+    def trace(
+        self, name: str | None = None, *, kind: SpanKind = "custom", tags: Mapping[str, str] | None = None
+    ) -> Callable[[_F], _F]:
+        """Decorate a function (sync or async) so each call runs inside a span named ``name``."""
+
+        def decorate(fn: _F) -> _F:
+            span_name = name or fn.__qualname__
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def traced_async(*args: Any, **kwargs: Any) -> Any:
+                    async with self.span(span_name, kind=kind, tags=tags):
+                        return await fn(*args, **kwargs)
+
+                return cast(_F, traced_async)
+
+            @functools.wraps(fn)
+            def traced(*args: Any, **kwargs: Any) -> Any:
+                with self.span(span_name, kind=kind, tags=tags):
+                    return fn(*args, **kwargs)
+
+            return cast(_F, traced)
+
+        return decorate
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait at most ``timeout`` s for every span accepted so far (and any dead process's spool) to
+        reach the store; returns whether they all did. Spans not yet stored stay in the spool."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        st = self._state
+        with st.lock:
+            target = st.accepted
+        self._writer.wake.set()
+        with self._writer.progress:
+            while not (st.delivered >= target and st.orphans_done):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._writer.is_alive():
+                    return False
+                self._writer.progress.wait(remaining)
+        return True
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Flush (at most ``timeout`` s) and stop; returns whether everything reached the store.
+
+        Whatever did not stays in the spool, unlocked, for the next Tracer on the same ``spool_dir``.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        ok = self.flush(timeout)
+        with self._state.lock:
+            self._closed = True
+        self._writer.stop.set()
+        self._writer.wake.set()
+        self._writer.join(max(deadline - time.monotonic(), 0.0))
+        if self._spool is not None:
+            with self._state.lock:
+                self._spool.close(remove=ok and not self._writer.is_alive())
+        if self._exit_timeout is not None:
+            atexit.unregister(self._at_exit)
+        return ok
+
+    def _at_exit(self) -> None:
+        if not self._closed:
+            self.close(self._exit_timeout or 0.0)
+
+    def __enter__(self) -> Tracer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> TracerStats:
+        st = self._state
+        return TracerStats(
+            enqueued=st.accepted,
+            written=st.written,
+            spooled=st.spooled,
+            replayed=st.replayed,
+            dropped=st.dropped,
+            queued=len(st.queue),
+            store_errors=st.store_errors,
+            spool_errors=st.spool_errors,
+            export_failed=st.export_failed,
+            last_error=st.last_error,
+        )
+
+    @property
+    def spool_path(self) -> Path | None:
+        """This Tracer's own spool directory (``None`` when spooling is off or failed)."""
+        return self._spool.path if self._spool is not None else None
