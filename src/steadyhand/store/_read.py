@@ -139,7 +139,7 @@ def _views(conn: Connection, rows: Sequence[RowMapping]) -> list[SpanView]:
     blobs: dict[str, str] = {}
     if hashes:
         found = conn.execute(sa.select(Blob.hash, Blob.content).where(Blob.hash.in_(sorted(hashes))))
-        blobs = dict(found.tuples().all())
+        blobs = {row[0]: row[1] for row in found}
     return [_view(r, blobs) for r in rows]
 
 
