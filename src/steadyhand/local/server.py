@@ -18,12 +18,13 @@ from types import TracebackType
 import httpx
 
 from ..errors import ConfigurationError
-from .model import find_bundled_model, require_server_package
+from .model import MODEL_FILE, find_bundled_model, require_server_package
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalModelServer", "LocalServerError", "free_port"]
 
-DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
-"""The name the server lists and answers with (``--model_alias``), instead of the file's path."""
+DEFAULT_MODEL_NAME = MODEL_FILE
+"""The name the server lists (``--model_alias``) instead of the file's full path: the file's own name,
+which pins the exact weights and quantization (a floating name would draw a warning)."""
 
 
 class LocalServerError(ConfigurationError):

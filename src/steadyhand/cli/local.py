@@ -1,0 +1,79 @@
+"""``steadyhand local``: a real self-hosted model (llama.cpp + SmolLM2-135M) on loopback.
+
+``serve`` runs it in the foreground and prints the provider config to use; ``demo`` tours the model
+layer against it. Both need the ``local`` extra and say how to install it when it is missing.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import typer
+
+from ..errors import ConfigurationError
+from ..local import LocalExtraMissing, LocalModelServer, LocalServerError
+
+local_app = typer.Typer(
+    no_args_is_help=True, help="A real self-hosted model: llama.cpp serving SmolLM2-135M."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``local`` command group to ``app``."""
+    app.add_typer(local_app, name="local")
+
+
+def config_snippet(server: LocalModelServer, *, provider: str = "local") -> str:
+    """The ``steadyhand.toml`` lines that point a provider and an alias at ``server``."""
+    return (
+        f"[providers.{provider}]\n"
+        'kind = "openai_compatible"\n'
+        f'base_url = "{server.base_url}"\n'
+        'capabilities = "llama_cpp"   # shapes requests to what llama.cpp accepts\n'
+        "\n"
+        "[models]\n"
+        f'local = "{provider}:{server.model_name}"\n'
+    )
+
+
+def _start(server: LocalModelServer) -> None:
+    try:
+        server.start()
+    except LocalExtraMissing as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (LocalServerError, ConfigurationError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@local_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (keep it on loopback)."),
+    port: int = typer.Option(8080, help="Port to listen on (0 picks a free one)."),
+    n_ctx: int = typer.Option(2048, "--n-ctx", help="Context window in tokens."),
+    startup_timeout: float = typer.Option(60.0, help="Seconds to wait for the server to answer."),
+) -> None:
+    """Serve the bundled SmolLM2-135M with llama.cpp until Ctrl-C."""
+    server = LocalModelServer(host=host, port=port, n_ctx=n_ctx, startup_timeout=startup_timeout)
+    _start(server)
+    typer.echo(f"llama.cpp serving {server.model_name} at {server.base_url}")
+    typer.echo("\nsteadyhand.toml:\n")
+    typer.echo(config_snippet(server))
+    typer.echo("Ctrl-C to stop.")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
+    try:
+        code = server.wait()  # returns early only if the server dies (or got the terminal's Ctrl-C)
+        if code != 0:
+            typer.echo(f"error: the llama.cpp server exited with code {code}:\n{server.log_tail()}", err=True)
+            raise typer.Exit(1)
+        typer.echo("stopped")
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        server.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
