@@ -91,7 +91,7 @@ class _Clock:
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
             return ConfigurationError(f"bad provider URL: {exc}; fix the provider's base_url")
         if in_body:
-            return StreamInterrupted(f"the connection closed before the answer was complete: {exc}")
+            return StreamInterrupted(f"the connection closed mid-answer: {exc}")
         return ProviderConnectionError(f"the connection failed before an answer arrived: {exc}")
 
 
@@ -120,16 +120,17 @@ class HttpxTransport:
 
     def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
         clock = _Clock(timeouts)
+        resp = None
         try:
             req = _build(self._client, request, clock)
             resp = self._client.send(req, stream=True)
-            try:
-                clock.body_timeout(req)
-                body = resp.read()
-            finally:
-                resp.close()
+            clock.body_timeout(req)
+            body = resp.read()
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise clock.error(exc, in_body=False) from exc
+            raise clock.error(exc, in_body=resp is not None) from exc
+        finally:
+            if resp is not None:
+                resp.close()
         return HTTPResponse(resp.status_code, _headers(resp), body)
 
     @contextmanager
@@ -167,16 +168,17 @@ class AsyncHttpxTransport:
 
     async def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
         clock = _Clock(timeouts)
+        resp = None
         try:
             req = _build(self._client, request, clock)
             resp = await self._client.send(req, stream=True)
-            try:
-                clock.body_timeout(req)
-                body = await resp.aread()
-            finally:
-                await resp.aclose()
+            clock.body_timeout(req)
+            body = await resp.aread()
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise clock.error(exc, in_body=False) from exc
+            raise clock.error(exc, in_body=resp is not None) from exc
+        finally:
+            if resp is not None:
+                await resp.aclose()
         return HTTPResponse(resp.status_code, _headers(resp), body)
 
     @asynccontextmanager

@@ -1,0 +1,37 @@
+"""Fixtures for the client tests: one simulator per module, configs pointing at it, short limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from steadyhand import Config, ProviderConfig, Timeouts
+from steadyhand._config import ModelAlias
+from steadyhand.sim import SimServer
+
+FAST = Timeouts(connect=1.0, first_token=0.5, stall=0.5, total=3.0)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    with SimServer() as server:
+        yield server
+
+
+def sim_config(base_url: str, *, timeouts: Timeouts = FAST, **extra: object) -> Config:
+    """The simulator as three providers' worth of APIs: chat, legacy completions and Anthropic messages."""
+    return Config(
+        providers={"sim": ProviderConfig(kind="sim", base_url=base_url, timeouts=timeouts)},
+        models={
+            "default": ModelAlias(target="sim:sim-basic"),
+            "legacy": ModelAlias(target="sim:sim-basic", api="completions"),
+            "claude": ModelAlias(target="sim:sim-basic", api="messages"),
+        },
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def config(sim: SimServer) -> Config:
+    return sim_config(sim.base_url)

@@ -1,0 +1,174 @@
+"""The HTTP driver and transports with fakes: status handling, stream bookkeeping, httpx error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from steadyhand import (
+    ModelRequest,
+    ModelResponse,
+    ProviderConnectionError,
+    ProviderTimeout,
+    RateLimited,
+    StreamInterrupted,
+    Timeouts,
+)
+from steadyhand.providers.base import HTTPRequest, HTTPResponse, HTTPStream, WireFormat
+from steadyhand.providers.http import HttpxTransport
+from steadyhand.providers.http_provider import HTTPProvider, call_timeouts
+from steadyhand.testing import text_response
+from steadyhand.types import Chunk, Message
+
+REQ = ModelRequest(model="m-1", messages=[Message(role="user", content="hi")])
+
+
+class LineDecoder:
+    """Each line is a chunk; the body must end with ``END`` or the stream was interrupted."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.closed = False
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [Chunk(text=line.decode()) for line in lines if line != b"END"]
+
+    def close(self) -> list[Chunk]:
+        self.closed = True
+        if self.buffer != b"END":
+            raise StreamInterrupted("no END")
+        return [Chunk(finish_reason="stop")]
+
+
+class FakeWire(WireFormat):
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.provider_name = "fakeprov"
+        self.decoders: list[LineDecoder] = []
+
+    def build_request(self, request: ModelRequest, *, stream: bool) -> HTTPRequest:
+        return HTTPRequest("POST", "http://fake/x", {"authorization": "Bearer k"}, request.model.encode())
+
+    def parse_response(self, response: HTTPResponse, request: ModelRequest) -> ModelResponse:
+        return text_response(response.body.decode(), model=request.model, provider=self.provider_name)
+
+    def stream_decoder(self, request: ModelRequest) -> LineDecoder:
+        self.decoders.append(LineDecoder())
+        return self.decoders[-1]
+
+    def map_error(
+        self, status_code: int, headers: Mapping[str, str], body: bytes, model: str | None
+    ) -> Exception:
+        return RateLimited(body.decode(), status_code=status_code, retry_after=float(headers["retry-after"]))
+
+
+class FakeTransport:
+    def __init__(self, status: int, body: bytes | list[bytes], *, cut: bool = False) -> None:
+        self.status, self.body, self.cut = status, body, cut
+        self.seen: list[tuple[HTTPRequest, Timeouts]] = []
+
+    def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
+        self.seen.append((request, timeouts))
+        assert isinstance(self.body, bytes)
+        return HTTPResponse(self.status, {"retry-after": "2"}, self.body)
+
+    @contextmanager
+    def stream(self, request: HTTPRequest, *, timeouts: Timeouts) -> Iterator[HTTPStream]:
+        self.seen.append((request, timeouts))
+        parts = self.body if isinstance(self.body, list) else [self.body]
+
+        def chunks() -> Iterator[bytes]:
+            yield from parts
+            if self.cut:
+                raise StreamInterrupted("the connection closed mid-answer")
+
+        yield HTTPStream(self.status, {"retry-after": "2"}, chunks())
+
+    def close(self) -> None:
+        pass
+
+
+def test_complete_parses_a_2xx_and_maps_an_error_status() -> None:
+    assert HTTPProvider(FakeWire(), transport=FakeTransport(200, b"hello")).complete(REQ).text == "hello"
+    with pytest.raises(RateLimited) as info:
+        HTTPProvider(FakeWire(), transport=FakeTransport(429, b"slow down")).complete(REQ)
+    assert (info.value.retry_after, info.value.provider, info.value.model) == (2.0, "fakeprov", "m-1")
+
+
+def test_stream_decodes_chunks_and_closes_the_decoder() -> None:
+    wire = FakeWire()
+    provider = HTTPProvider(wire, transport=FakeTransport(200, [b"a\nb", b"c\nEND"]))
+    chunks = list(provider.stream(REQ))
+    assert [c.text for c in chunks if c.text] == ["a", "bc"]
+    assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
+    assert chunks[-1].usage is not None and chunks[-1].usage.estimated  # no usage sent: counted locally
+    assert wire.decoders[0].closed
+
+
+def test_a_refused_stream_raises_the_mapped_error() -> None:
+    with pytest.raises(RateLimited, match="busy"):
+        list(HTTPProvider(FakeWire(), transport=FakeTransport(429, [b"bu", b"sy"])).stream(REQ))
+
+
+def test_a_cut_stream_is_interrupted_with_the_partial_text() -> None:
+    provider = HTTPProvider(FakeWire(), transport=FakeTransport(200, [b"one\ntwo\n"], cut=True))
+    with pytest.raises(StreamInterrupted) as info:
+        list(provider.stream(REQ))
+    assert info.value.partial_text == "onetwo"
+    assert info.value.provider == "fakeprov"
+
+
+def test_a_body_without_its_end_marker_is_interrupted() -> None:
+    provider = HTTPProvider(FakeWire(), transport=FakeTransport(200, [b"one\ntw"]))
+    with pytest.raises(StreamInterrupted):
+        list(provider.stream(REQ))
+
+
+def test_call_timeouts_tighten_total_only() -> None:
+    transport = FakeTransport(200, b"x")
+    provider = HTTPProvider(FakeWire(), transport=transport, timeouts=Timeouts(total=10.0))
+    with call_timeouts(2.0):
+        provider.complete(REQ)
+    with call_timeouts(50.0):
+        provider.complete(REQ)
+    assert [t.total for _, t in transport.seen] == [2.0, 10.0]
+
+
+def _mock(handler: object) -> HttpxTransport:
+    return HttpxTransport(httpx.Client(transport=httpx.MockTransport(handler)))  # type: ignore[arg-type]
+
+
+def test_httpx_transport_sends_bytes_and_lowercases_headers() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer k"
+        return httpx.Response(201, headers={"X-Thing": "1"}, content=b"body:" + request.content)
+
+    resp = _mock(handler).send(
+        HTTPRequest("POST", "http://h/x", {"authorization": "Bearer k"}, b"q"), timeouts=Timeouts()
+    )
+    assert (resp.status_code, resp.headers["x-thing"], resp.body) == (201, "1", b"body:q")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected", "phase"),
+    [
+        (httpx.ConnectError("refused"), ProviderConnectionError, None),
+        (httpx.RemoteProtocolError("reset"), ProviderConnectionError, None),
+        (httpx.ConnectTimeout("slow"), ProviderTimeout, "connect"),
+        (httpx.ReadTimeout("slow"), ProviderTimeout, "first_token"),
+    ],
+)
+def test_httpx_errors_never_leak(exc: Exception, expected: type[Exception], phase: str | None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(expected) as info:
+        _mock(handler).send(HTTPRequest("GET", "http://h/", {}), timeouts=Timeouts(first_token=1.0))
+    assert getattr(info.value, "phase", None) == phase
+    assert not isinstance(info.value, httpx.HTTPError)
