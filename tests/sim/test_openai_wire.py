@@ -153,9 +153,11 @@ def _sync_calls(client: openai.OpenAI) -> None:
     out = client.chat.completions.create(model="sim-echo", messages=[{"role": "user", "content": "ping 42"}])
     assert out.choices[0].message.content == "ping 42"
     stream = client.chat.completions.create(
-        model="sim-echo", messages=[{"role": "user", "content": "ping 42"}], stream=True,
+        model="sim-echo",
+        messages=[{"role": "user", "content": "ping 42"}],
+        stream=True,
         stream_options={"include_usage": True},
-    )  # fmt: skip
+    )
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ping 42"
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == out.usage.total_tokens  # type: ignore[union-attr]
@@ -174,10 +176,13 @@ async def _tools_and_json_schema(client: openai.AsyncOpenAI) -> None:
         "type": "function",
         "function": {
             "name": "lookup",
-            "parameters": {"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
-                           "required": ["q", "n"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+                "required": ["q", "n"],
+            },
         },
-    }  # fmt: skip
+    }
     out = await client.chat.completions.create(model="sim-tool-call", messages=MSGS, tools=[tool])  # type: ignore[list-item]
     call = out.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert out.choices[0].finish_reason == "tool_calls"
@@ -185,11 +190,20 @@ async def _tools_and_json_schema(client: openai.AsyncOpenAI) -> None:
     stream = await client.chat.completions.create(
         model="sim-tool-call", messages=MSGS, tools=[tool], stream=True
     )  # type: ignore[list-item]
-    args = "".join([c.choices[0].delta.tool_calls[0].function.arguments or "" async for c in stream
-                    if c.choices and c.choices[0].delta.tool_calls])  # fmt: skip
+    args = "".join(
+        [
+            c.choices[0].delta.tool_calls[0].function.arguments or ""
+            async for c in stream
+            if c.choices and c.choices[0].delta.tool_calls
+        ]
+    )
     assert args == call.function.arguments  # type: ignore[union-attr]
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "temp": {"type": "number"}},
-              "required": ["city", "temp"], "additionalProperties": False}  # fmt: skip
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "temp": {"type": "number"}},
+        "required": ["city", "temp"],
+        "additionalProperties": False,
+    }
     fmt = {"type": "json_schema", "json_schema": {"name": "w", "schema": schema, "strict": True}}
     out = await client.chat.completions.create(model="gpt-4o", messages=MSGS, response_format=fmt)  # type: ignore[arg-type]
     assert set(json.loads(out.choices[0].message.content or "")) == {"city", "temp"}
