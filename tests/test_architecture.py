@@ -42,7 +42,10 @@ def _imports(source: str, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                names.add(f"{base}.{node.module}" if node.module else base)
+                if node.module:
+                    names.add(f"{base}.{node.module}")
+                else:  # `from . import x` imports the submodule x
+                    names.update(f"{base}.{a.name}" for a in node.names)
             elif node.module:
                 names.add(node.module)
     return names
