@@ -8,14 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from steadyhand.store import open_store
 from steadyhand.tracing import SpanRecord, Tracer
-
-from ._stores import SqliteStore
 
 
 def main() -> None:
     db, spool, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    tracer = Tracer(SqliteStore(db), spool_dir=spool, batch_size=64, flush_interval=0.01)
+    tracer = Tracer(open_store(f"sqlite:///{db}"), spool_dir=spool, batch_size=64, flush_interval=0.01)
     out = sys.stdout
     for i in range(count):
         span = SpanRecord(

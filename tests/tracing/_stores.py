@@ -1,12 +1,9 @@
-"""Test stores: in-memory, switchable failure/hang, and a stdlib-sqlite3 one a subprocess can share."""
+"""A test store: in memory, idempotent by span id, switchable to failing or hanging."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 from steadyhand.errors import StoreError
 from steadyhand.tracing import SpanRecord
@@ -31,32 +28,3 @@ class MemoryStore:
         for s in spans:
             self.spans[s.span_id] = s
         return len(spans)
-
-
-class SqliteStore:
-    """Idempotent by span_id, like the real store; safe to open from several processes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS spans (span_id TEXT PRIMARY KEY, body TEXT)")
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
-
-    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
-        try:
-            with self._connect() as db:
-                db.executemany(
-                    "INSERT OR IGNORE INTO spans VALUES (?, ?)",
-                    [(s.span_id, json.dumps({"name": s.name, "request": s.request})) for s in spans],
-                )
-            return len(spans)
-        except sqlite3.Error as e:
-            raise StoreError(str(e)) from e
-
-    def span_ids(self) -> list[str]:
-        with self._connect() as db:
-            return [r[0] for r in db.execute("SELECT span_id FROM spans")]

@@ -1,0 +1,99 @@
+"""flush() is bounded by its timeout whatever the store does; when memory and disk are both full, spans
+are dropped and counted, never raised into the app."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from steadyhand.tracing import SpanRecord, Tracer
+
+from ._stores import MemoryStore
+
+
+def test_flush_returns_within_its_timeout_when_the_store_hangs(tmp_path: Path) -> None:
+    store = MemoryStore()
+    store.hang.set()
+    tracer = Tracer(store, spool_dir=tmp_path / "spool", flush_interval=0.01, exit_timeout=None)
+    try:
+        for i in range(50):
+            tracer.record(SpanRecord(name=f"s{i}"))
+        for timeout in (0.0, 0.05, 0.3):
+            t0 = time.monotonic()
+            assert tracer.flush(timeout=timeout) is False
+            assert time.monotonic() - t0 < timeout + 0.1
+        t0 = time.monotonic()
+        assert tracer.close(timeout=0.2) is False
+        assert time.monotonic() - t0 < 0.4
+    finally:
+        store.release.set()
+    assert tracer.stats().dropped == 0
+
+
+def test_record_stays_fast_while_the_store_hangs(tmp_path: Path) -> None:
+    store = MemoryStore()
+    store.hang.set()
+    tracer = Tracer(store, spool_dir=tmp_path / "spool", max_queue=50, exit_timeout=None)
+    try:
+        worst = 0.0
+        for i in range(2000):
+            t0 = time.perf_counter()
+            tracer.record(SpanRecord(name=f"s{i}"))
+            worst = max(worst, time.perf_counter() - t0)
+        stats = tracer.stats()
+        assert stats.queued <= 50 and stats.spooled == 2000 and stats.dropped == 0
+        assert worst < 0.05
+    finally:
+        store.release.set()
+        tracer.close(timeout=2)
+
+
+def test_full_queue_and_unwritable_spool_drop_and_count(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spool directory should go")
+    store = MemoryStore()
+    store.hang.set()
+    tracer = Tracer(store, spool_dir=blocker / "spool", max_queue=10, batch_size=5, exit_timeout=None)
+    try:
+        assert tracer.spool_path is None
+        for i in range(100):
+            tracer.record(SpanRecord(name=f"s{i}"))  # must not raise
+        stats = tracer.stats()
+        assert stats.spool_errors >= 1 and stats.spooled == 0
+        assert stats.dropped > 0
+        assert stats.enqueued + stats.dropped == 100
+        assert stats.enqueued <= 10 + 5  # the queue, plus one batch the hung writer holds
+    finally:
+        store.release.set()
+        tracer.close(timeout=2)
+    assert len(store.spans) == stats.enqueued, "every accepted span still reached the store"
+
+
+def test_a_full_spool_falls_back_to_memory_then_drops(tmp_path: Path) -> None:
+    store = MemoryStore()
+    store.hang.set()
+    tracer = Tracer(
+        store, spool_dir=tmp_path / "spool", max_queue=20, max_spool_bytes=2_000, exit_timeout=None
+    )
+    try:
+        for i in range(200):
+            tracer.record(SpanRecord(name=f"s{i}"))
+        stats = tracer.stats()
+        assert 0 < stats.spooled < 200
+        assert stats.dropped > 0 and stats.enqueued + stats.dropped == 200
+    finally:
+        store.release.set()
+        tracer.close(timeout=2)
+
+
+def test_a_span_that_cannot_be_serialized_is_counted_not_raised(tmp_path: Path, store: MemoryStore) -> None:
+    tracer = Tracer(store, spool_dir=tmp_path / "spool", exit_timeout=None)
+    bad = SpanRecord(name="bad", attributes={"x": float("nan")})
+    bad.attributes = {"cycle": bad.attributes}
+    bad.attributes["cycle"]["self"] = bad.attributes
+    tracer.record(bad)
+    tracer.record(SpanRecord(name="good"))
+    assert tracer.flush(5)
+    tracer.close()
+    assert tracer.stats().dropped == 1
+    assert [s.name for s in store.spans.values()] == ["good"]
