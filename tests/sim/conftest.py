@@ -37,18 +37,19 @@ def allow_null(node: Any) -> Any:
 
 
 @cache
-def _schemas() -> dict[str, Any]:
+def _defs() -> dict[str, Any]:
+    """Every spec schema, nullable rewritten, refs pointed at ``$defs``; parsed once per session."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    schemas: dict[str, Any] = yaml.load(SPEC.read_text(), Loader=loader)["components"]["schemas"]
-    return schemas
+    schemas = yaml.load(SPEC.read_text(), Loader=loader)["components"]["schemas"]
+    text = json.dumps(allow_null(schemas), default=str).replace("#/components/schemas/", "#/$defs/")
+    defs: dict[str, Any] = json.loads(text)
+    return defs
 
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
-    schemas = _schemas()
-    root = allow_null({"$defs": schemas, **schemas[name]})
-    text = json.dumps(root, default=str).replace("#/components/schemas/", "#/$defs/")
-    return jsonschema.Draft202012Validator(json.loads(text))
+    defs = _defs()
+    return jsonschema.Draft202012Validator({"$defs": defs, **defs[name]})
 
 
 @pytest.fixture(scope="session")

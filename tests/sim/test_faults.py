@@ -89,9 +89,12 @@ def test_anthropic_error_faults(
 
 
 def test_anthropic_529_in_stream_after_200(sim: SimServer) -> None:
-    with _ant(sim) as client, pytest.raises(anthropic.APIStatusError) as caught:
-        with client.messages.stream(model="sim-529-in-stream", max_tokens=32, messages=MSGS) as stream:
-            stream.get_final_message()
+    with (
+        _ant(sim) as client,
+        pytest.raises(anthropic.APIStatusError) as caught,
+        client.messages.stream(model="sim-529-in-stream", max_tokens=32, messages=MSGS) as stream,
+    ):
+        stream.get_final_message()
     assert "Overloaded" in str(caught.value)
 
 
