@@ -3,8 +3,9 @@
 A cassette is a JSON file: ``{"version": 1, "interactions": [{"request": ..., "response": ...}]}``. A
 request is matched by method, URL and body (JSON normalized: key order and spacing do not matter);
 identical requests replay their recordings in order, the last one repeating. Streamed bodies are kept
-as their chunks and replayed chunk by chunk. Authorization, API-key and cookie
-headers are never written, and anything that looks like an ``sk-...`` key is masked in bodies and URLs.
+one chunk per SSE event and replayed chunk by chunk. Authorization, API-key and cookie
+headers are never written, and anything that looks like an ``sk-...`` key is masked in bodies and URLs
+(a key that a model streams back token by token is not contiguous in the bytes and is not recognized).
 """
 
 from __future__ import annotations
@@ -150,7 +151,12 @@ def _recorded(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"status": status, "headers": dict(headers)}
     if chunks is not None:
-        out["chunks"] = [_text(c) for c in chunks]
+        # Redact the whole body (a key may straddle two chunks), then keep one chunk per SSE event.
+        whole = _text(b"".join(chunks))
+        if "text" in whole:
+            out["chunks"] = [{"text": e} for e in re.findall(r".*?\n\n|.+$", whole["text"], re.S)]
+        else:
+            out["chunks"] = [whole]
     else:
         out["body"] = _text(body or b"")
     return out
