@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 
@@ -31,9 +33,14 @@ def sim(
     typer.echo(f"steadyhand sim listening on {server.base_url}", err=False)
     typer.echo(f"  OpenAI base URL:    {server.base_url}/v1")
     typer.echo(f"  Anthropic base URL: {server.base_url}")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("stopped")
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
