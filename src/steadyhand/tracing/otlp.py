@@ -39,7 +39,9 @@ def _value(v: Any) -> dict[str, Any]:
 
 
 def _nanos(t: float) -> str:
-    return str(int(t * 1_000_000_000))
+    """Unix nanoseconds; whole seconds and the fraction apart, as ``t * 1e9`` loses the low digits."""
+    whole = int(t)
+    return str(whole * 1_000_000_000 + round((t - whole) * 1e9))
 
 
 def _attributes(s: SpanRecord) -> dict[str, Any]:
