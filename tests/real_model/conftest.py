@@ -13,6 +13,7 @@ import pytest
 
 from steadyhand._config import Config
 from steadyhand.local import LocalExtraMissing, LocalModelServer, LocalServerError, find_bundled_model
+from steadyhand.local import local_config as _local_config
 from steadyhand.local.model import require_server_package
 from steadyhand.tracing.records import SpanRecord
 
@@ -46,16 +47,8 @@ def local_server() -> Iterator[LocalModelServer]:
 
 
 def local_config(server: LocalModelServer, **settings: Any) -> Config:
-    """A config with provider ``local`` (openai_compatible, llama_cpp profile) and alias ``local``."""
-    provider = {
-        "kind": "openai_compatible",
-        "base_url": server.base_url,
-        "capabilities": "llama_cpp",
-        "api_key": API_KEY,
-    }
-    return Config.model_validate(
-        {"providers": {"local": provider}, "models": {"local": f"local:{server.model_name}"}, **settings}
-    )
+    """Provider ``local`` (openai_compatible, llama_cpp profile, a fake key) and alias ``local``."""
+    return _local_config(server, api_key=API_KEY, **settings)
 
 
 @pytest.fixture

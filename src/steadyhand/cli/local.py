@@ -12,7 +12,7 @@ from types import FrameType
 import typer
 
 from ..errors import ConfigurationError
-from ..local import LocalExtraMissing, LocalModelServer, LocalServerError
+from ..local import LocalExtraMissing, LocalModelServer, LocalServerError, config_snippet
 
 local_app = typer.Typer(
     no_args_is_help=True, help="A real self-hosted model: llama.cpp serving SmolLM2-135M."
@@ -22,19 +22,6 @@ local_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the ``local`` command group to ``app``."""
     app.add_typer(local_app, name="local")
-
-
-def config_snippet(server: LocalModelServer, *, provider: str = "local") -> str:
-    """The ``steadyhand.toml`` lines that point a provider and an alias at ``server``."""
-    return (
-        f"[providers.{provider}]\n"
-        'kind = "openai_compatible"\n'
-        f'base_url = "{server.base_url}"\n'
-        'capabilities = "llama_cpp"   # shapes requests to what llama.cpp accepts\n'
-        "\n"
-        "[models]\n"
-        f'local = "{provider}:{server.model_name}"\n'
-    )
 
 
 def _start(server: LocalModelServer) -> None:
@@ -73,6 +60,20 @@ def serve(
         typer.echo("stopped")
     finally:
         server.stop()
+
+
+@local_app.command("demo")
+def demo(n_ctx: int = typer.Option(2048, "--n-ctx", help="Context window in tokens.")) -> None:
+    """Tour the model layer against the real model: chat, stream (TTFT), JSON via the profile, truncation."""
+    from ..local.demo import run_demo  # Rich and the client: loaded only for the demo
+
+    server = LocalModelServer(n_ctx=n_ctx)
+    _start(server)
+    try:
+        code = run_demo(server)
+    finally:
+        server.stop()
+    raise typer.Exit(code)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

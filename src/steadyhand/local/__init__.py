@@ -5,6 +5,7 @@ Needs the ``local`` extra; see ``docs/local-model.md``.
 
 from __future__ import annotations
 
+from .config import config_snippet, local_config
 from .model import INSTALL_HINT, LocalExtraMissing, find_bundled_model
 from .server import DEFAULT_MODEL_NAME, LocalModelServer, LocalServerError
 
@@ -14,5 +15,7 @@ __all__ = [
     "LocalExtraMissing",
     "LocalModelServer",
     "LocalServerError",
+    "config_snippet",
     "find_bundled_model",
+    "local_config",
 ]
