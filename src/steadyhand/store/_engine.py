@@ -21,10 +21,20 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import StoreError
 
-__all__ = ["DEFAULT_PATH", "create_engine", "deadline", "map_errors", "normalize_url", "redact"]
+__all__ = [
+    "DEFAULT_PATH",
+    "create_engine",
+    "dumps",
+    "deadline",
+    "map_errors",
+    "normalize_url",
+    "redact",
+    "write_transaction",
+]
 
 DEFAULT_PATH = Path(".steadyhand") / "steadyhand.db"
 CONNECT_TIMEOUT_S = 2
+WRITE_OPTION = "steadyhand_write"
 _SQLITE_CHECK_EVERY = 2_000  # virtual-machine steps between two deadline checks
 
 
@@ -50,7 +60,8 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _dumps(obj: Any) -> str:
+def dumps(obj: Any) -> str:
+    """JSON as stored: compact, non-ASCII kept (so text search matches what users typed)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -61,13 +72,14 @@ def create_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, json_serializer=_dumps, connect_args={"timeout": 30}, pool_pre_ping=True
+            url, json_serializer=dumps, connect_args={"timeout": 30}, pool_pre_ping=True
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(
         url,
-        json_serializer=_dumps,
+        json_serializer=dumps,
         pool_pre_ping=True,
         pool_size=2,
         max_overflow=4,
@@ -76,11 +88,28 @@ def create_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writers take the write lock up front: a deferred transaction that reads then writes fails with
+    "database is locked" when another writer committed in between (WAL snapshots cannot be upgraded)."""
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its start on SQLite."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager

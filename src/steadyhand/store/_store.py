@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ..tracing.records import SpanRecord
 from . import _migrate, _read, _retention
-from ._engine import create_engine, deadline, map_errors, normalize_url, redact
+from ._engine import create_engine, deadline, map_errors, normalize_url, redact, write_transaction
 from ._write import write_batch
 from .views import PruneResult, SpanView, TailPage, TraceDetail, TracePage
 
@@ -74,7 +74,7 @@ class Store:
         """Write a batch in one transaction, idempotent by span id; returns how many spans were new."""
         if not spans:
             return 0
-        with map_errors(self.url), self._engine.begin() as conn:
+        with map_errors(self.url), write_transaction(self._engine) as conn:
             return write_batch(conn, spans)
 
     @contextmanager

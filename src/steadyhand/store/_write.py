@@ -1,8 +1,8 @@
 """Batched, idempotent ingest of span records: one transaction per batch, exactly once per span id.
 
-Spans are inserted with ``ON CONFLICT DO NOTHING ... RETURNING span_id``, so a replayed batch (the tracer
-replays its spool after a crash) adds nothing; only the spans really inserted update their trace's
-summary row, which keeps ``span_count`` and the sums exact under replays.
+Spans are inserted with ``ON CONFLICT DO NOTHING`` after a lookup of the ids already stored, so a replayed
+batch (the tracer replays its spool after a crash) adds nothing; only the spans really inserted update
+their trace's summary row, which keeps ``span_count`` and the sums exact under replays.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,12 +18,15 @@ from sqlalchemy.engine import Connection
 
 from ..tracing.records import SpanRecord
 from ._blobs import extract_blobs
+from ._engine import dumps
 from .models import Blob, Project, Span, SpanBlob, SpanTag, Trace
 
 __all__ = ["write_batch"]
 
-_SPANS = Span.__table__
-_TRACES = Trace.__table__
+_SPANS = cast(sa.Table, Span.__table__)
+_TRACES = cast(sa.Table, Trace.__table__)
+_TAGS = cast(sa.Table, SpanTag.__table__)
+_SPAN_BLOBS = cast(sa.Table, SpanBlob.__table__)
 
 
 @dataclass(slots=True)
@@ -147,8 +150,43 @@ def _trace_upsert(conn: Connection) -> Any:
     )
 
 
+WRITE_LOCK = 0x5EAD_4A4D  # PostgreSQL advisory lock key: one batch writer at a time
+
+
+def _insert_spans(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the spans not stored yet; returns the ids inserted.
+
+    Exact because the caller holds the write lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
+    PostgreSQL): no other batch can store one of these ids between the lookup and the insert. The insert is
+    a plain executemany, which psycopg pipelines; ``RETURNING`` would cost ~4x on PostgreSQL.
+    """
+    ids = [r["span_id"] for r in rows]
+    existing = set(conn.execute(sa.select(_SPANS.c.span_id).where(_SPANS.c.span_id.in_(ids))).scalars())
+    fresh = [r for r in rows if r["span_id"] not in existing]
+    _insert_new(conn, _SPANS, fresh)
+    return {r["span_id"] for r in fresh}
+
+
+def _insert_new(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows known to be new: ``COPY`` on PostgreSQL (~3x an executemany), executemany on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
+        return
+    cols = list(rows[0])
+    json_cols = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([dumps(row[c]) if c in json_cols and row[c] is not None else row[c] for c in cols])
+
+
 def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
-    """Write ``spans`` on ``conn`` (inside the caller's transaction); returns how many were new."""
+    """Write ``spans`` on ``conn`` (inside the caller's write transaction); returns how many were new.
+
+    On SQLite the caller must have begun the transaction with ``BEGIN IMMEDIATE`` (see ``write_conn``).
+    """
     now = time.time()
     blobs: dict[str, str] = {}
     span_blobs: list[dict[str, Any]] = []
@@ -165,6 +203,8 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
         rows.append(_span_row(s, request))
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
     projects = sorted({s.project for s in by_id.values()})
     conn.execute(
         _insert(conn, Project.__table__).on_conflict_do_nothing(),
@@ -175,8 +215,7 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
             _insert(conn, Blob.__table__).on_conflict_do_nothing(),
             [{"hash": h, "content": t, "size": len(t), "created_at": now} for h, t in sorted(blobs.items())],
         )
-    stmt = _insert(conn, _SPANS).on_conflict_do_nothing(index_elements=[_SPANS.c.span_id])
-    inserted = set(conn.execute(stmt.returning(_SPANS.c.span_id), rows).scalars())
+    inserted = _insert_spans(conn, rows)
     if not inserted:
         return 0
     tags = [
@@ -184,11 +223,8 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
         for sid in inserted
         for k, v in by_id[sid].tags.items()
     ]
-    if tags:
-        conn.execute(_insert(conn, SpanTag.__table__).on_conflict_do_nothing(), tags)
-    links = [r for r in span_blobs if r["span_id"] in inserted]
-    if links:
-        conn.execute(_insert(conn, SpanBlob.__table__).on_conflict_do_nothing(), links)
+    _insert_new(conn, _TAGS, tags)
+    _insert_new(conn, _SPAN_BLOBS, [r for r in span_blobs if r["span_id"] in inserted])
     traces: dict[str, _TraceAcc] = {}
     for sid in inserted:
         s = by_id[sid]
