@@ -1,0 +1,102 @@
+"""Client overhead: CPU time per non-streamed call, steadyhand's Client vs a raw httpx call.
+
+The simulator runs in its own process, so only the caller's CPU is counted (time.process_time).
+Rounds are interleaved so machine noise hits every contender alike. Target: steadyhand within 1.3x
+of raw httpx. The openai SDK is measured for reference.
+Run: .venv/bin/python benchmarks/bench_client.py [--calls 2000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import httpx
+import openai
+
+import steadyhand
+from _common import report, sim_process
+
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Say hello to the benchmark."},
+]
+MODEL = "gpt-4o-2024-08-06"
+
+
+def contenders(base: str) -> dict[str, Callable[[], object]]:
+    raw = httpx.Client()
+    body = {"model": MODEL, "messages": MESSAGES}
+
+    def raw_httpx() -> object:
+        r = raw.post(f"{base}/v1/chat/completions", json=body)
+        r.raise_for_status()
+        return json.loads(r.content)["choices"][0]["message"]["content"]
+
+    config = steadyhand.Config.model_validate(
+        {"providers": {"sim": {"kind": "sim", "base_url": base}}, "models": {"default": f"sim:{MODEL}"}}
+    )
+    client = steadyhand.Client(config)
+
+    def steadyhand_client() -> object:
+        return client.chat(MESSAGES).text
+
+    sdk = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-bench", max_retries=0)
+
+    def openai_sdk() -> object:
+        return sdk.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content  # type: ignore[arg-type]
+
+    return {"raw httpx.Client": raw_httpx, "steadyhand Client": steadyhand_client, "openai SDK": openai_sdk}
+
+
+def measure(fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """(CPU µs per call, wall µs per call)."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.process_time() - cpu0) / calls * 1e6, (time.perf_counter() - wall0) / calls * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with sim_process() as base:
+        fns = contenders(base)
+        for fn in fns.values():  # warm up connections and caches
+            for _ in range(50):
+                fn()
+        cpu: dict[str, list[float]] = {k: [] for k in fns}
+        wall: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(args.rounds):
+            for name, fn in fns.items():
+                c, w = measure(fn, args.calls)
+                cpu[name].append(c)
+                wall[name].append(w)
+    raw_cpu = statistics.median(cpu["raw httpx.Client"])
+    rows = [
+        [
+            name,
+            statistics.median(cpu[name]),
+            statistics.median(wall[name]),
+            statistics.median(cpu[name]) / raw_cpu,
+        ]
+        for name in fns
+    ]
+    ratio = rows[1][3]
+    report(
+        "bench_client",
+        f"CPU per non-streamed call, median of {args.rounds} rounds x {args.calls} calls (target: <= 1.3x raw)",
+        ["caller", "CPU µs/call", "wall µs/call", "CPU vs raw httpx"],
+        rows,
+        steadyhand_vs_raw=ratio,
+        target_met=ratio <= 1.3,
+    )
+
+
+if __name__ == "__main__":
+    main()
