@@ -90,7 +90,8 @@ def main() -> None:
     ratio = rows[1][3]
     report(
         "bench_client",
-        f"CPU per non-streamed call, median of {args.rounds} rounds x {args.calls} calls (target: <= 1.3x raw)",
+        f"CPU per non-streamed call, median of {args.rounds} rounds x {args.calls} calls"
+        " (target: <= 1.3x raw httpx)",
         ["caller", "CPU µs/call", "wall µs/call", "CPU vs raw httpx"],
         rows,
         steadyhand_vs_raw=ratio,
