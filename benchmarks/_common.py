@@ -47,7 +47,9 @@ def sim_process(*args: str) -> Iterator[str]:
         proc.wait(10)
 
 
-def report(name: str, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], **extra: Any) -> None:
+def report(
+    name: str, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], **extra: Any
+) -> None:
     """Print a table and write benchmarks/results/<name>.json."""
     widths = [max(len(str(c)), *(len(_fmt(r[i])) for r in rows)) for i, c in enumerate(columns)]
     print(f"\n{title}")
