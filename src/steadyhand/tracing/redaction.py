@@ -1,15 +1,18 @@
 """Redaction of secrets and personal data, applied in ``record()`` before a span touches disk.
 
-One combined compiled regex scans each string of a span's request, response, attributes and error
-message; a string with no match costs one C-level ``search``. Card numbers are Luhn-checked, so a
-16-digit order number that is not a valid card is left alone.
+Each detector is a compiled regex behind a cheap C-level gate (``"@" in s`` for e-mail, a few literal
+markers for keys, three digits in a row for cards and phones), so a string with nothing suspicious costs
+a handful of substring checks. Card numbers are Luhn-checked, so a 16-digit order number that is not a
+valid card is left alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import ConfigurationError
@@ -21,26 +24,109 @@ Policy = Literal["mask", "hash", "drop"]
 """``mask``: ``[REDACTED:email]``; ``hash``: ``[email:sha256-1a2b3c4d]`` (stable, so equal values can
 still be correlated); ``drop``: the whole field (or attribute) is removed when anything is found in it."""
 
-BUILTIN_DETECTORS: dict[str, str] = {
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "secret": (
-        r"\bsk-ant-[A-Za-z0-9_-]{16,}"
-        r"|\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_-]{20,}"
-        r"|\bAKIA[0-9A-Z]{16}\b"
-        r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
-        r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
-        r"|\bBearer\s+[A-Za-z0-9._~+/=-]{16,}"
-        r"|(?i:\b(?:api[_-]?key|secret|token|password|passwd|access[_-]?key)\b[\"']?\s*[:=]\s*[\"']?)"
-        r"[^\s\"',;&]{6,}"
+_NUMERIC = re.compile(r"[+(]?\d[\d ().-]{7,}\d")
+"""Runs of digits and separators long enough to hold a phone or card number: where those detectors look."""
+
+
+def _secret_gate(s: str) -> bool:
+    if (
+        "sk-" in s
+        or "AKIA" in s
+        or "gh" in s
+        and ("ghp_" in s or "gho_" in s or "ghu_" in s or "ghs_" in s or "ghr_" in s)
+        or "xox" in s
+        or "Bearer" in s
+    ):
+        return True
+    if "=" in s or ":" in s:
+        low = s.lower()
+        return "key" in low or "secret" in low or "token" in low or "passw" in low
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Detector:
+    """A regex, a cheap C-level gate that must pass before it runs, and boundary characters.
+
+    Boundaries are checked in Python after a match rather than with lookbehinds, which would make the
+    regex engine try every position of every string.
+    """
+
+    label: str
+    rx: re.Pattern[str]
+    gate: str | None = None
+    """A key into ``_GATES``; each gate is evaluated at most once per string."""
+    not_before: str = ""
+    not_after: str = ""
+    word_boundary: bool = False
+
+    def matches(self, s: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        for m in self.rx.finditer(s, pos, endpos):
+            start, end = m.span()
+            if start and (s[start - 1] in self.not_before or (self.word_boundary and _word(s[start - 1]))):
+                continue
+            if end < len(s) and (s[end] in self.not_after or (self.word_boundary and _word(s[end]))):
+                continue
+            yield m
+
+
+def _word(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+_GATES: dict[str, Callable[[str], bool]] = {
+    "at": lambda s: "@" in s,
+    "secret": _secret_gate,
+}
+BUILTIN_DETECTORS: dict[str, tuple[_Detector, ...]] = {
+    "email": (
+        _Detector(
+            "email",
+            re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+            gate="at",
+        ),
     ),
-    "card": r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])",
+    "secret": (
+        _Detector(
+            "secret",
+            re.compile(
+                r"sk-ant-[A-Za-z0-9_-]{16,}|sk-(?:proj-|live-|test-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}"
+                r"|gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}|Bearer\s+[A-Za-z0-9._~+/=-]{16,}"
+                r"|(?i:(?:api[_-]?key|secret|token|password|passwd|access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
+                r"[^\s\"',;&]{6,}"
+            ),
+            gate="secret",
+            not_before="-",
+            word_boundary=True,
+        ),
+    ),
+    "card": (
+        _Detector(
+            "card",
+            re.compile(r"\d(?:[ -]?\d){12,18}"),
+            gate="numeric",
+            not_before="0123456789-",
+            not_after="0123456789-",
+        ),
+    ),
     "phone": (
-        r"(?<![\w.+-])(?:\+\d{10,14}"
-        r"|(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4})(?![\w.])"
+        _Detector(
+            "phone",
+            re.compile(
+                r"\+\d{10,14}|(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}"
+            ),
+            gate="numeric",
+            not_before=".+-",
+            not_after=".",
+            word_boundary=True,
+        ),
     ),
 }
-"""Built-in detectors, by label. Order matters: earlier ones win where two match at one place."""
+"""Built-in detectors, by label. Earlier ones win where two overlap."""
 
+_WHOLE = [(0, sys.maxsize)]
+_Hit = tuple[int, int, int, str]
+"""(start, detector rank, end, label)."""
 _Found = dict[str, None]
 """Labels found in the field being redacted (an ordered set)."""
 
@@ -62,7 +148,7 @@ class Redactor:
 
     Args:
         detectors: built-in detector labels to use (see ``BUILTIN_DETECTORS``); default all.
-        patterns: extra detectors, ``{label: regex}``; they join the one combined regex.
+        patterns: extra detectors, ``{label: regex}``; each runs on every string (no gate).
         functions: ``str -> str`` callables run on every string after the regexes (a changed string
             counts as a finding, labelled ``custom``); keep them cheap, they run on the hot path.
         policy: what to do with a finding by default.
@@ -87,17 +173,14 @@ class Redactor:
         unknown = [d for d in chosen if d not in BUILTIN_DETECTORS]
         if unknown:
             raise ConfigurationError(f"unknown detectors {unknown}; choose from {sorted(BUILTIN_DETECTORS)}")
-        sources = [(label, BUILTIN_DETECTORS[label]) for label in chosen]
+        detectors_: list[_Detector] = [d for label in chosen for d in BUILTIN_DETECTORS[label]]
         for label, rx in (patterns or {}).items():
-            source = rx.pattern if isinstance(rx, re.Pattern) else rx
             try:
-                re.compile(source)
+                compiled = rx if isinstance(rx, re.Pattern) else re.compile(rx)
             except re.error as e:
                 raise ConfigurationError(f"redaction pattern {label!r} is not a valid regex: {e}") from e
-            sources.append((label, source))
-        self._labels = [label for label, _ in sources]
-        combined = "|".join(f"(?P<g{i}>{source})" for i, (_, source) in enumerate(sources))
-        self._rx: re.Pattern[str] | None = re.compile(combined) if sources else None
+            detectors_.append(_Detector(label, compiled))
+        self._detectors = tuple(detectors_)
         self._functions = tuple(functions)
         for p in (policy, *(field_policies or {}).values()):
             if p not in ("mask", "hash", "drop"):
@@ -173,12 +256,29 @@ class Redactor:
         return value
 
     def _scan(self, text: str, policy: Policy, found: _Found) -> str:
-        if text.startswith(self._skip):
+        if len(text) < 6 or text.startswith(self._skip):
             return text
-        out = text
-        rx = self._rx
-        if rx is not None and rx.search(out) is not None:
-            out = rx.sub(lambda m: self._replace(m, policy, found), out)
+        hits: list[_Hit] = []
+        gates: dict[str, bool] = {}
+        numeric: list[tuple[int, int]] | None = None
+        for rank, det in enumerate(self._detectors):
+            if det.gate == "numeric":
+                if numeric is None:
+                    numeric = [m.span() for m in _NUMERIC.finditer(text)]
+                ranges = numeric
+            elif det.gate is not None:
+                open_ = gates.get(det.gate)
+                if open_ is None:
+                    open_ = gates[det.gate] = _GATES[det.gate](text)
+                ranges = _WHOLE if open_ else []
+            else:
+                ranges = _WHOLE
+            for start, end in ranges:
+                for m in det.matches(text, start, end):
+                    if det.label == "card" and not _luhn_ok(m.group()):
+                        continue
+                    hits.append((m.start(), rank, m.end(), det.label))
+        out = self._rewrite(text, hits, policy, found) if hits else text
         for fn in self._functions:
             new = fn(out)
             if new != out:
@@ -186,14 +286,21 @@ class Redactor:
                 out = new
         return out
 
-    def _replace(self, m: re.Match[str], policy: Policy, found: _Found) -> str:
-        group = m.lastgroup or "g0"
-        label = self._labels[int(group[1:])]
-        text = m.group()
-        if label == "card" and not _luhn_ok(text):
-            return text
-        found[label] = None
-        if policy == "hash":
-            digest = hashlib.sha256(self._salt + text.encode()).hexdigest()[:8]
-            return f"[{label}:sha256-{digest}]"
-        return f"[REDACTED:{label}]"
+    def _rewrite(self, text: str, hits: list[_Hit], policy: Policy, found: _Found) -> str:
+        """Replace non-overlapping hits, leftmost first (the earlier detector on a tie)."""
+        hits.sort()
+        parts: list[str] = []
+        pos = 0
+        for start, _, end, label in hits:
+            if start < pos:
+                continue
+            found[label] = None
+            parts.append(text[pos:start])
+            if policy == "hash":
+                digest = hashlib.sha256(self._salt + text[start:end].encode()).hexdigest()[:8]
+                parts.append(f"[{label}:sha256-{digest}]")
+            else:
+                parts.append(f"[REDACTED:{label}]")
+            pos = end
+        parts.append(text[pos:])
+        return "".join(parts)
