@@ -150,16 +150,29 @@ def _trace_upsert(conn: Connection) -> Any:
     )
 
 
-WRITE_LOCK = 0x5EAD_4A4D  # PostgreSQL advisory lock key: one batch writer at a time
+_STAGE = "steadyhand_incoming_spans"
 
 
 def _insert_spans(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the spans not stored yet; returns the ids inserted.
+    """Insert the spans not stored yet; returns the ids really inserted (exact under concurrent writers).
 
-    Exact because the caller holds the write lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
-    PostgreSQL): no other batch can store one of these ids between the lookup and the insert. The insert is
-    a plain executemany, which psycopg pipelines; ``RETURNING`` would cost ~4x on PostgreSQL.
+    PostgreSQL: ``COPY`` into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING RETURNING`` (the conflict check always uses the unique index, whatever the planner's
+    statistics say). SQLite: the caller holds the write lock (``BEGIN IMMEDIATE``), so a lookup of the
+    ids already stored, then a plain executemany.
     """
+    if conn.dialect.name == "postgresql":
+        cols = ", ".join(rows[0])
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS "
+            f"AS SELECT {cols} FROM spans WITH NO DATA"
+        )
+        _copy(conn, _STAGE, rows, _json_columns(_SPANS))
+        query = (
+            f"INSERT INTO spans ({cols}) SELECT {cols} FROM {_STAGE} "
+            "ON CONFLICT (span_id) DO NOTHING RETURNING span_id"
+        )
+        return set(conn.exec_driver_sql(query).scalars())
     ids = [r["span_id"] for r in rows]
     existing = set(conn.execute(sa.select(_SPANS.c.span_id).where(_SPANS.c.span_id.in_(ids))).scalars())
     fresh = [r for r in rows if r["span_id"] not in existing]
@@ -167,19 +180,26 @@ def _insert_spans(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     return {r["span_id"] for r in fresh}
 
 
-def _insert_new(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows known to be new: ``COPY`` on PostgreSQL (~3x an executemany), executemany on SQLite."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
-        return
+def _json_columns(table: sa.Table) -> set[str]:
+    return {c.name for c in table.c if isinstance(c.type, sa.JSON)}
+
+
+def _copy(conn: Connection, table: str, rows: list[dict[str, Any]], json_cols: set[str]) -> None:
     cols = list(rows[0])
-    json_cols = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([dumps(row[c]) if c in json_cols and row[c] is not None else row[c] for c in cols])
+
+
+def _insert_new(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that belong to new spans (tags, blob links): ``COPY`` on PostgreSQL."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table.name, rows, _json_columns(table))
+    else:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), rows)
 
 
 def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
@@ -203,8 +223,6 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
         rows.append(_span_row(s, request))
     if not rows:
         return 0
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
     projects = sorted({s.project for s in by_id.values()})
     conn.execute(
         _insert(conn, Project.__table__).on_conflict_do_nothing(),
