@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -94,3 +95,21 @@ def test_tail_follows_ingestion_order(store: Store, make_span: MakeSpan) -> None
     rest = store.tail(since=page.cursor)
     assert [s.span_id for s in rest.spans] == [s.span_id for s in spans[2:]]
     assert store.tail(since=rest.cursor).spans == []
+
+
+def test_concurrent_writers_of_the_same_batch_store_it_once(store: Store, make_span: MakeSpan) -> None:
+    root = make_span(name="root", kind="flow_step")
+    batch = [root] + [make_span(trace_id=root.trace_id, parent_id=root.span_id) for _ in range(199)]
+    results: list[int] = []
+
+    def write() -> None:
+        results.append(store.write_spans(batch))
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 0, 0, 200]
+    trace = store.get_trace(root.trace_id)
+    assert trace is not None and trace.trace.span_count == 200 and len(trace.spans) == 200
