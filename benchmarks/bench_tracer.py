@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
-
 from steadyhand.errors import StoreError
 from steadyhand.tracing import SpanRecord, Tracer
 
@@ -58,7 +57,7 @@ def llm_span(i: int) -> SpanRecord:
             "messages": [
                 {"role": "system", "content": SYSTEM},
                 {"role": "user", "content": f"Hi, my order {i} arrived broken. What can I do about it?"},
-                {"role": "assistant", "content": "Sorry to hear that. Could you share a photo of the damage?"},
+                {"role": "assistant", "content": "Sorry to hear that. Could you share a photo of it?"},
             ],
             "temperature": 0.2,
             "max_tokens": 300,
