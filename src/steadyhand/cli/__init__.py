@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import db, local, sim, traces
+from . import db, demo, local, sim, traces
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="steadyhand: the production harness for LLM features."
@@ -19,6 +19,7 @@ def _root() -> None:
 db.register(app)
 traces.register(app)
 sim.register(app)
+demo.register(app)
 local.register(app)
 
 
