@@ -8,17 +8,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import Config, Target, is_pinned
 from .errors import ConfigurationError
 from .providers._common import assemble
 from .providers.base import AsyncTransport, Provider, Timeouts, Transport
 from .providers.registry import build_provider
-from .sim.cassette import Cassette
 from .tracing.context import current_span
 from .tracing.records import SpanRecord, SpanSink
 from .types import Chunk, Message, ModelRequest, ModelResponse, ResponseFormat, Tool
+
+if TYPE_CHECKING:
+    from .sim.cassette import Cassette
 
 __all__ = ["MessagesInput", "StreamCore", "_BaseClient"]
 
@@ -65,9 +67,11 @@ class _BaseClient:
         self._targets: dict[str, Target] = {}
         self._built: dict[tuple[str, str], Provider] = {}
         self._warned: set[str] = set()
-        self._cassette = (
-            Cassette(self.config.cassette, mode=self.config.cassette_mode) if self.config.cassette else None
-        )
+        self._cassette: Cassette | None = None
+        if self.config.cassette:  # imported only when used: it loads the simulator package
+            from .sim.cassette import Cassette
+
+            self._cassette = Cassette(self.config.cassette, mode=self.config.cassette_mode)
 
     # -- resolution ---------------------------------------------------------------------------------
 
