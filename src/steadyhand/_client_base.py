@@ -92,7 +92,7 @@ class _BaseClient:
         self._warned.add(target.model)
         log.warning(
             "model %r (via %r) is not pinned: the provider may change it under you; "
-            "point the alias at a dated snapshot such as gpt-4o-2024-08-06",
+            "point the alias at a dated snapshot (like gpt-4o-2024-08-06 or claude-haiku-4-5-20251001)",
             target.model,
             target.alias,
         )

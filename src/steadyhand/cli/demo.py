@@ -47,7 +47,7 @@ def demo_config(base_url: str) -> Config:
             "models": {
                 "default": "sim:gpt-4o-2024-08-06",
                 "legacy": {"target": "sim:gpt-3.5-turbo-instruct-0914", "api": "completions"},
-                "claude": "sim-anthropic:claude-3-5-sonnet-20241022",
+                "claude": "sim-anthropic:claude-haiku-4-5-20251001",
             },
             "timeouts": {"connect": 2.0, "stall": 1.0, "total": 5.0},
         }
@@ -92,8 +92,8 @@ def run(console: Console) -> int:
         )
 
         console.rule("3. A floating model name warns once (pin dated snapshots instead)")
-        client.chat("hi", model="sim-anthropic:claude-3-5-sonnet-latest")
-        client.chat("hi again", model="sim-anthropic:claude-3-5-sonnet-latest")
+        client.chat("hi", model="sim-anthropic:claude-haiku-4-5")
+        client.chat("hi again", model="sim-anthropic:claude-haiku-4-5")
 
         console.rule("4. Faults surface as typed errors that say what to do")
         faults = Table("fault (simulator model)", "typed error", "retry?", "after", "message", expand=True)
