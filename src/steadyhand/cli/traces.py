@@ -1,19 +1,24 @@
-"""``steadyhand traces``: list, show and follow traces in the store."""
+"""``steadyhand traces``: list, show and follow traces in the store; re-price them after a price change."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from ..errors import ConfigurationError, StoreError
-from ..store import SpanNode, SpanView, TraceSummary
+from ..store import SpanNode, SpanView, Store, TraceSummary
+from ..tracing.cost import CostUpdate, PriceTable, recompute_costs
+from ..tracing.records import SpanRecord
 from .db import DatabaseUrl, fail, open_cli_store, parse_duration
 
 __all__ = ["register"]
@@ -82,6 +87,32 @@ def _add(tree: Tree, node: SpanNode) -> None:
     branch = tree.add(_span_label(node.span))
     for child in node.children:
         _add(branch, child)
+
+
+class _Scoped:
+    """The store as ``recompute_costs`` sees it: only the spans asked for, each one advancing ``progress``."""
+
+    def __init__(self, store: Store, *, since: float | None, model: str | None, progress: Progress) -> None:
+        self._store, self._since, self._model = store, since, model
+        self._progress = progress
+        self._total = store.count_llm_spans(since=since, model=model)
+        self._task = progress.add_task("re-pricing", total=self._total)
+
+    def iter_llm_spans(self) -> Iterator[SpanRecord]:
+        for i, span in enumerate(self._store.iter_llm_spans(since=self._since, model=self._model), 1):
+            yield span
+            if i % 200 == 0:
+                self._progress.update(self._task, completed=i)
+        self._progress.update(self._task, completed=self._total)
+
+    def update_span_costs(self, updates: Sequence[CostUpdate]) -> int:
+        return self._store.update_span_costs(updates)
+
+
+def _reprice(store: Store, prices: PriceTable, *, since: float | None, model: str | None) -> int:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        return recompute_costs(_Scoped(store, since=since, model=model, progress=progress), prices)
 
 
 def register(app: typer.Typer) -> None:
@@ -176,3 +207,37 @@ def register(app: typer.Typer) -> None:
                 fail(str(e))
             except KeyboardInterrupt:
                 pass
+
+    @traces.command("reprice")
+    def reprice(
+        prices: Annotated[
+            Path,
+            typer.Option(
+                "--prices",
+                envvar="STEADYHAND_PRICES",
+                show_envvar=True,
+                help="The price table (TOML) to apply.",
+                show_default=False,
+            ),
+        ],
+        since: Annotated[
+            timedelta | None,
+            typer.Option(parser=parse_duration, metavar="AGE", help="Only spans started in the last AGE."),
+        ] = None,
+        model: Annotated[str | None, typer.Option(help="Only spans of this pinned model or alias.")] = None,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        """Recompute the cost of stored LLM spans with a price table (and their traces' totals)."""
+        try:
+            table = PriceTable.load(prices)
+        except ConfigurationError as e:
+            fail(str(e))
+        cutoff = None if since is None else time.time() - since.total_seconds()
+        with open_cli_store(database_url) as store:
+            try:
+                changed = _reprice(store, table, since=cutoff, model=model)
+            except StoreError as e:
+                fail(str(e))
+        Console().print(
+            f"re-priced {changed} LLM spans with price table version {table.version}", highlight=False
+        )

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from ..errors import ConfigurationError
+from ..tracing.cost import CostUpdate
 from ..tracing.records import SpanRecord
-from . import _migrate, _read, _retention
+from . import _costs, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, normalize_url, redact, write_transaction
 from ._write import write_batch
 from .views import PruneResult, SpanView, TailPage, TraceDetail, TracePage
@@ -134,6 +136,55 @@ class Store:
         """Spans ingested after cursor ``since``; ``None`` starts at the current end (no spans)."""
         with self._reading() as conn:
             return _read.tail(conn, since=since, limit=limit)
+
+    def count_llm_spans(
+        self,
+        *,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
+        model: str | None = None,
+    ) -> int:
+        """How many spans ``iter_llm_spans`` would yield with the same filters (for progress bars)."""
+        with self._reading() as conn:
+            return _costs.count_llm_spans(
+                conn, since=_read.to_seconds(since), until=_read.to_seconds(until), model=model
+            )
+
+    def iter_llm_spans(
+        self,
+        *,
+        since: float | datetime | None = None,
+        until: float | datetime | None = None,
+        model: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[SpanRecord]:
+        """LLM spans (kinds llm, attempt, shadow) in ingestion order, read ``page_size`` at a time.
+
+        Each page is read in its own short transaction and nothing is held between pages, so this can
+        stream a whole store while the tracer writes and the caller updates. The records carry what
+        pricing needs (ids, kind, model, usage, cost, price version), not requests or responses.
+        ``since``/``until`` bound the span's start time; ``model`` matches its pinned model or alias.
+        """
+        if page_size < 1:
+            raise ConfigurationError(f"page_size must be at least 1, got {page_size}")
+        after = 0
+        start, end = _read.to_seconds(since), _read.to_seconds(until)
+        while True:
+            with self._reading() as conn:
+                spans, after = _costs.llm_spans_page(
+                    conn, after=after, limit=page_size, since=start, until=end, model=model
+                )
+            yield from spans
+            if len(spans) < page_size:
+                return
+
+    def update_span_costs(self, updates: Sequence[CostUpdate]) -> int:
+        """Write new costs and price versions in one transaction, with the affected traces' cost totals
+        recomputed from their spans; returns how many spans were updated (unknown ids are skipped)."""
+        if not updates:
+            return 0
+        with map_errors(self.url), write_transaction(self._engine) as conn:
+            return _costs.update_span_costs(conn, updates)
 
     def prune(self, older_than: timedelta, *, archive_to: Path | None = None) -> PruneResult:
         """Delete traces that started more than ``older_than`` ago (archived first as JSONL to
