@@ -132,6 +132,9 @@ class Config(BaseModel):
     project: str = "default"
     database_url: str | None = None
     """Where traces go; ``None`` lets the tracer use ``.steadyhand/steadyhand.db``."""
+    prices: str | None = None
+    """A price table (TOML path, relative to the working directory) to cost LLM spans with; ``None``: the
+    table bundled with steadyhand."""
     sim_url: str = DEFAULT_SIM_URL
     """The simulator the built-in default config points at."""
     cassette: str | None = None
@@ -207,8 +210,9 @@ class Config(BaseModel):
         cls, path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
     ) -> Config:
         """Read ``path`` (else ``$STEADYHAND_CONFIG``, else ``./steadyhand.toml`` if present) plus
-        ``STEADYHAND_*`` variables (``STEADYHAND_DATABASE_URL``, ``STEADYHAND_SIM_URL``, nested keys with
-        ``__``: ``STEADYHAND_PROVIDERS__OPENAI__BASE_URL``); the environment wins over the file."""
+        ``STEADYHAND_*`` variables (``STEADYHAND_DATABASE_URL``, ``STEADYHAND_PRICES``,
+        ``STEADYHAND_SIM_URL``, nested keys with ``__``: ``STEADYHAND_PROVIDERS__OPENAI__BASE_URL``); the
+        environment wins over the file."""
         environ: Mapping[str, str] = os.environ if env is None else env
         file = path or environ.get("STEADYHAND_CONFIG")
         data: dict[str, Any] = {}

@@ -10,7 +10,8 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from ..errors import StoreError
+from .._config import Config
+from ..errors import ConfigurationError, StoreError
 from ..store import Store, open_store
 
 __all__ = ["DatabaseUrl", "fail", "open_cli_store", "parse_duration", "register"]
@@ -21,7 +22,8 @@ DatabaseUrl = Annotated[
         "--database-url",
         envvar="STEADYHAND_DATABASE_URL",
         show_envvar=True,
-        help="sqlite:///PATH or postgresql://USER@HOST/DB (default: .steadyhand/steadyhand.db).",
+        help="sqlite:///PATH or postgresql://USER@HOST/DB (default: database_url in steadyhand.toml, "
+        "else .steadyhand/steadyhand.db).",
     ),
 ]
 
@@ -40,10 +42,13 @@ def parse_duration(text: str) -> timedelta:
 
 
 def open_cli_store(url: str | None, *, migrate: bool = True) -> Store:
-    """Open the store or exit 1 with the store's actionable message (never a traceback)."""
+    """Open the store at ``url`` (``--database-url`` / ``STEADYHAND_DATABASE_URL``), else at the config's
+    ``database_url`` (``steadyhand.toml``), else the default file; exit 1 with an actionable message."""
     try:
+        if url is None:
+            url = Config.load().database_url
         return open_store(url, migrate=migrate)
-    except StoreError as e:
+    except (StoreError, ConfigurationError) as e:
         fail(str(e))
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .otlp import OtlpExporter, to_otlp
     from .records import SpanKind, SpanRecord, SpanSink, new_span_id, new_trace_id
     from .redaction import BUILTIN_DETECTORS, Policy, Redactor
+    from .setup import tracer_from_config
     from .spans import Span
     from .tracer import DEFAULT_SPOOL_DIR, Tracer, TracerStats
 
@@ -28,6 +29,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ".otlp": ("OtlpExporter", "to_otlp"),
     ".records": ("SpanKind", "SpanRecord", "SpanSink", "new_span_id", "new_trace_id"),
     ".redaction": ("BUILTIN_DETECTORS", "Policy", "Redactor"),
+    ".setup": ("tracer_from_config",),
     ".spans": ("Span",),
     ".tracer": ("DEFAULT_SPOOL_DIR", "Tracer", "TracerStats"),
 }  # fmt: skip
@@ -58,6 +60,7 @@ __all__ = [
     "new_trace_id",
     "recompute_costs",
     "to_otlp",
+    "tracer_from_config",
     "use_span",
 ]
 
