@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -180,3 +181,28 @@ def test_cli_reprice(empty_url: str, make_span: MakeSpan, tmp_path: Path) -> Non
     assert result.exit_code == 1 and "version" in result.output
     result = runner.invoke(app, ["traces", "reprice", "--prices", str(table), "--since", "soon"])
     assert result.exit_code == 2
+
+
+def test_trace_totals_stay_exact_while_spans_arrive(store: Store, make_span: MakeSpan) -> None:
+    roots = [make_span(kind="flow_step", model=None, cost_usd=None, input_tokens=None) for _ in range(20)]
+    store.write_spans([*roots, *(_priced(make_span, trace_id=r.trace_id, model="m-a") for r in roots)])
+    errors: list[BaseException] = []
+
+    def ingest() -> None:  # keeps adding v1-priced calls to the same traces while re-pricing runs
+        try:
+            with open_store(store.url) as other:
+                for _ in range(15):
+                    other.write_spans([_priced(make_span, trace_id=r.trace_id, model="m-a") for r in roots])
+        except BaseException as e:
+            errors.append(e)
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    for table in (V2, V1, V2):
+        recompute_costs(store, table, batch_size=7)
+    writer.join()
+    assert not errors
+    for r in roots:
+        detail = store.get_trace(r.trace_id)
+        assert detail is not None and detail.trace.span_count == 17
+        assert detail.trace.cost_usd == pytest.approx(sum(s.cost_usd or 0.0 for s in detail.spans))
