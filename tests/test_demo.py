@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
 from steadyhand.cli.demo import FAULTS, run
 
 
-def test_demo_runs_to_completion_and_shows_each_fault() -> None:
+def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
     console = Console(record=True, width=200, force_terminal=False)
-    assert run(console) == 0
+    assert run(console, workdir=tmp_path) == 0
     out = console.export_text()
-    for section in ("One call, three provider APIs", "Streaming", "Faults surface as typed errors"):
+    assert (tmp_path / "demo.db").is_file()
+    for section in ("One call, three provider APIs", "Streaming", "Faults surface as typed errors", "traced"):
         assert section in out
     for label, _model, _streamed in FAULTS:
         assert label in out
@@ -28,3 +31,7 @@ def test_demo_runs_to_completion_and_shows_each_fault() -> None:
     ):
         assert error in out, error
     assert "(completions)" in out and "(messages)" in out and "(chat)" in out
+    # the trace tree: the tour's own span with every call under it, failures marked
+    assert "demo tour" in out and "chat default" in out and "chat legacy" in out
+    assert "RateLimited" in out.split("Every call traced")[1]
+    assert " 0 dropped" in out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,6 +19,9 @@ from .._config import Config
 from ..client import Client
 from ..errors import ProviderError, ProviderHTTPError, ProviderTimeout, StreamInterrupted
 from ..sim import SimServer
+from ..store import open_store
+from ..tracing import tracer_from_config
+from .traces import trace_tree
 
 QUESTION = "In one sentence, why should an LLM never be a single point of failure?"
 
@@ -36,10 +40,12 @@ FAULTS: list[tuple[str, str, bool]] = [
 ]
 
 
-def demo_config(base_url: str) -> Config:
-    """Three APIs behind one call: OpenAI chat, OpenAI legacy completions, Anthropic messages."""
+def demo_config(base_url: str, workdir: Path) -> Config:
+    """Three APIs behind one call (OpenAI chat, legacy completions, Anthropic messages), traced to SQLite."""
     return Config.model_validate(
         {
+            "database_url": f"sqlite:///{workdir / 'demo.db'}",
+            "project": "demo",
             "providers": {
                 "sim": {"kind": "sim", "base_url": base_url},
                 "sim-anthropic": {"kind": "anthropic", "base_url": base_url, "api_key": "sk-ant-demo"},
@@ -54,72 +60,102 @@ def demo_config(base_url: str) -> Config:
     )
 
 
-def run(console: Console) -> int:
-    """The tour; returns the process exit code."""
+def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
+    """The tour; returns the process exit code. Traces go to ``workdir/demo.db``."""
     logging.basicConfig(level=logging.WARNING, format="  [log] %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
-    with SimServer() as sim, Client(demo_config(sim.base_url)) as client:
-        console.print(Panel.fit(f"steadyhand demo: the model layer against the simulator at {sim.base_url}"))
-
-        console.rule("1. One call, three provider APIs")
-        table = Table("alias", "resolves to", "answer", "tokens in/out", "ms")
-        for alias in ("default", "legacy", "claude"):
-            t0 = time.perf_counter()
-            response = client.chat(QUESTION, model=alias, max_tokens=60)
-            target = client.config.resolve(alias)
-            table.add_row(
-                alias,
-                f"{target.provider}:{target.model} ({target.api})",
-                _short(response.text),
-                f"{response.usage.input_tokens}/{response.usage.output_tokens}",
-                f"{(time.perf_counter() - t0) * 1000:.1f}",
-            )
-        console.print(table)
-
-        console.rule("2. Streaming, with time to first token")
-        t0 = time.perf_counter()
-        first: float | None = None
-        with client.stream("Tell me a short story about a careful robot.", model="default") as stream:
-            console.print("  ", end="")
-            for text in stream.text_stream():
-                first = first or time.perf_counter()
-                console.print(text, end="", highlight=False)
-        response = stream.response
-        ttft = (first - t0) * 1000 if first else float("nan")
-        console.print(
-            f"\n  finish_reason={response.finish_reason}, {response.usage.output_tokens} tokens, "
-            f"first token after {ttft:.1f} ms, total {(time.perf_counter() - t0) * 1000:.1f} ms"
-        )
-
-        console.rule("3. A floating model name warns once (pin dated snapshots instead)")
-        client.chat("hi", model="sim-anthropic:claude-haiku-4-5")
-        client.chat("hi again", model="sim-anthropic:claude-haiku-4-5")
-
-        console.rule("4. Faults surface as typed errors that say what to do")
-        faults = Table("fault (simulator model)", "typed error", "retry?", "after", "message", expand=True)
-        for label, model, streamed in FAULTS:
-            model = model if ":" in model else f"sim:{model}"
-            error = _capture(client, model, streamed=streamed)
-            if error is None:
-                console.print(f"[red]expected an error from {model}, got an answer[/red]")
-                return 1
-            retry_after = getattr(error, "retry_after", None)
-            faults.add_row(
-                f"{label}\n[dim]{model}[/dim]",
-                _kind(error),
-                "yes" if error.retryable else "[bold]no[/bold]",
-                "" if retry_after is None else f"{retry_after:g}s",
-                _short(error.message, 70),
-            )
-        console.print(faults)
-
+    workdir.mkdir(parents=True, exist_ok=True)
+    with SimServer() as sim:
+        config = demo_config(sim.base_url, workdir)
+        tracer = tracer_from_config(config, spool_dir=workdir / "demo-spool")
+        try:
+            with (
+                Client(config, tracer=tracer) as client,
+                tracer.span("demo tour", tags={"feature": "demo"}) as tour,
+            ):
+                code = _tour(console, client, sim)
+        finally:
+            flushed = tracer.close(timeout=10)
         seen = len(sim.requests)
+    if code:
+        return code
+
+    console.rule("5. Every call traced to a real database")
+    stats = tracer.stats()
+    with open_store(config.database_url) as store:
+        detail = store.get_trace(tour.trace_id)
+    if not flushed or detail is None:
+        console.print(f"[red]the trace did not reach the store: {stats}[/red]")
+        return 1
+    console.print(trace_tree(detail))
+    console.print(
+        f"  {stats.written} spans in the store through the crash-safe spool, {stats.dropped} dropped; "
+        "redacted and priced before they touched disk"
+    )
     console.print(
         Panel.fit(
             f"done in {time.perf_counter() - started:.1f} s; the simulator recorded {seen} requests.\n"
+            f"Look again: steadyhand traces show {tour.trace_id} --database-url {config.database_url}\n"
             "Next: `steadyhand sim --port 8900` serves the same simulator to any OpenAI/Anthropic client."
         )
     )
+    return 0
+
+
+def _tour(console: Console, client: Client, sim: SimServer) -> int:
+    console.print(Panel.fit(f"steadyhand demo: the model layer against the simulator at {sim.base_url}"))
+
+    console.rule("1. One call, three provider APIs")
+    table = Table("alias", "resolves to", "answer", "tokens in/out", "ms")
+    for alias in ("default", "legacy", "claude"):
+        t0 = time.perf_counter()
+        response = client.chat(QUESTION, model=alias, max_tokens=60)
+        target = client.config.resolve(alias)
+        table.add_row(
+            alias,
+            f"{target.provider}:{target.model} ({target.api})",
+            _short(response.text),
+            f"{response.usage.input_tokens}/{response.usage.output_tokens}",
+            f"{(time.perf_counter() - t0) * 1000:.1f}",
+        )
+    console.print(table)
+
+    console.rule("2. Streaming, with time to first token")
+    t0 = time.perf_counter()
+    first: float | None = None
+    with client.stream("Tell me a short story about a careful robot.", model="default") as stream:
+        console.print("  ", end="")
+        for text in stream.text_stream():
+            first = first or time.perf_counter()
+            console.print(text, end="", highlight=False)
+    response = stream.response
+    ttft = (first - t0) * 1000 if first else float("nan")
+    console.print(
+        f"\n  finish_reason={response.finish_reason}, {response.usage.output_tokens} tokens, "
+        f"first token after {ttft:.1f} ms, total {(time.perf_counter() - t0) * 1000:.1f} ms"
+    )
+
+    console.rule("3. A floating model name warns once (pin dated snapshots instead)")
+    client.chat("hi", model="sim-anthropic:claude-haiku-4-5")
+    client.chat("hi again", model="sim-anthropic:claude-haiku-4-5")
+
+    console.rule("4. Faults surface as typed errors that say what to do")
+    faults = Table("fault (simulator model)", "typed error", "retry?", "after", "message", expand=True)
+    for label, model, streamed in FAULTS:
+        model = model if ":" in model else f"sim:{model}"
+        error = _capture(client, model, streamed=streamed)
+        if error is None:
+            console.print(f"[red]expected an error from {model}, got an answer[/red]")
+            return 1
+        retry_after = getattr(error, "retry_after", None)
+        faults.add_row(
+            f"{label}\n[dim]{model}[/dim]",
+            _kind(error),
+            "yes" if error.retryable else "[bold]no[/bold]",
+            "" if retry_after is None else f"{retry_after:g}s",
+            _short(error.message, 70),
+        )
+    console.print(faults)
     return 0
 
 

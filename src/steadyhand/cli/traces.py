@@ -16,7 +16,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..errors import ConfigurationError, StoreError
-from ..store import SpanNode, SpanView, Store, TraceSummary
+from ..store import SpanNode, SpanView, Store, TraceDetail, TraceSummary
 from ..tracing.cost import CostUpdate, PriceTable, recompute_costs
 from ..tracing.records import SpanRecord
 from .db import DatabaseUrl, fail, open_cli_store, parse_duration
@@ -115,6 +115,18 @@ def _reprice(store: Store, prices: PriceTable, *, since: float | None, model: st
         return recompute_costs(_Scoped(store, since=since, model=model, progress=progress), prices)
 
 
+def trace_tree(detail: TraceDetail) -> Tree:
+    """A trace as a Rich tree: one line per span with timings, model, tokens, cost and status."""
+    t = detail.trace
+    tree = Tree(
+        Text(f"trace {t.trace_id}  {_when(t.start_time)}  {_ms(t.duration_ms)}  ${t.cost_usd:.6f}  ")
+        + _status(t.status)
+    )
+    for root in detail.roots:
+        _add(tree, root)
+    return tree
+
+
 def register(app: typer.Typer) -> None:
     traces = typer.Typer(no_args_is_help=True, help="Look at traces: list, show one, follow new spans.")
     app.add_typer(traces, name="traces")
@@ -167,14 +179,7 @@ def register(app: typer.Typer) -> None:
                 fail(str(e))
         if detail is None:
             fail(f"no trace {trace_id!r}: list them with `steadyhand traces list`")
-        t = detail.trace
-        tree = Tree(
-            Text(f"trace {t.trace_id}  {_when(t.start_time)}  {_ms(t.duration_ms)}  ${t.cost_usd:.6f}  ")
-            + _status(t.status)
-        )
-        for root in detail.roots:
-            _add(tree, root)
-        _console().print(tree)
+        _console().print(trace_tree(detail))
 
     @traces.command("tail")
     def tail(
