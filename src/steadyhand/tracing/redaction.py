@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import ConfigurationError
+from ._precheck import Precheck
 from .records import SpanRecord
 
 __all__ = ["BUILTIN_DETECTORS", "Policy", "Redactor"]
@@ -174,15 +175,18 @@ class Redactor:
         if unknown:
             raise ConfigurationError(f"unknown detectors {unknown}; choose from {sorted(BUILTIN_DETECTORS)}")
         detectors_: list[_Detector] = [d for label in chosen for d in BUILTIN_DETECTORS[label]]
+        user: list[re.Pattern[str]] = []
         for label, rx in (patterns or {}).items():
             try:
                 compiled = rx if isinstance(rx, re.Pattern) else re.compile(rx)
             except re.error as e:
                 raise ConfigurationError(f"redaction pattern {label!r} is not a valid regex: {e}") from e
             detectors_.append(_Detector(label, compiled))
+            user.append(compiled)
         self._detectors = tuple(detectors_)
         self._gated_only = all(d.gate is not None for d in self._detectors)
         self._functions = tuple(functions)
+        self._precheck = Precheck(builtin=frozenset(chosen), patterns=user, functions=bool(functions))
         for p in (policy, *(field_policies or {}).values()):
             if p not in ("mask", "hash", "drop"):
                 raise ConfigurationError(f"redaction policy {p!r} is not one of mask, hash, drop")
@@ -198,6 +202,11 @@ class Redactor:
             return fp[field]
         head = field.partition(".")[0]
         return fp.get(head, self._policy)
+
+    def may_find(self, json_text: str) -> bool:
+        """Whether anything could be found in the values inside ``json_text`` (their JSON encoding,
+        ``ensure_ascii=False``); ``False`` is exact (nothing to redact), ``True`` may be a false alarm."""
+        return self._precheck.may_find(json_text)
 
     def redact_text(self, text: str, *, field: str = "request") -> str | None:
         """``text`` with findings replaced; ``None`` when the field's policy is ``drop`` and it had any."""

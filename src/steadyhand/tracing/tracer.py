@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from ._serialize import span_to_line
+from ._serialize import redacted_line
 from ._writer import Item, SpanWriter, Writer, WriterState
 from .cost import PriceTable, load_prices
 from .records import SpanKind, SpanRecord
@@ -138,9 +138,12 @@ class Tracer:
         try:
             if span.kind in _PRICED_KINDS and span.cost_usd is None:
                 self.prices.apply(span)
-            if self.redactor is not None:
-                self.redactor.apply(span)
-            line = span_to_line(span) if self._spool is not None else None
+            if self._spool is not None:
+                line: bytes | None = redacted_line(span, self.redactor)
+            else:
+                line = None
+                if self.redactor is not None:
+                    self.redactor.apply(span)
         except Exception as e:
             self._state.dropped += 1
             self._state.last_error = f"record: {type(e).__name__}: {e}"
