@@ -16,7 +16,7 @@ from .providers._common import assemble
 from .providers.base import AsyncTransport, Provider, Timeouts, Transport
 from .providers.registry import build_provider
 from .tracing.context import current_span
-from .tracing.records import SpanRecord, SpanSink
+from .tracing.records import SpanRecord, SpanSink, fill_usage
 from .types import Chunk, Message, ModelRequest, ModelResponse, ResponseFormat, Tool
 
 if TYPE_CHECKING:
@@ -217,17 +217,10 @@ def span_for(
         span.error_type = type(error).__name__
         span.error_message = str(error)
     if response is not None:
-        usage = response.usage
         span.response_model = response.model
         span.response = response.model_dump(mode="json", exclude_none=True)
         span.finish_reason = response.finish_reason
-        span.input_tokens = usage.input_tokens
-        span.output_tokens = usage.output_tokens
-        span.cached_input_tokens = usage.cached_input_tokens
-        span.cache_write_tokens = usage.cache_write_tokens
-        span.reasoning_tokens = usage.reasoning_tokens
-        span.usage_estimated = usage.estimated
-        span.usage_raw = usage.raw
+        fill_usage(span, response.usage)
     return span
 
 

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigurationError
-from ..types import Usage
-from .records import SpanRecord
+from .records import SpanRecord, fill_usage
 
 __all__ = [
     "CostStore",
@@ -165,19 +164,6 @@ def load_prices(source: PriceTable | str | Path | None = None) -> PriceTable:
     if isinstance(source, PriceTable):
         return source
     return PriceTable.load(source)
-
-
-def fill_usage(span: SpanRecord, usage: Usage | None) -> None:
-    """Copy a normalized ``Usage`` onto an LLM span (a helper for whoever builds LLM spans)."""
-    if usage is None:
-        return
-    span.input_tokens = usage.input_tokens
-    span.output_tokens = usage.output_tokens
-    span.cached_input_tokens = usage.cached_input_tokens
-    span.cache_write_tokens = usage.cache_write_tokens
-    span.reasoning_tokens = usage.reasoning_tokens
-    span.usage_estimated = usage.estimated
-    span.usage_raw = usage.raw
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-__all__ = ["SpanKind", "SpanRecord", "SpanSink", "new_span_id", "new_trace_id"]
+if TYPE_CHECKING:
+    from ..types import Usage
+
+__all__ = ["SpanKind", "SpanRecord", "SpanSink", "fill_usage", "new_span_id", "new_trace_id"]
 
 SpanKind = Literal["llm", "attempt", "tool", "query", "command", "flow_step", "eval", "shadow", "custom"]
 
@@ -77,6 +80,19 @@ class SpanRecord:
     @property
     def ttft_ms(self) -> float | None:
         return None if self.first_token_time is None else (self.first_token_time - self.start_time) * 1000.0
+
+
+def fill_usage(span: SpanRecord, usage: Usage | None) -> None:
+    """Copy a normalized ``Usage`` onto an LLM span; ``None`` leaves the span's usage missing."""
+    if usage is None:
+        return
+    span.input_tokens = usage.input_tokens
+    span.output_tokens = usage.output_tokens
+    span.cached_input_tokens = usage.cached_input_tokens
+    span.cache_write_tokens = usage.cache_write_tokens
+    span.reasoning_tokens = usage.reasoning_tokens
+    span.usage_estimated = usage.estimated
+    span.usage_raw = usage.raw
 
 
 class SpanSink(Protocol):
