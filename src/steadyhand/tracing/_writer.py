@@ -82,6 +82,8 @@ class Writer(threading.Thread):
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.progress = threading.Condition()
+        self.urgent = 0
+        """``flush()`` calls waiting (changed under ``progress``): deliver partial batches at once."""
         self._store = store
         self._exporters = tuple(exporters)
         self._spool = spool
@@ -92,21 +94,34 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         next_scan = 0.0
+        next_partial = time.monotonic() + self._interval
         while not self.stop.is_set():
+            now = time.monotonic()
+            partial = self.urgent > 0 or now >= next_partial
             try:
-                if time.monotonic() >= next_scan:
+                if now >= next_scan:
                     self._replay_orphans()
                     next_scan = time.monotonic() + _ORPHAN_RESCAN_S
-                self._drain()
+                self._drain(partial=partial)
             except Exception as e:  # a bug here must not kill tracing for the process
                 log.exception("steadyhand tracer writer failed; retrying")
                 self.state.last_error = repr(e)
                 self.stop.wait(0.5)
-            self.wake.wait(self._interval)
+            if partial:
+                next_partial = time.monotonic() + self._interval
+            self.wake.wait(max(next_partial - time.monotonic(), 0.0))
             self.wake.clear()
 
-    def _drain(self) -> None:
+    def _drain(self, *, partial: bool) -> None:
+        """Deliver full batches; one partial batch when ``partial`` (the interval is up), all during a flush.
+
+        A store has a fixed cost per write (a transaction, statements): writing whatever trickled in
+        while the last write ran would keep this thread busy, and holding the GIL, with tiny batches.
+        """
         while not self.stop.is_set():
+            if not (partial or self.urgent > 0 or self._full_batch_waiting()):
+                return
+            partial = False
             spans, end, count = self._next_batch()
             if count == 0 and end == self._cursor:
                 return
@@ -115,6 +130,16 @@ class Writer(threading.Thread):
             if end is not None and end != self._cursor:
                 self._commit(end)
             self._advance(count)
+
+    def _full_batch_waiting(self) -> bool:
+        st, spool = self.state, self._spool
+        with st.lock:
+            if len(st.queue) >= self._batch_size:
+                return True
+            if spool is None:
+                return False
+            first = st.queue[0].start if st.queue else spool.end
+        return first is not None and first > self._cursor  # spans that only reached the spool
 
     def _next_batch(self) -> tuple[list[SpanRecord], Pos | None, int]:
         """Up to one batch in record order: memory items, and spool reads to fill any gap before them."""

@@ -176,7 +176,7 @@ class Tracer:
                 st.dropped += 1
                 return
             st.accepted += 1
-        if wake:
+        if wake and not self._writer.wake.is_set():
             self._writer.wake.set()
 
     # -- spans for application code ---------------------------------------------------------------
@@ -223,16 +223,20 @@ class Tracer:
         """Wait at most ``timeout`` s for every span accepted so far (and any dead process's spool) to
         reach the store; returns whether they all did. Spans not yet stored stay in the spool."""
         deadline = time.monotonic() + max(timeout, 0.0)
-        st = self._state
+        st, writer = self._state, self._writer
         with st.lock:
             target = st.accepted
-        self._writer.wake.set()
-        with self._writer.progress:
-            while not (st.delivered >= target and st.orphans_done):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._writer.is_alive():
-                    return False
-                self._writer.progress.wait(remaining)
+        with writer.progress:
+            writer.urgent += 1
+            writer.wake.set()
+            try:
+                while not (st.delivered >= target and st.orphans_done):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not writer.is_alive():
+                        return False
+                    writer.progress.wait(remaining)
+            finally:
+                writer.urgent -= 1
         return True
 
     def close(self, timeout: float = 5.0) -> bool:
