@@ -4,6 +4,7 @@ are dropped and counted, never raised into the app."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from steadyhand.tracing import SpanRecord, Tracer
@@ -97,3 +98,30 @@ def test_a_span_that_cannot_be_serialized_is_counted_not_raised(tmp_path: Path, 
     tracer.close()
     assert tracer.stats().dropped == 1
     assert [s.name for s in store.spans.values()] == ["good"]
+
+
+def test_a_trickle_is_written_in_batches_not_one_write_per_span(tmp_path: Path) -> None:
+    """A store write has a fixed cost: the writer must not chase every span that arrived during the last."""
+    store = SlowStore(0.003)
+    tracer = Tracer(store, spool_dir=tmp_path / "spool", flush_interval=0.1, exit_timeout=None)
+    try:
+        t0 = time.monotonic()
+        for i in range(300):
+            tracer.record(SpanRecord(name=f"s{i}"))
+            time.sleep(0.001)
+        elapsed = time.monotonic() - t0
+        assert tracer.flush(5)
+    finally:
+        tracer.close(timeout=2)
+    assert len(store.spans) == 300
+    assert store.writes <= elapsed / 0.1 + 3, f"{store.writes} writes in {elapsed:.2f} s"
+
+
+class SlowStore(MemoryStore):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        time.sleep(self.seconds)
+        return super().write_spans(spans)

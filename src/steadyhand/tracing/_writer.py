@@ -142,31 +142,42 @@ class Writer(threading.Thread):
         return first is not None and first > self._cursor  # spans that only reached the spool
 
     def _next_batch(self) -> tuple[list[SpanRecord], Pos | None, int]:
-        """Up to one batch in record order: memory items, and spool reads to fill any gap before them."""
-        st, spool = self.state, self._spool
+        """Up to one batch in record order: memory items, and spool reads to fill any gap before them.
+
+        Items are taken under one short hold of the lock; the loop over them is plain attribute reads.
+        """
+        st, spool, size = self.state, self._spool, self._batch_size
         spans: list[SpanRecord] = []
         expected = self._cursor
         count = 0
-        while len(spans) < self._batch_size:
+        while len(spans) < size:
             with st.lock:
-                item = st.queue.popleft() if st.queue else None
+                queue = st.queue
+                items = [queue.popleft() for _ in range(min(len(queue), size - len(spans)))]
                 spool_end = spool.end if spool is not None else None
-            gap_to = spool_end if item is None else item.start
-            if spool is not None and gap_to is not None and gap_to > expected:
-                got, expected = spool.read(expected, gap_to, self._batch_size - len(spans))
+            for i, item in enumerate(items):
+                if spool is not None and item.start is not None and item.start > expected:
+                    got, expected = spool.read(expected, item.start, size - len(spans))
+                    spans.extend(s for s, _ in got)
+                    count += len(got)
+                    st.replayed += len(got)
+                    if expected < item.start or len(spans) >= size:  # batch full before this item
+                        with st.lock:
+                            queue.extendleft(reversed(items[i:]))
+                        return spans, expected, count
+                spans.append(item.span)
+                count += 1
+                if item.end is not None:
+                    expected = item.end
+            if len(spans) >= size:
+                break
+            if spool is not None and spool_end is not None and spool_end > expected:
+                got, expected = spool.read(expected, spool_end, size - len(spans))
                 spans.extend(s for s, _ in got)
                 count += len(got)
                 st.replayed += len(got)
-                if item is not None and expected < gap_to:  # batch full before reaching the item
-                    with st.lock:
-                        st.queue.appendleft(item)
-                    break
-            if item is None:
+            if not items:
                 break
-            spans.append(item.span)
-            count += 1
-            if item.end is not None:
-                expected = item.end
         return spans, expected if spool is not None else None, count
 
     def _deliver(self, spans: list[SpanRecord]) -> bool:
