@@ -7,7 +7,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from steadyhand.tracing import SpanRecord, Tracer
+from steadyhand.tracing.spool import Spool
 
 from ._stores import MemoryStore
 
@@ -125,3 +128,20 @@ class SlowStore(MemoryStore):
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
         time.sleep(self.seconds)
         return super().write_spans(spans)
+
+
+def test_the_spool_checkpoint_is_rewritten_now_and_then_not_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each checkpoint is several system calls; one per batch made the writer starve behind a busy app."""
+    commits: list[tuple[int, int]] = []
+    original = Spool.commit
+    monkeypatch.setattr(Spool, "commit", lambda self, pos: (commits.append(pos), original(self, pos))[1])
+    store = MemoryStore()
+    tracer = Tracer(store, spool_dir=tmp_path / "spool", batch_size=10, exit_timeout=None)
+    for i in range(1000):
+        tracer.record(SpanRecord(name=f"s{i}"))
+    assert tracer.flush(5)
+    assert store.writes >= 100 and len(commits) <= 5, (store.writes, len(commits))
+    tracer.close()
+    assert len(store.spans) == 1000

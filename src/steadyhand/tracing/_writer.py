@@ -25,6 +25,10 @@ __all__ = ["Item", "SpanWriter", "Writer", "WriterState"]
 log = logging.getLogger("steadyhand.tracing")
 
 _ORPHAN_RESCAN_S = 30.0
+_CHECKPOINT_S = 1.0
+"""How often the spool checkpoint is rewritten within a segment. Each write is a few system calls, and
+a system call costs this thread the GIL, which it may wait up to 5 ms to get back from a busy app; a
+checkpoint behind the store only means a crash replays a little more (the store drops duplicates)."""
 
 
 class SpanWriter(Protocol):
@@ -91,6 +95,8 @@ class Writer(threading.Thread):
         self._batch_size = batch_size
         self._interval = interval
         self._cursor: Pos = (0, 0) if spool is None else (spool.end[0], 0)
+        self._checkpoint = self._cursor
+        self._next_checkpoint = 0.0
 
     def run(self) -> None:
         next_scan = 0.0
@@ -111,6 +117,7 @@ class Writer(threading.Thread):
                 next_partial = time.monotonic() + self._interval
             self.wake.wait(max(next_partial - time.monotonic(), 0.0))
             self.wake.clear()
+        self._checkpoint_now()
 
     def _drain(self, *, partial: bool) -> None:
         """Deliver full batches; one partial batch when ``partial`` (the interval is up), all during a flush.
@@ -206,13 +213,21 @@ class Writer(threading.Thread):
         return True
 
     def _commit(self, end: Pos) -> None:
+        """Everything before ``end`` is stored: checkpoint when a segment is done, else now and then."""
         self._cursor = end
-        if self._spool is not None:
-            try:
-                self._spool.commit(end)
-            except OSError as e:  # the spool will be replayed again: duplicates, not loss
-                self.state.spool_errors += 1
-                self.state.last_error = f"spool checkpoint: {e}"
+        if end[0] != self._checkpoint[0] or time.monotonic() >= self._next_checkpoint:
+            self._checkpoint_now()
+
+    def _checkpoint_now(self) -> None:
+        if self._spool is None or self._cursor == self._checkpoint:
+            return
+        try:
+            self._spool.commit(self._cursor)
+            self._checkpoint = self._cursor
+        except OSError as e:  # the spool will be replayed again: duplicates, not loss
+            self.state.spool_errors += 1
+            self.state.last_error = f"spool checkpoint: {e}"
+        self._next_checkpoint = time.monotonic() + _CHECKPOINT_S
 
     def _advance(self, count: int) -> None:
         with self.progress:
