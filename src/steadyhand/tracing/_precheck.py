@@ -4,8 +4,9 @@
 searches over that text replaces a Python walk of every string in the common case of nothing to find.
 It must never say no when the exact walk would find something; why each piece is a superset:
 
-- JSON (``ensure_ascii=False``) changes a string only by escaping ``"``, ``\\`` and control characters
-  (``\\n``, ``\\t``, ``\\u001f``...); every other character, non-ASCII included, appears as it is.
+- JSON, as ``orjson`` and ``json.dumps(ensure_ascii=False)`` write it, changes a string only by escaping
+  ``"``, ``\\`` and control characters (``\\n``, ``\\t``, ``\\u001f``...); every other character,
+  non-ASCII included, appears as it is.
 - ``email``, ``card``, ``phone`` and the literal ``secret`` forms only match characters JSON never
   escapes, so a match in a string appears verbatim in the text; each is reduced to a part every match
   contains (``@`` plus a domain; a run of digits and separators; ``sk-`` plus 16 key characters...).
