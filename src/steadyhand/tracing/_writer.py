@@ -50,10 +50,17 @@ class Item:
 
 @dataclass(slots=True)
 class WriterState:
-    """Shared by ``record()`` (under ``lock``) and the writer thread."""
+    """Shared by ``record()`` and the writer thread.
+
+    ``record()`` appends to the spool and the queue under ``lock``; the writer never takes it (a lock
+    held by the app across ``os.write`` would make the writer give the GIL back and wait for it each
+    time): it pops from the left of the deque (atomic), reads ``spool.end`` (one tuple) and counters.
+    """
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     queue: deque[Item] = field(default_factory=deque)
+    spool_only: int = 0
+    """Spans appended to the spool but not queued (the queue was full): the writer reads them back."""
     accepted: int = 0
     spooled: int = 0
     dropped: int = 0
@@ -96,6 +103,7 @@ class Writer(threading.Thread):
         self._interval = interval
         self._cursor: Pos = (0, 0) if spool is None else (spool.end[0], 0)
         self._checkpoint = self._cursor
+        self._spool_only_seen = 0
         self._next_checkpoint = 0.0
 
     def run(self) -> None:
@@ -139,52 +147,57 @@ class Writer(threading.Thread):
             self._advance(count)
 
     def _full_batch_waiting(self) -> bool:
-        st, spool = self.state, self._spool
-        with st.lock:
-            if len(st.queue) >= self._batch_size:
-                return True
-            if spool is None:
-                return False
-            first = st.queue[0].start if st.queue else spool.end
-        return first is not None and first > self._cursor  # spans that only reached the spool
+        st, queue = self.state, self.state.queue
+        if len(queue) >= self._batch_size:
+            return True
+        if self._spool is None:
+            return False
+        if queue:  # only this thread pops: queue[0] is still there
+            first = queue[0].start
+            return first is not None and first > self._cursor  # spans that only reached the spool
+        return st.spool_only > self._spool_only_seen
 
     def _next_batch(self) -> tuple[list[SpanRecord], Pos | None, int]:
-        """Up to one batch in record order: memory items, and spool reads to fill any gap before them.
+        """Up to one batch in record order: memory items, and spool reads for what only the spool holds.
 
-        Items are taken under one short hold of the lock; the loop over them is plain attribute reads.
+        Lines the spool holds but the queue does not show up as a gap before the next queued item, or,
+        with the queue empty, as ``spool_only`` having grown; then the spool is read up to its end, and
+        an item queued meanwhile for a line already read (``end <= expected``) is skipped.
         """
-        st, spool, size = self.state, self._spool, self._batch_size
+        st, spool, size, queue = self.state, self._spool, self._batch_size, self.state.queue
         spans: list[SpanRecord] = []
         expected = self._cursor
         count = 0
         while len(spans) < size:
-            with st.lock:
-                queue = st.queue
-                items = [queue.popleft() for _ in range(min(len(queue), size - len(spans)))]
-                spool_end = spool.end if spool is not None else None
+            items = [queue.popleft() for _ in range(min(len(queue), size - len(spans)))]
             for i, item in enumerate(items):
-                if spool is not None and item.start is not None and item.start > expected:
-                    got, expected = spool.read(expected, item.start, size - len(spans))
-                    spans.extend(s for s, _ in got)
-                    count += len(got)
-                    st.replayed += len(got)
-                    if expected < item.start or len(spans) >= size:  # batch full before this item
-                        with st.lock:
+                if spool is not None and item.start is not None and item.end is not None:
+                    if item.end <= expected:
+                        continue
+                    if item.start > expected:
+                        got, expected = spool.read(expected, item.start, size - len(spans))
+                        spans.extend(s for s, _ in got)
+                        count += len(got)
+                        st.replayed += len(got)
+                        if expected < item.start or len(spans) >= size:  # batch full before this item
                             queue.extendleft(reversed(items[i:]))
-                        return spans, expected, count
+                            return spans, expected, count
                 spans.append(item.span)
                 count += 1
                 if item.end is not None:
                     expected = item.end
-            if len(spans) >= size:
-                break
-            if spool is not None and spool_end is not None and spool_end > expected:
-                got, expected = spool.read(expected, spool_end, size - len(spans))
-                spans.extend(s for s, _ in got)
-                count += len(got)
-                st.replayed += len(got)
-            if not items:
-                break
+            if items:
+                continue
+            if spool is not None and st.spool_only > self._spool_only_seen:
+                seen, spool_end = st.spool_only, spool.end  # in this order: lines counted are before end
+                if spool_end > expected:
+                    got, expected = spool.read(expected, spool_end, size - len(spans))
+                    spans.extend(s for s, _ in got)
+                    count += len(got)
+                    st.replayed += len(got)
+                if expected >= spool_end:
+                    self._spool_only_seen = seen
+            break
         return spans, expected if spool is not None else None, count
 
     def _deliver(self, spans: list[SpanRecord]) -> bool:

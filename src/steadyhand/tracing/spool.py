@@ -132,7 +132,8 @@ def _lock(path: Path) -> int | None:
 
 
 class Spool(_SpoolDir):
-    """This Tracer's own spool; ``append`` is called under the Tracer's lock."""
+    """This Tracer's own spool; ``append`` is called under the Tracer's lock, which the writer thread
+    never takes: it reads ``end`` (one tuple, replaced whole) and checkpoints from its own thread."""
 
     def __init__(self, root: Path, *, fsync: bool = False, segment_bytes: int = 16 << 20) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -147,13 +148,15 @@ class Spool(_SpoolDir):
         self._seq = 0
         self._fd = -1
         self._offset = 0
-        self.live_bytes = 0
         self._sizes: dict[int, int] = {}
+        self.end: Pos = (0, 0)
+        """Where the next line goes."""
         self._rotate()
 
     @property
-    def end(self) -> Pos:
-        return (self._seq, self._offset)
+    def live_bytes(self) -> int:
+        """Bytes in segments not yet wholly stored (summed in C: atomic with respect to other threads)."""
+        return sum(self._sizes.values())
 
     def _rotate(self) -> None:
         if self._fd >= 0:
@@ -163,6 +166,7 @@ class Spool(_SpoolDir):
         self._sizes[self._seq] = 0
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL
         self._fd = os.open(self.path / _segment_name(self._seq), flags, 0o600)
+        self.end = (self._seq, 0)
 
     def append(self, line: bytes) -> tuple[Pos, Pos]:
         """Write one line; returns its (start, end) positions. Raises ``OSError`` (nothing half-written)."""
@@ -180,8 +184,8 @@ class Spool(_SpoolDir):
             raise
         self._offset += n
         self._sizes[self._seq] += n
-        self.live_bytes += n
-        return start, (self._seq, self._offset)
+        self.end = end = (self._seq, self._offset)
+        return start, end
 
     def _undo(self) -> None:
         """Cut a partial line off so the next append starts on a line boundary; else start a new segment."""
@@ -195,7 +199,7 @@ class Spool(_SpoolDir):
         if seq == self._seq:
             return
         super()._remove_segment(seq)
-        self.live_bytes -= self._sizes.pop(seq, 0)
+        self._sizes.pop(seq, None)
 
     def close(self, *, remove: bool) -> None:
         if self._fd >= 0:

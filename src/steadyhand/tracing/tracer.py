@@ -175,6 +175,8 @@ class Tracer:
             elif start is None:
                 st.dropped += 1
                 return
+            else:
+                st.spool_only += 1
             st.accepted += 1
         if wake and not self._writer.wake.is_set():
             self._writer.wake.set()
