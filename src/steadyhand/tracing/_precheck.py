@@ -43,12 +43,20 @@ _KEYWORDS = ("key", "secret", "token", "password", "passwd")
 """``api_key``, ``access-key``... all end in ``key``; searched in the case-folded text."""
 _KEYWORD_TAIL = re.compile(rf"(?:\\\"|')?{_WS}*[:=]")
 """What follows a keyword in ``api_key=...``, ``"token": "..."``, as JSON text."""
+_ASCII_SECRET = re.compile(_SECRET.pattern.encode())
+_ASCII_KEYWORDS = tuple(k.encode() for k in _KEYWORDS)
+_ASCII_KEYWORD_TAIL = re.compile(_KEYWORD_TAIL.pattern.encode())
+_DIGITS_SEPS = bytes.maketrans(b"0123456789 .-()", b"0000000000---))")
+"""ASCII text with every digit as ``0`` and ``[ .-]`` as ``-``: each phone match then holds ``000-000``
+(three or four digits, a separator, three or four digits) or ten zeros (``+`` and ten digits)."""
+_DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
+"""With ``[ -]`` deleted too, each card match is thirteen zeros in a row."""
 _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 """Anchors and lookarounds: a pattern holding one may match differently inside the JSON text."""
 
 
 class Precheck:
-    """Built from the Redactor's configuration; ``may_find(text)`` answers for one span's JSON text."""
+    """Built from the Redactor's configuration; ``may_find(data)`` answers for one span's JSON text."""
 
     __slots__ = ("_always", "_builtin", "_patterns")
 
@@ -62,10 +70,36 @@ class Precheck:
         )
         self._always = functions or not context_free
 
-    def may_find(self, text: str) -> bool:
-        """False only when no configured detector can match any string inside ``text``."""
+    def may_find(self, data: bytes) -> bool:
+        """False only when no configured detector can match any string inside ``data`` (UTF-8 JSON).
+
+        ASCII text is checked with byte-level translations and substring searches (C speed); other
+        text with the ``str`` regexes, since ``\\d``, ``\\s`` and case folding reach beyond ASCII.
+        """
         if self._always:
             return True
+        if not data.isascii():
+            return self._may_find_text(data.decode())
+        b = self._builtin
+        if "email" in b and b"@" in data and _EMAIL.search(data.decode()):
+            return True
+        if "card" in b or "phone" in b:
+            marked = data.translate(_DIGITS_SEPS)
+            if b"000-000" in marked or b"0000000000" in marked or b"0" * 13 in data.translate(_DIGITS, b" -"):
+                return True
+        if "secret" in b:
+            if _ASCII_SECRET.search(data):
+                return True
+            low = data.lower()
+            for k in _ASCII_KEYWORDS:
+                i = low.find(k)
+                while i >= 0:
+                    if _ASCII_KEYWORD_TAIL.match(low, i + len(k)):
+                        return True
+                    i = low.find(k, i + 1)
+        return bool(self._patterns) and self._patterns_may_match(data.decode())
+
+    def _may_find_text(self, text: str) -> bool:
         b = self._builtin
         if "email" in b and "@" in text and _EMAIL.search(text):
             return True
@@ -75,9 +109,10 @@ class Precheck:
             return True
         if "secret" in b and (_SECRET.search(text) or _keyword(text.casefold())):
             return True
-        if self._patterns:
-            return "\\" in text or any(p.search(text) for p in self._patterns)
-        return False
+        return bool(self._patterns) and self._patterns_may_match(text)
+
+    def _patterns_may_match(self, text: str) -> bool:
+        return "\\" in text or any(p.search(text) for p in self._patterns)
 
 
 def _keyword(folded: str) -> bool:

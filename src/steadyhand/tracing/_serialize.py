@@ -56,7 +56,7 @@ def redacted_line(span: SpanRecord, redactor: Redactor | None) -> bytes:
     """
     head = encode({name: value for name in _PLAIN if (value := getattr(span, name)) is not None})
     body = encode({name: value for name in _REDACTED if (value := getattr(span, name)) is not None})
-    if redactor is not None and body != b"{}" and redactor.may_find(body.decode()):
+    if redactor is not None and body != b"{}" and redactor.may_find(body):
         redactor.apply(span)
         body = encode({name: value for name in _REDACTED if (value := getattr(span, name)) is not None})
     if body == b"{}":

@@ -203,10 +203,10 @@ class Redactor:
         head = field.partition(".")[0]
         return fp.get(head, self._policy)
 
-    def may_find(self, json_text: str) -> bool:
-        """Whether anything could be found in the values inside ``json_text`` (their JSON encoding,
-        ``ensure_ascii=False``); ``False`` is exact (nothing to redact), ``True`` may be a false alarm."""
-        return self._precheck.may_find(json_text)
+    def may_find(self, json_utf8: bytes) -> bool:
+        """Whether anything could be found in the values inside ``json_utf8`` (their JSON encoding,
+        non-ASCII unescaped); ``False`` is exact (nothing to redact), ``True`` may be a false alarm."""
+        return self._precheck.may_find(json_utf8)
 
     def redact_text(self, text: str, *, field: str = "request") -> str | None:
         """``text`` with findings replaced; ``None`` when the field's policy is ``drop`` and it had any."""
