@@ -10,8 +10,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from steadyhand.tracing import Redactor, SpanRecord
+from steadyhand.tracing import Redactor, SpanRecord, Tracer
 from steadyhand.tracing._serialize import redacted_line, span_to_dict, span_to_line
+
+from ._stores import MemoryStore
 
 PLANTS = [
     "jane.roe+billing@example.org",
@@ -118,3 +120,22 @@ def test_every_plant_is_caught_and_ordinary_text_skips_the_walk() -> None:
     for text in SKIPPED:
         assert not Redactor().may_find(json.dumps({"max_tokens": 1, "c": text}).encode()), text
         assert not Redactor().may_find(json.dumps({"c": f"{text} é"}, ensure_ascii=False).encode()), text
+
+
+def test_without_a_spool_the_store_still_gets_the_redacted_span() -> None:
+    store = MemoryStore()
+    tracer = Tracer(store, spool_dir=None, exit_timeout=None)
+    secret = _span("mail jane.roe@example.org", "ok", {"note": "call +1 415 555 0132"}, None)
+    clean = _span("Hi, my order 1234 arrived broken.", "Sorry!", {}, None)
+    clean_request = clean.request
+    tracer.record(secret)
+    tracer.record(clean)
+    assert tracer.flush(5)
+    tracer.close()
+    stored = {s.span_id: s for s in store.spans.values()}
+    assert stored[secret.span_id].request == {
+        "messages": [{"role": "user", "content": "mail [REDACTED:email]"}],
+        "max_tokens": 300,
+    }
+    assert stored[secret.span_id].attributes == {"note": "call [REDACTED:phone]"}
+    assert stored[clean.span_id].request is clean_request

@@ -138,12 +138,11 @@ class Tracer:
         try:
             if span.kind in _PRICED_KINDS and span.cost_usd is None:
                 self.prices.apply(span)
-            if self._spool is not None:
-                line: bytes | None = redacted_line(span, self.redactor)
-            else:
+            line: bytes | None = None
+            if self._spool is not None or self.redactor is not None:
+                line = redacted_line(span, self.redactor)  # redacts span in place when it must
+            if self._spool is None:
                 line = None
-                if self.redactor is not None:
-                    self.redactor.apply(span)
         except Exception as e:
             self._state.dropped += 1
             self._state.last_error = f"record: {type(e).__name__}: {e}"
