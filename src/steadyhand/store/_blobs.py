@@ -14,20 +14,38 @@ __all__ = ["BLOB_KEY", "BLOB_THRESHOLD", "extract_blobs", "referenced", "resolve
 
 BLOB_THRESHOLD = 256
 BLOB_KEY = "$blob"
+_WALKED = (str, dict, list)
 
 
-def extract_blobs(value: Any, found: dict[str, str]) -> Any:
-    """A copy of ``value`` with long strings swapped for references; ``found`` collects hash → text."""
+def extract_blobs(value: Any, digests: dict[str, str], links: set[str]) -> Any:
+    """``value`` with long strings swapped for references (containers copied only down to them).
+
+    ``digests`` maps text to hash across a batch, so a system prompt repeated in every span is hashed
+    once; ``links`` collects the hashes ``value`` references. Scalars and short strings are passed
+    over inline, without a call each: this walk runs for every span the tracer writes.
+    """
     if isinstance(value, str):
         if len(value) <= BLOB_THRESHOLD:
             return value
-        digest = hashlib.sha256(value.encode()).hexdigest()
-        found[digest] = value
+        digest = digests.get(value)
+        if digest is None:
+            digest = digests[value] = hashlib.sha256(value.encode()).hexdigest()
+        links.add(digest)
         return {BLOB_KEY: digest}
     if isinstance(value, dict):
-        return {k: extract_blobs(v, found) for k, v in value.items()}
+        return {
+            k: v
+            if (type(v) is str and len(v) <= BLOB_THRESHOLD) or not isinstance(v, _WALKED)
+            else extract_blobs(v, digests, links)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [extract_blobs(v, found) for v in value]
+        return [
+            v
+            if (type(v) is str and len(v) <= BLOB_THRESHOLD) or not isinstance(v, _WALKED)
+            else extract_blobs(v, digests, links)
+            for v in value
+        ]
     return value
 
 

@@ -1,0 +1,109 @@
+"""Ingest details the fast write path must keep: JSON as stored, summaries merged across any batching,
+the blob walk, and the statements' columns matching the model."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from steadyhand.store import Store
+from steadyhand.store._blobs import BLOB_KEY, extract_blobs
+from steadyhand.store._write_sql import SPAN_COLUMNS, SPAN_JSON
+from steadyhand.store.models import Span
+from steadyhand.tracing.records import SpanRecord
+
+MakeSpan = Callable[..., SpanRecord]
+
+
+def test_statements_set_every_span_column_but_the_sequence() -> None:
+    assert sorted(SPAN_COLUMNS) == sorted(c.name for c in Span.__table__.columns if c.name != "seq")
+    assert SPAN_COLUMNS[-len(SPAN_JSON) :] == SPAN_JSON
+
+
+def test_values_orjson_refuses_and_non_ascii_text_round_trip(store: Store, make_span: MakeSpan) -> None:
+    span = make_span(
+        attributes={"big": 2**70, "nested": {"n": -(2**65)}},
+        usage_raw={"1": 3, "détails": "ünïcode ✓"},
+        response={"text": "naïve café — 東京", "tool_calls": []},
+    )
+    odd = make_span(trace_id=span.trace_id, attributes={1: "int key", "ok": True})
+    assert store.write_spans([span, odd]) == 2
+    got = store.get_span(span.span_id)
+    assert got is not None
+    assert got.attributes == span.attributes and got.usage_raw == span.usage_raw
+    assert got.response == span.response
+    other = store.get_span(odd.span_id)
+    assert other is not None and other.attributes == {"1": "int key", "ok": True}
+    found = store.list_traces(search="東京")
+    assert [t.trace_id for t in found.items] == [span.trace_id]
+
+
+def test_summaries_are_exact_whatever_the_batching(store: Store, make_span: MakeSpan) -> None:
+    rng = random.Random(7)
+    spans: list[SpanRecord] = []
+    for t in range(12):
+        root = make_span(name=f"root{t}", kind="flow_step", start_time=1000.0 + t, tags={"t": str(t)})
+        spans.append(root)
+        for c in range(rng.randint(0, 5)):
+            spans.append(
+                make_span(
+                    trace_id=root.trace_id,
+                    parent_id=root.span_id,
+                    start_time=999.0 + t + c,
+                    status=rng.choice(["ok", "error"]),
+                    kind=rng.choice(["llm", "attempt"]),
+                    input_tokens=rng.randint(0, 500),
+                )
+            )
+    order = spans[:]
+    rng.shuffle(order)
+    written = 0
+    while order:  # overlapping batches with duplicates inside and replays across
+        size = rng.randint(1, 9)
+        batch = order[:size] + rng.sample(spans, 3)
+        written += store.write_spans(batch + batch[:2])
+        order = order[size:]
+    assert written == len(spans)
+    for root in (s for s in spans if s.parent_id is None):
+        mine = [s for s in spans if s.trace_id == root.trace_id]
+        detail = store.get_trace(root.trace_id)
+        assert detail is not None
+        got = detail.trace
+        priced = [s for s in mine if s.kind != "attempt"]
+        assert got.span_count == len(mine)
+        assert got.error_count == sum(s.status == "error" for s in mine)
+        assert got.input_tokens == sum(s.input_tokens or 0 for s in priced)
+        assert got.start_time == min(s.start_time for s in mine)
+        assert got.end_time == max(s.end_time or 0.0 for s in mine)
+        assert (got.root_span_name, got.status, got.tags) == (root.name, "ok", root.tags)
+
+
+def test_a_trace_without_its_root_has_no_tags(store: Store, make_span: MakeSpan) -> None:
+    child = make_span(parent_id="ab" * 8)
+    store.write_spans([child])
+    detail = store.get_trace(child.trace_id)
+    assert detail is not None and detail.trace.root_span_name is None
+    engine = sa.create_engine(store.url)
+    try:
+        with engine.connect() as conn:
+            raw = conn.exec_driver_sql("SELECT tags FROM traces").scalar_one()
+    finally:
+        engine.dispose()
+    assert raw is None
+
+
+def test_blob_walk_hashes_each_text_once_and_leaves_the_input_alone() -> None:
+    long = "x" * 300
+    request = {"messages": [{"role": "system", "content": long}, {"role": "user", "content": "hi"}], "n": 1}
+    digests: dict[str, str] = {}
+    first: set[str] = set()
+    out = extract_blobs(request, digests, first)
+    second: set[str] = set()
+    again = extract_blobs({"docs": [long, long[:-1] + "y"], "t": (long,)}, digests, second)
+    assert out["messages"][0]["content"] == {BLOB_KEY: next(iter(first))}
+    assert out["messages"][1] == {"role": "user", "content": "hi"} and out["n"] == 1
+    assert request["messages"][0]["content"] == long  # a copy, never the caller's dict changed
+    assert len(digests) == 2 and first < second
+    assert again["docs"][0] == out["messages"][0]["content"] and again["t"] == (long,)
