@@ -143,8 +143,8 @@ class PriceTable:
         )
         return total / _PER
 
-    def apply(self, span: SpanRecord) -> None:
-        """Fill ``cost_usd`` and ``price_version`` from the span's model and token counts."""
+    def span_cost(self, span: SpanRecord) -> tuple[float | None, str | None]:
+        """``(cost_usd, price_version)`` for the span's model and token counts; both None if unpriced."""
         cost = self.cost(
             span.model,
             input_tokens=span.input_tokens,
@@ -153,8 +153,11 @@ class PriceTable:
             cache_write_tokens=span.cache_write_tokens,
             reasoning_tokens=span.reasoning_tokens,
         )
-        span.cost_usd = cost
-        span.price_version = None if cost is None else self.version
+        return cost, None if cost is None else self.version
+
+    def apply(self, span: SpanRecord) -> None:
+        """Fill ``cost_usd`` and ``price_version`` from the span's model and token counts."""
+        span.cost_usd, span.price_version = self.span_cost(span)
 
 
 def load_prices(source: PriceTable | str | Path | None = None) -> PriceTable:
@@ -186,15 +189,7 @@ def recompute_costs(store: CostStore, prices: PriceTable, *, batch_size: int = 5
     updated = 0
     batch: list[CostUpdate] = []
     for span in store.iter_llm_spans():
-        cost = prices.cost(
-            span.model,
-            input_tokens=span.input_tokens,
-            output_tokens=span.output_tokens,
-            cached_input_tokens=span.cached_input_tokens,
-            cache_write_tokens=span.cache_write_tokens,
-            reasoning_tokens=span.reasoning_tokens,
-        )
-        version = None if cost is None else prices.version
+        cost, version = prices.span_cost(span)
         if (cost, version) != (span.cost_usd, span.price_version):
             batch.append(CostUpdate(span.span_id, cost, version))
         if len(batch) >= batch_size:
