@@ -52,7 +52,7 @@ demo: install
 demo-local: install-local
 	$(BIN)/steadyhand local demo
 
-bench: install
+bench: install-local system-deps
 	$(PY) benchmarks/run_all.py
 
 clean:
