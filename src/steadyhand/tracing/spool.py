@@ -102,12 +102,17 @@ class _SpoolDir:
             pos = limit
         return out, pos
 
+    @property
+    def lock_fd(self) -> int:
+        """The fd holding this directory's ``flock`` (-1 once released): a writer process inherits it."""
+        return -1 if self._lock_fd is None else self._lock_fd
+
     def release(self, *, remove: bool) -> None:
         """Drop the lock; with ``remove``, delete the directory first (everything in it is stored)."""
         if remove:
             for seq in self.segments():
                 self._remove_segment(seq)
-            for name in ("checkpoint", "checkpoint.tmp", "lock"):
+            for name in ("checkpoint", "checkpoint.tmp", "status", "status.tmp", "lock"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path / name)
             with contextlib.suppress(OSError):
@@ -161,6 +166,8 @@ class Spool(_SpoolDir):
     def _rotate(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
+            on_disk = set(self.segments())  # a writer process deletes stored segments behind our back
+            self._sizes = {seq: n for seq, n in self._sizes.items() if seq in on_disk}
         self._seq += 1
         self._offset = 0
         self._sizes[self._seq] = 0

@@ -2,7 +2,8 @@
 
 ``record()`` prices and redacts the span, appends one JSON line to the write-ahead spool (so it survives
 the process being killed from then on), queues it in memory and returns; a background thread batches
-into the store and exporters. See ``docs/tracing.md`` for the guarantees.
+into the store and exporters. With ``writer="process"`` nothing is queued: a subprocess tails the spool
+into the store, and the app's GIL only ever serves the hot path. See ``docs/tracing.md``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
+from ..errors import ConfigurationError
+from ._process import ProcessWriter, store_url
 from ._serialize import redacted_line
 from ._writer import Item, SpanWriter, Writer, WriterState
 from .cost import PriceTable, load_prices
@@ -61,7 +64,11 @@ class Tracer:
 
     Args:
         store: where spans end up (``steadyhand.store.open_store(url)``, or anything with
-            ``write_spans``); ``None`` keeps only the spool and exporters.
+            ``write_spans``); ``None`` keeps only the spool and exporters. With ``writer="process"``:
+            a database URL, or a ``Store`` whose ``.url`` the writer process reopens.
+        writer: ``"thread"``, a background thread in this process; ``"process"``, a subprocess that tails
+            the spool (``record()`` never competes with the writer for the GIL; needs ``spool_dir``, no
+            ``exporters``).
         spool_dir: the write-ahead spool root; ``None`` disables it (then a crash loses queued spans).
         redact: redact secrets and personal data before anything is written (``False``: store text as is).
         redactor: a configured ``Redactor``; default: every built-in detector, masking.
@@ -75,12 +82,14 @@ class Tracer:
         segment_bytes: spool segment size; fully stored segments are deleted.
         max_spool_bytes: past this, new spans are held in memory only.
         exit_timeout: seconds a normal interpreter exit waits to flush (``atexit``); ``None``: no hook.
+        drain_seconds: process mode: how long the writer process keeps draining after the app died.
     """
 
     def __init__(
         self,
-        store: SpanWriter | None = None,
+        store: SpanWriter | str | None = None,
         *,
+        writer: Literal["thread", "process"] = "thread",
         spool_dir: str | Path | None = DEFAULT_SPOOL_DIR,
         redact: bool = True,
         redactor: Redactor | None = None,
@@ -94,7 +103,20 @@ class Tracer:
         segment_bytes: int = 16 << 20,
         max_spool_bytes: int | None = 1 << 30,
         exit_timeout: float | None = 5.0,
+        drain_seconds: float = 30.0,
     ) -> None:
+        if writer not in ("thread", "process"):
+            raise ConfigurationError(f"writer must be 'thread' or 'process', not {writer!r}")
+        url = store_url(store) if writer == "process" else None
+        if writer == "process" and (spool_dir is None or exporters):
+            raise ConfigurationError(
+                "Tracer(writer='process') needs a spool_dir (the writer process reads it) and takes no "
+                "exporters; use writer='thread' for those"
+            )
+        if isinstance(store, str) and url is None:
+            raise ConfigurationError(
+                "a database URL needs writer='process'; in thread mode pass open_store(url) as the store"
+            )
         self.project = project
         self.redactor = (redactor or Redactor()) if redact else None
         self.prices = load_prices(prices)
@@ -111,18 +133,35 @@ class Tracer:
             except OSError as e:
                 self._state.spool_errors += 1
                 self._state.last_error = f"spool: {e}"
+                if url is not None:
+                    raise ConfigurationError(
+                        f"Tracer(writer='process') cannot use the spool {root} ({e}): make it writable, "
+                        "or use writer='thread'"
+                    ) from e
                 log.warning("steadyhand spool %s unusable (%s): spans are kept in memory only", root, e)
                 root = None
-        self._writer = Writer(
-            state=self._state,
-            store=store,
-            exporters=exporters,
-            spool=self._spool,
-            spool_root=root,
-            batch_size=batch_size,
-            interval=flush_interval,
-        )
-        self._writer.start()
+        self._writer: Writer | None = None
+        self._process: ProcessWriter | None = None
+        if url is not None and self._spool is not None and root is not None:
+            self._process = ProcessWriter(
+                url=url,
+                spool=self._spool,
+                root=root,
+                batch_size=batch_size,
+                interval=flush_interval,
+                drain_seconds=drain_seconds,
+            )
+        else:
+            self._writer = Writer(
+                state=self._state,
+                store=cast("SpanWriter | None", store),
+                exporters=exporters,
+                spool=self._spool,
+                spool_root=root,
+                batch_size=batch_size,
+                interval=flush_interval,
+            )
+            self._writer.start()
         self._exit_timeout = exit_timeout
         if exit_timeout is not None:
             atexit.register(self._at_exit)
@@ -151,6 +190,9 @@ class Tracer:
 
     def _enqueue(self, span: SpanRecord, line: bytes | None) -> None:
         st = self._state
+        if self._process is not None:
+            self._append_only(line)
+            return
         wake = False
         with st.lock:
             if self._closed:
@@ -177,8 +219,30 @@ class Tracer:
             else:
                 st.spool_only += 1
             st.accepted += 1
-        if wake and not self._writer.wake.is_set():
-            self._writer.wake.set()
+        writer = self._writer
+        if wake and writer is not None and not writer.wake.is_set():
+            writer.wake.set()
+
+    def _append_only(self, line: bytes | None) -> None:
+        """Process mode: the spool is the only copy (nothing in memory); a span it cannot take is lost."""
+        st, spool = self._state, self._spool
+        with st.lock:
+            if self._closed or line is None or spool is None:
+                st.dropped += 1
+                return
+            if self._max_spool is not None and spool.live_bytes + len(line) > self._max_spool:
+                st.spool_errors += 1
+                st.dropped += 1
+                return
+            try:
+                spool.append(line)
+            except OSError as e:
+                st.spool_errors += 1
+                st.dropped += 1
+                st.last_error = f"spool: {e}"
+                return
+            st.spooled += 1
+            st.accepted += 1
 
     # -- spans for application code ---------------------------------------------------------------
 
@@ -225,13 +289,18 @@ class Tracer:
         reach the store; returns whether they all did. Spans not yet stored stay in the spool."""
         deadline = time.monotonic() + max(timeout, 0.0)
         st, writer = self._state, self._writer
+        if self._process is not None and self._spool is not None:
+            with st.lock:
+                target = self._spool.end
+            return self._process.flush(target, deadline)
+        assert writer is not None
         with st.lock:
-            target = st.accepted
+            accepted = st.accepted
         with writer.progress:
             writer.urgent += 1
             writer.wake.set()
             try:
-                while not (st.delivered >= target and st.orphans_done):
+                while not (st.delivered >= accepted and st.orphans_done):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not writer.is_alive():
                         return False
@@ -249,12 +318,18 @@ class Tracer:
         ok = self.flush(timeout)
         with self._state.lock:
             self._closed = True
-        self._writer.stop.set()
-        self._writer.wake.set()
-        self._writer.join(max(deadline - time.monotonic(), 0.0))
-        if self._spool is not None:
-            with self._state.lock:
-                self._spool.close(remove=ok and not self._writer.is_alive())
+        if self._process is not None:
+            drained = self._process.stop(deadline)
+            if self._spool is not None:
+                self._spool.close(remove=False)  # a drained spool was deleted by the writer process
+            ok = ok and drained
+        elif self._writer is not None:
+            self._writer.stop.set()
+            self._writer.wake.set()
+            self._writer.join(max(deadline - time.monotonic(), 0.0))
+            if self._spool is not None:
+                with self._state.lock:
+                    self._spool.close(remove=ok and not self._writer.is_alive())
         if self._exit_timeout is not None:
             atexit.unregister(self._at_exit)
         return ok
@@ -270,19 +345,26 @@ class Tracer:
         self.close()
 
     def stats(self) -> TracerStats:
+        """Counters; in process mode ``written``/``replayed``/``store_errors`` are the writer process's."""
         st = self._state
+        child = self._process.status() if self._process is not None else None
         return TracerStats(
             enqueued=st.accepted,
-            written=st.written,
+            written=st.written if child is None else int(child.get("written", 0)),
             spooled=st.spooled,
-            replayed=st.replayed,
+            replayed=st.replayed if child is None else int(child.get("replayed", 0)),
             dropped=st.dropped,
             queued=len(st.queue),
-            store_errors=st.store_errors,
+            store_errors=st.store_errors if child is None else int(child.get("store_errors", 0)),
             spool_errors=st.spool_errors,
             export_failed=st.export_failed,
-            last_error=st.last_error,
+            last_error=st.last_error if child is None else child.get("last_error") or st.last_error,
         )
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer subprocess's pid (``writer="process"``), else ``None``."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def spool_path(self) -> Path | None:
