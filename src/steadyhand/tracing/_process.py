@@ -63,12 +63,14 @@ class ProcessWriter:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "steadyhand.tracing.writer_process"],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             pass_fds=(spool.lock_fd,),
             start_new_session=True,  # the terminal's Ctrl-C / hang-up are the app's, not the drain's
         )
         assert self._proc.stdin is not None
         self._stdin = self._proc.stdin
         self._stdin_fd = self._stdin.fileno()
+        self._last: dict[str, Any] = {}
         self._send(json.dumps(asdict(settings)) + "\n")
         os.set_blocking(self._stdin_fd, False)
 
@@ -81,7 +83,10 @@ class ProcessWriter:
             os.write(self._stdin_fd, command.encode())
 
     def status(self) -> dict[str, Any]:
-        return read_status(self._spool_path) or {}
+        """The child's latest progress report (the last one it sent, once it exited)."""
+        if self._proc.returncode is None:
+            self._last = read_status(self._spool_path) or self._last
+        return self._last
 
     def flush(self, target: Pos, deadline: float) -> bool:
         """Wait until the child has stored everything before ``target`` (and replayed dead spools)."""
@@ -107,4 +112,7 @@ class ProcessWriter:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             code = self._proc.wait()
+        assert self._proc.stdout is not None
+        with self._proc.stdout as out, contextlib.suppress(ValueError):
+            self._last = json.loads(out.read() or b"null") or self._last
         return code == 0

@@ -15,6 +15,7 @@ the store (SQLAlchemy) is imported when the first batch is ready.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -168,7 +169,7 @@ class _Child:
         self.orphans_done = True
         self.report()
 
-    def report(self) -> None:
+    def report(self, *, final: bool = False) -> None:
         status = {
             "pid": os.getpid(),
             "cursor": list(self.cursor),
@@ -178,6 +179,10 @@ class _Child:
             "orphans_done": self.orphans_done,
             "last_error": self.last_error,
         }
+        if final:  # the status file goes with the spool: the app reads the last report from our stdout
+            with contextlib.suppress(OSError):  # the app died: nobody reads it
+                os.write(1, json.dumps(status).encode() + b"\n")
+            return
         tmp = self.spool.path / f"{STATUS}.tmp"
         try:
             tmp.write_text(json.dumps(status))
@@ -200,6 +205,7 @@ class _Child:
                 self.wait(self.s.interval)
         if self.store is not None:
             self.store.close()
+        self.report(final=True)
         if done:  # the app no longer appends: everything in this spool is stored
             self.spool.release(remove=True)
             return 0
