@@ -5,8 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_tracer.py [--calls 20000] [--paced-seco
 Prints a table and writes ``benchmarks/results/bench_tracer.json``. Each ``record()`` is timed with
 ``perf_counter_ns`` (spool on, on a real file system), redaction on and off, in three loads measured in
 one run: back to back (the worst case: the writer competes for the GIL all the time), and paced at
-1,000 and 5,000 calls/s with the writer storing into a real SQLite store. The garbage collector is off
-while timing, so the figures are the tracer's and not the collector's.
+1,000 and 5,000 calls/s with the writer storing into a real SQLite store; each with the writer as a
+thread (the default) and as a subprocess (``writer="process"``). The garbage collector is off while
+timing, so the figures are the tracer's and not the collector's.
 """
 
 from __future__ import annotations
@@ -117,11 +118,17 @@ def timed_records(tracer: Any, spans: list[SpanRecord], rate: float | None) -> l
     return samples
 
 
-def hot_path(*, calls: int, rate: float | None, redact: bool, sqlite: bool, idle: bool) -> dict[str, float]:
-    """``idle``: the writer stores nothing while calls are timed (everything waits for close())."""
+def hot_path(
+    *, calls: int, rate: float | None, redact: bool, sqlite: bool, idle: bool, process: bool = False
+) -> dict[str, float]:
+    """``idle``: the writer stores nothing while calls are timed (everything waits for close());
+    ``process``: the writer is a subprocess tailing the spool into the SQLite store."""
     with tempfile.TemporaryDirectory() as tmp:
-        store: Any = open_store(f"sqlite:///{tmp}/traces.db") if sqlite else NullStore()
+        url = f"sqlite:///{tmp}/traces.db"
+        store: Any = url if process else open_store(url) if sqlite else NullStore()
         hold: dict[str, Any] = {"batch_size": 10**9, "flush_interval": 3600.0} if idle else {}
+        if process:
+            hold["writer"] = "process"
         tracer = Tracer(store, spool_dir=Path(tmp) / "spool", redact=redact, exit_timeout=None, **hold)
         spans = [llm_span(i) for i in range(calls + WARMUP)]
         for s in spans[:WARMUP]:  # warm up (regex caches, price lookups, page cache, the store's SQL)
@@ -136,9 +143,26 @@ def hot_path(*, calls: int, rate: float | None, redact: bool, sqlite: bool, idle
         assert tracer.close(timeout=60), "the writer did not catch up within 60 s"
         stats = tracer.stats()
         assert stats.dropped == 0 and stats.written == calls + WARMUP, stats
-        if sqlite:
+        if sqlite and not process:
             store.close()
     return _stats(samples)
+
+
+def process_startup(runs: int = 5) -> dict[str, float]:
+    """Milliseconds for ``Tracer(url, writer="process")`` to return (spawning the child), and until a
+    first span is in the store (the child's interpreter start, the store import, one write)."""
+    ctor, first = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            url, spool = f"sqlite:///{tmp}/traces.db", Path(tmp) / "spool"
+            tracer = Tracer(url, writer="process", spool_dir=spool, exit_timeout=None)
+            ctor.append((time.perf_counter() - t0) * 1e3)
+            tracer.record(llm_span(0))
+            assert tracer.flush(30)
+            first.append((time.perf_counter() - t0) * 1e3)
+            assert tracer.close(30)
+    return {"constructor_ms": sorted(ctor)[runs // 2], "first_span_stored_ms": sorted(first)[runs // 2]}
 
 
 class JsonOnly:
@@ -193,14 +217,18 @@ def store_down_memory(seconds: float, rate: int) -> dict[str, float]:
     }
 
 
-LOADS: list[tuple[str, float | None, bool, bool]] = [
-    ("back to back, no-op store", None, False, False),
-    ("back to back, SQLite store", None, True, False),
-    ("1,000/s, SQLite store", 1000.0, True, False),
-    ("1,000/s, writer idle", 1000.0, False, True),
-    ("5,000/s, SQLite store", 5000.0, True, False),
+LOADS: list[tuple[str, float | None, bool, bool, bool]] = [
+    ("back to back, no-op store", None, False, False, False),
+    ("back to back, SQLite store", None, True, False, False),
+    ("back to back, SQLite store, process writer", None, True, False, True),
+    ("1,000/s, SQLite store", 1000.0, True, False, False),
+    ("1,000/s, SQLite store, process writer", 1000.0, True, False, True),
+    ("1,000/s, writer idle", 1000.0, False, True, False),
+    ("5,000/s, SQLite store", 5000.0, True, False, False),
+    ("5,000/s, SQLite store, process writer", 5000.0, True, False, True),
 ]
-"""(label, calls per second or back to back, SQLite or no-op store, writer idle while timing)."""
+"""(label, calls per second or back to back, SQLite or no-op store, writer idle while timing, writer
+in a subprocess)."""
 
 
 def main() -> None:
@@ -219,14 +247,15 @@ def main() -> None:
         stats = (r[k] for k in ("p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "mean_us"))
         rows.append([case, int(r["n"]), *stats, "yes" if r["p99_us"] < TARGET_P99_US else "NO"])
 
-    for load, rate, sqlite, idle in LOADS:
+    for load, rate, sqlite, idle, process in LOADS:
         calls = args.calls if rate is None else int(rate * args.paced_seconds)
         for redact in (True, False):
-            r = hot_path(calls=calls, rate=rate, redact=redact, sqlite=sqlite, idle=idle)
+            r = hot_path(calls=calls, rate=rate, redact=redact, sqlite=sqlite, idle=idle, process=process)
             add(f"{load}, redaction {'on' if redact else 'off'}", r)
     for name, rate in (("back to back", None), ("1,000/s", 1000.0), ("5,000/s", 5000.0)):
         calls = args.calls if rate is None else int(rate * args.paced_seconds)
         add(f"reference: json.dumps(span) alone, {name}", reference(calls=calls, rate=rate))
+    startup = process_startup()
     mem = store_down_memory(args.seconds, args.rate)
     report(
         "bench_tracer",
@@ -235,7 +264,12 @@ def main() -> None:
         rows,
         results=results,
         store_down=mem,
+        process_startup=startup,
         args=vars(args),
+    )
+    print(
+        f"\nProcess writer startup (median of 5): Tracer() returns in {startup['constructor_ms']:.1f} ms; "
+        f"first span stored after {startup['first_span_stored_ms']:.0f} ms"
     )
     print(
         f"\nStore down {mem['seconds']:.0f} s at {args.rate}/s: {mem['calls']} calls, "
