@@ -206,3 +206,18 @@ def test_process_mode_needs_a_url_and_a_spool(tmp_path: Path) -> None:
         Tracer(f"sqlite:///{tmp_path}/t.db", writer="process", spool_dir=None)
     with pytest.raises(ConfigurationError, match="writer='process'"):
         Tracer(f"sqlite:///{tmp_path}/t.db", spool_dir=tmp_path)
+
+
+def test_the_child_loads_no_store_code_before_it_has_work() -> None:
+    """Started with no settings (stdin closed at once) it exits, having imported no SQLAlchemy."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "steadyhand.tracing.writer_process"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()]
+    assert "steadyhand.tracing.spool" in imported
+    assert [m for m in imported if m.startswith(("sqlalchemy", "steadyhand.store", "alembic"))] == []
