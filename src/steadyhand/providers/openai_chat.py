@@ -185,6 +185,17 @@ class OpenAIWire(WireFormat):
             headers["authorization"] = f"Bearer {api_key}"
         self.headers: Mapping[str, str] = headers
 
+    def _response(self, obj: dict[str, Any], request: ModelRequest, choices: list[Choice]) -> ModelResponse:
+        """The envelope both formats share; liberal about what OpenAI-compatible servers leave out."""
+        return ModelResponse(
+            id=str(obj.get("id") or ""),
+            model=str(obj.get("model") or request.model),
+            provider=self.provider_name,
+            choices=choices,
+            usage=openai_usage(obj.get("usage")),
+            created=as_int(obj.get("created")),
+        )
+
     def _common_body(self, request: ModelRequest, body: dict[str, Any], *, stream: bool) -> bytes:
         caps = self.capabilities
         for key in ("temperature", "top_p", "max_tokens"):
@@ -322,14 +333,7 @@ class OpenAIChat(OpenAIWire):
                     raw_finish_reason=raw_finish,
                 )
             )
-        return ModelResponse(
-            id=str(obj.get("id") or ""),
-            model=str(obj.get("model") or request.model),
-            provider=self.provider_name,
-            choices=choices,
-            usage=openai_usage(obj.get("usage")),
-            created=as_int(obj.get("created")),
-        )
+        return self._response(obj, request, choices)
 
     def stream_decoder(self, request: ModelRequest) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self, request.model, text_key=None)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigurationError, UnexpectedProviderResponse
 from ..types import Choice, Message, ModelRequest, ModelResponse
 from ._common import as_int
-from ._openai_stream import OpenAIStreamDecoder, openai_finish, openai_usage
+from ._openai_stream import OpenAIStreamDecoder, openai_finish
 from .base import HTTPRequest, HTTPResponse
 from .openai_chat import OpenAIWire
 
@@ -88,14 +88,7 @@ class OpenAICompletions(OpenAIWire):
                     raw_finish_reason=raw_finish,
                 )
             )
-        return ModelResponse(
-            id=str(obj.get("id") or ""),
-            model=str(obj.get("model") or request.model),
-            provider=self.provider_name,
-            choices=choices,
-            usage=openai_usage(obj.get("usage")),
-            created=as_int(obj.get("created")),
-        )
+        return self._response(obj, request, choices)
 
     def stream_decoder(self, request: ModelRequest) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self, request.model, text_key="text")
