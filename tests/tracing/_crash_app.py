@@ -1,6 +1,9 @@
 """A traced app for the crash tests: records spans in a burst, printing each id once record() returned.
 
-Usage: python -m tests.tracing._crash_app STORE_DB SPOOL_DIR COUNT [exit|close]
+Usage: python -m tests.tracing._crash_app STORE_DB SPOOL_DIR COUNT [thread|process]
+
+With the process writer it first prints ``pid N``, the writer child's pid. Falling off the end is a
+normal exit: the atexit hook must flush what is left (and reap the writer process).
 """
 
 from __future__ import annotations
@@ -14,8 +17,14 @@ from steadyhand.tracing import SpanRecord, Tracer
 
 def main() -> None:
     db, spool, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    tracer = Tracer(open_store(f"sqlite:///{db}"), spool_dir=spool, batch_size=64, flush_interval=0.01)
+    writer = sys.argv[4] if len(sys.argv) > 4 else "thread"
+    url = f"sqlite:///{db}"
+    store = url if writer == "process" else open_store(url)
+    tracer = Tracer(store, writer=writer, spool_dir=spool, batch_size=64, flush_interval=0.01)
     out = sys.stdout
+    if writer == "process":
+        out.write(f"pid {tracer.writer_pid}\n")
+        out.flush()
     for i in range(count):
         span = SpanRecord(
             name="chat",
@@ -28,7 +37,6 @@ def main() -> None:
         tracer.record(span)
         out.write(span.span_id + "\n")
         out.flush()
-    # falling off the end: the atexit hook must flush what is left
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def test_close_with_the_store_down_kills_the_child_in_time_and_leaves_the_spool(
 def _start_app(db: Path, spool: Path, count: int) -> tuple[subprocess.Popen[str], int]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.tracing._process_app", str(db), str(spool), str(count)],
+        [sys.executable, "-m", "tests.tracing._crash_app", str(db), str(spool), str(count), "process"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
