@@ -16,11 +16,15 @@ from ._stores import MemoryStore
 
 
 class CountingStore(MemoryStore):
+    """Keeps the order of writes; blocks every write until ``gate`` opens, so the queue must overflow."""
+
     def __init__(self) -> None:
         super().__init__()
         self.order: list[str] = []
+        self.gate = threading.Event()
 
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        self.gate.wait(30)
         self.order.extend(s.name for s in spans)
         return super().write_spans(spans)
 
@@ -47,6 +51,7 @@ def test_threads_and_overflow_deliver_every_span_once_in_order(tmp_path: Path) -
             w.start()
         for w in workers:
             w.join()
+        store.gate.set()  # the store was stuck while 6,000 spans arrived: most went to the spool only
         assert tracer.flush(20)
         stats = tracer.stats()
     finally:
