@@ -58,6 +58,9 @@ def messages(router: Router, body: Any) -> Action:
     last_user = talk.last_user
     prompt_tokens = count_messages(msgs, system=body.get("system"))
     stream = bool(body.get("stream"))
+    refused = router.too_long("anthropic", model, prompt_tokens)
+    if refused is not None:
+        return refused
     decision = router.decide(
         model=model,
         last_user=last_user,

@@ -99,6 +99,9 @@ def chat(router: Router, body: Any) -> Action:
     last_user = talk.last_user
     prompt_tokens = count_messages(messages)
     stream, include_usage = _stream_flags(body)
+    refused = router.too_long("openai", model, prompt_tokens)
+    if refused is not None:
+        return refused
     decision = router.decide(
         model=model,
         last_user=last_user,
@@ -179,6 +182,9 @@ def completions(router: Router, body: Any) -> Action:
     )
     prompt_tokens = count_tokens(text)
     stream, include_usage = _stream_flags(body)
+    refused = router.too_long("openai", model, prompt_tokens)
+    if refused is not None:
+        return refused
     decision = router.decide(
         model=model, last_user=text, last_role="user", prompt_tokens=prompt_tokens, stream=stream
     )

@@ -37,6 +37,9 @@ MODELS = [
     *sorted(set(BUILTIN) - {"sim-basic", "sim-echo", "sim-tool-call"}),
 ]
 """What ``GET /v1/models`` lists: common real names, then every ``sim-*`` behaviour."""
+MAX_PROMPT_TOKENS = 1_048_576
+"""Longer prompts get the context-length error: past every real context window, and it bounds the work
+(and memory) an echo of a huge prompt could take."""
 
 
 class Router:
@@ -146,6 +149,14 @@ class Router:
             hdrs += openai_wire.retry_headers(retry_after)
         return Plain(
             http.response(spec.status, [("content-type", http.JSON_TYPE), *hdrs], http.dumps(doc)), delay
+        )
+
+    def too_long(self, provider: Provider, model: str, prompt_tokens: int) -> Plain | None:
+        """The context-length error for a prompt over ``MAX_PROMPT_TOKENS``, else None."""
+        if prompt_tokens <= MAX_PROMPT_TOKENS:
+            return None
+        return self.error(
+            provider, error_for("context-length", provider=provider, model=model, prompt_tokens=prompt_tokens)
         )
 
     def rate_limited(self, provider: Provider, model: str, limits: RateSnapshot) -> Plain:

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 _Request = tuple[str, str, dict[str, str], bytes, bool, float]
 MAX_QUEUED = 16
 """Pipelined requests buffered per connection before it stops reading."""
+REFUSED_GRACE = 0.5
+"""After a 413/431, the rest of the request is read and dropped; the connection closes once the client
+has been silent this long (or at the read timeout), so the client can finish sending and read the answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,7 @@ class _Connection(asyncio.Protocol):
         self._arrived = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._refused_until = 0.0
         self._paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -181,13 +185,21 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def _refuse(self, status: int) -> None:
-        """Answer 413/431 at once, then swallow the rest of the request until the client hangs up."""
+        """Answer 413/431 at once, then swallow the rest of the request (see ``REFUSED_GRACE``)."""
         self._refused, self._body = True, []
+        self._refused_until = time.monotonic() + self.core.limits.read_timeout
         if self.transport is not None:
             self.transport.write(self.core.refusal(status, self._url.decode("latin-1"), self._headers))
+        self._arm(REFUSED_GRACE, self._close)
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
+            if time.monotonic() < self._refused_until:
+                self._arm(REFUSED_GRACE, self._close)
             return
         try:
             self.parser.feed_data(data)
