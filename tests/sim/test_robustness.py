@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import statistics
 import threading
 import time
 from typing import Any
@@ -61,8 +60,8 @@ def _heavy(kind: str, base: str, answered: list[float]) -> None:
 
 @pytest.mark.parametrize("kind", ["embeddings", "echo-1MiB-stream"])
 def test_a_heavy_request_does_not_stall_other_clients(kind: str) -> None:
-    """Relative, not wall-clock: while the simulator builds the heavy answer, many short requests
-    complete, each far quicker than that build (when it ran on the loop, none completed)."""
+    """Relative, not wall-clock: while the simulator builds the heavy answer, short requests keep
+    completing, each far quicker than that build (when it ran on the loop, one waited for all of it)."""
     with sim_process() as (_, base), httpx.Client(timeout=300) as client:
         _ping(client, base)
         answered: list[float] = []
@@ -74,9 +73,9 @@ def test_a_heavy_request_does_not_stall_other_clients(kind: str) -> None:
             pings.append(_ping(client, base))
         worker.join()
     build = answered[0] - started
-    during = [latency for latency, done in pings if done < answered[0]]
-    assert len(during) >= 5, f"only {len(during)} short requests completed during a {build:.1f} s build"
-    assert statistics.median(during) < build / 5
+    latencies = sorted(latency for latency, _ in pings)
+    assert len(latencies) >= 5, f"only {len(latencies)} short requests completed during a {build:.1f} s build"
+    assert latencies[-1] < build / 2, f"a short request waited {latencies[-1]:.2f} s of a {build:.2f} s build"
 
 
 def _raw(port: int, data: bytes, *, wait: float = 10.0) -> bytes:
@@ -135,7 +134,8 @@ def test_bodies_over_the_limit_get_413_in_each_apis_shape() -> None:
 
 
 def test_sigterm_stops_the_cli_promptly_under_load() -> None:
-    huge = {"model": "sim-echo", "stream": True, "messages": [{"role": "user", "content": "word " * 2**20}]}
+    words = "word " * (2**20 - 16)  # just inside the simulator's prompt limit: minutes of work each
+    huge = {"model": "sim-echo", "stream": True, "messages": [{"role": "user", "content": words}]}
 
     def load(base: str) -> None:
         _swallow(lambda: httpx.post(f"{base}/v1/chat/completions", json=huge, timeout=60))
@@ -144,7 +144,7 @@ def test_sigterm_stops_the_cli_promptly_under_load() -> None:
         loaders = [threading.Thread(target=load, args=(base,)) for _ in range(3)]
         for loader in loaders:
             loader.start()
-        time.sleep(0.5)
+        time.sleep(1.0)
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=10)  # when the loop built these answers, it took minutes
         for loader in loaders:
