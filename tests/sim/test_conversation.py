@@ -19,7 +19,11 @@ TOOLS: Any = [
         "type": "function",
         "function": {
             "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
 ]
@@ -55,13 +59,17 @@ def test_openai_agent_loop_on_sim_tool_call_ends(sim: SimServer) -> None:
 def test_anthropic_agent_loop_on_sim_tool_call_ends(sim: SimServer) -> None:
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
     with _ant(sim) as client:
-        first = client.messages.create(model="sim-tool-call", max_tokens=64, messages=messages, tools=ANT_TOOLS)
+        first = client.messages.create(
+            model="sim-tool-call", max_tokens=64, messages=messages, tools=ANT_TOOLS
+        )
         assert first.stop_reason == "tool_use"
         use = first.content[0]
         messages.append({"role": "assistant", "content": [use.model_dump()]})
         result = {"type": "tool_result", "tool_use_id": use.id, "content": "18 C"}  # type: ignore[union-attr]
         messages.append({"role": "user", "content": [result]})
-        final = client.messages.create(model="sim-tool-call", max_tokens=64, messages=messages, tools=ANT_TOOLS)
+        final = client.messages.create(
+            model="sim-tool-call", max_tokens=64, messages=messages, tools=ANT_TOOLS
+        )
     assert final.stop_reason == "end_turn"
     assert final.content[0].text == "The tool returned: 18 C"  # type: ignore[union-attr]
 
@@ -92,7 +100,11 @@ def test_rules_match_last_role_and_tool_results() -> None:
             "the tool failed"
         )
         use: Any = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
-        result: Any = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "ok"}]}
+        result: Any = {
+            "type": "tool_result",
+            "tool_use_id": "toolu_1",
+            "content": [{"type": "text", "text": "ok"}],
+        }
         message = claude.messages.create(
             model="agent",
             max_tokens=32,

@@ -147,7 +147,9 @@ def test_stop_sequences_end_the_answer(sim: SimServer) -> None:
         legacy = client.completions.create(model="sim-echo", prompt="alpha beta gamma", stop="gamma")
         streamed = "".join(
             c.choices[0].delta.content or ""
-            for c in client.chat.completions.create(model="sim-echo", messages=messages, stop=".", stream=True)
+            for c in client.chat.completions.create(
+                model="sim-echo", messages=messages, stop=".", stream=True
+            )
             if c.choices
         )
     assert chat.choices[0].message.content == "one two three"
@@ -175,8 +177,8 @@ def test_n_returns_several_choices(sim: SimServer, validate: Validate) -> None:
             )
         )
         legacy = client.completions.create(model="sim-basic", prompt="hi", n=2)
-    texts = {i: "".join(c.choices[0].delta.content or "" for c in chunks if c.choices and c.choices[0].index == i)
-             for i in (0, 1)}  # fmt: skip
+    by_index = [(c.choices[0].index, c.choices[0].delta.content or "") for c in chunks if c.choices]
+    texts = {i: "".join(text for index, text in by_index if index == i) for i in (0, 1)}
     assert texts[0] == texts[1] == one["choices"][0]["message"]["content"]
     finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finals == ["stop", "stop"]
@@ -203,7 +205,12 @@ def test_logprobs_have_the_real_shapes(sim: SimServer, validate: Validate) -> No
     ]
     for chunk in chunks:
         validate("CreateChatCompletionStreamResponse", chunk)
-    streamed = [t["token"] for c in chunks if c["choices"][0]["logprobs"] for t in c["choices"][0]["logprobs"]["content"]]
+    streamed = [
+        t["token"]
+        for c in chunks
+        if c["choices"][0]["logprobs"]
+        for t in c["choices"][0]["logprobs"]["content"]
+    ]
     assert "".join(streamed) == "red green blue"
     legacy = httpx.post(
         f"{sim.base_url}/v1/completions", json={"model": "sim-echo", "prompt": "red green", "logprobs": 1}

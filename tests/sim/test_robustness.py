@@ -3,6 +3,7 @@ other clients responsive, read/idle timeouts, a body-size limit and prompt exit 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -49,7 +50,11 @@ def _heavy(kind: str, base: str, answered: list[float]) -> None:
         body: Any = {"model": "text-embedding-3-small", "input": ["hello there world"] * 2048}
         path = "/v1/embeddings"
     else:
-        body = {"model": "sim-echo", "stream": True, "messages": [{"role": "user", "content": "word " * 2**18}]}
+        body = {
+            "model": "sim-echo",
+            "stream": True,
+            "messages": [{"role": "user", "content": "word " * 2**18}],
+        }
         path = "/v1/chat/completions"
     with httpx.stream("POST", base + path, json=body, timeout=300) as response:
         answered.append(time.perf_counter())
@@ -90,7 +95,9 @@ def _raw(port: int, data: bytes, *, wait: float = 10.0) -> bytes:
 
 def test_half_sent_request_times_out_with_408() -> None:
     with SimServer(read_timeout=0.3) as sim:
-        answer = _raw(sim.port, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+        answer = _raw(
+            sim.port, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"
+        )
         headers_only = _raw(sim.port, b"POST /v1/messages HTTP/1.1\r\nhost: x\r\n")
     assert answer.startswith(b"HTTP/1.1 408") and b'"type":"invalid_request_error"' in answer
     assert headers_only.startswith(b"HTTP/1.1 408") and b'"type":"error"' in headers_only  # Anthropic shape
@@ -129,7 +136,10 @@ def test_bodies_over_the_limit_get_413_in_each_apis_shape() -> None:
         assert httpx.post(f"{sim.base_url}/v1/chat/completions", json=PING).status_code == 200
     assert oai_error.value.status_code == 413 and oai_error.value.code == "request_too_large"
     assert ant_error.value.status_code == 413
-    assert isinstance(ant_error.value.body, dict) and ant_error.value.body["error"]["type"] == "request_too_large"
+    assert (
+        isinstance(ant_error.value.body, dict)
+        and ant_error.value.body["error"]["type"] == "request_too_large"
+    )
     assert chunked.startswith(b"HTTP/1.1 413")
 
 
@@ -153,7 +163,5 @@ def test_sigterm_stops_the_cli_promptly_under_load() -> None:
 
 
 def _swallow(fn: Any) -> None:
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         fn()
-    except httpx.HTTPError:
-        pass

@@ -135,7 +135,8 @@ def _entry(model: str) -> dict[str, Any]:
 
 
 def _page(query: str) -> list[str] | ErrorSpec:
-    """The model ids of one page: ``limit`` (1 to 1000, default 20) after ``after_id`` or before ``before_id``."""
+    """The model ids of one page: ``limit`` (1 to 1000, default 20) after ``after_id`` or before
+    ``before_id``."""
     params = {k: v[-1] for k, v in parse_qs(query).items()}
     raw = params.get("limit", str(DEFAULT_PAGE))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:

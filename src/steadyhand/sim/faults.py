@@ -49,8 +49,9 @@ BUILTIN: dict[str, Rule] = {
 for _kind in ("content-filter", "content-filter-prompt", "content-filter-finish"):
     BUILTIN[f"sim-{_kind}"] = Rule(name=f"sim-{_kind}", faults=[Fault(kind=_kind, retry_after=None)])
 for _kind in (
-    "429", "500", "502", "503", "529", "overloaded", "reset", "hang", "slow-first-token", "stall", "cut", "malformed-sse",
-    "no-done", "no-prefill", "json-prose", "json-fenced", "json-trailing-comma", "json-truncated",
+    "429", "500", "502", "503", "529", "overloaded", "reset", "hang", "slow-first-token", "stall", "cut",
+    "malformed-sse", "no-done", "no-prefill", "json-prose", "json-fenced", "json-trailing-comma",
+    "json-truncated",
 ):  # fmt: skip
     BUILTIN.setdefault(f"sim-{_kind}", Rule(name=f"sim-{_kind}", faults=[Fault(kind=_kind)]))
 del _kind

@@ -23,7 +23,9 @@ MAX_EMBEDDING_INPUTS = 2048
 """The real API's limits: inputs per request, tokens per input, tokens summed over a request."""
 MAX_EMBEDDING_INPUT_TOKENS = 8192
 MAX_EMBEDDING_REQUEST_TOKENS = 300_000
-_INPUT_INVALID = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+_INPUT_INVALID = (
+    "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+)
 
 
 def _invalid(message: str, param: str | None = None, code: str | None = None) -> ErrorSpec:

@@ -72,9 +72,7 @@ class Router:
         patterns = (r.match.model for r in self.scenario.rules)
         return any(p is not None and fnmatchcase(model, p) for p in patterns)
 
-    def route(
-        self, method: str, path: str, headers: dict[str, str], body: Body, query: str = ""
-    ) -> Action:
+    def route(self, method: str, path: str, headers: dict[str, str], body: Body, query: str = "") -> Action:
         """Dispatch by path; unknown paths get a 404 in the provider's error shape."""
         from . import anthropic_handlers, openai_handlers  # the handlers import this module
 

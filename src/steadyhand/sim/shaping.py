@@ -30,24 +30,25 @@ class Shape:
 
 def chat_shape(body: dict[str, Any]) -> Shape:
     """``n``, ``logprobs`` and ``top_logprobs`` of a chat request (out-of-range values are ignored)."""
-    n = body.get("n")
-    top = body.get("top_logprobs")
+    n, top = body.get("n"), body.get("top_logprobs")
     return Shape(
-        n=n if _int_in(n, 1, MAX_N) else 1,
+        n=_int_in(n, 1, MAX_N) or 1,
         logprobs=body.get("logprobs") is True,
-        top_logprobs=top if _int_in(top, 0, MAX_TOP_LOGPROBS) else 0,
+        top_logprobs=_int_in(top, 0, MAX_TOP_LOGPROBS) or 0,
     )
 
 
 def completion_shape(body: dict[str, Any]) -> Shape:
     """``n`` and the integer ``logprobs`` of a legacy completions request."""
-    n, logprobs = body.get("n"), body.get("logprobs")
-    wanted = _int_in(logprobs, 0, MAX_COMPLETION_LOGPROBS)
-    return Shape(n=n if _int_in(n, 1, MAX_N) else 1, logprobs=wanted, top_logprobs=logprobs if wanted else 0)
+    top = _int_in(body.get("logprobs"), 0, MAX_COMPLETION_LOGPROBS)
+    return Shape(n=_int_in(body.get("n"), 1, MAX_N) or 1, logprobs=top is not None, top_logprobs=top or 0)
 
 
-def _int_in(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+def _int_in(value: Any, low: int, high: int) -> int | None:
+    """``value`` when it is an integer (not a bool) from ``low`` to ``high``, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return None
 
 
 def _logprob(position: int, rank: int = 0) -> float:

@@ -8,6 +8,7 @@ so a SIGTERM during a heavy request would wait for it; a stopping simulator aban
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -67,7 +68,5 @@ class Workers:
                 result = fn()
             except BaseException as exc:  # handed to the awaiting request, never lost in a thread
                 error = exc
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
                 loop.call_soon_threadsafe(_settle, future, result, error)
-            except RuntimeError:  # the loop closed while we worked: nobody is waiting any more
-                pass
