@@ -46,9 +46,8 @@ def _internal_imports(package: str) -> set[str]:
     for path in (SRC / package).rglob("*.py"):
         depth = len(path.relative_to(SRC).parts) - 1
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module is not None and node.level:
-                if node.level > depth:
-                    found.add(node.module.split(".")[0])
+            if isinstance(node, ast.ImportFrom) and node.module is not None and node.level > depth:
+                found.add(node.module.split(".")[0])
     return found
 
 
