@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from steadyhand.sim import SimServer
+from steadyhand.sim.tokens import count_tokens, split_pieces
 
 from .sim_process import sim_process
 
@@ -81,6 +82,27 @@ def test_a_heavy_request_does_not_stall_other_clients(kind: str) -> None:
     latencies = sorted(latency for latency, _ in pings)
     assert len(latencies) >= 5, f"only {len(latencies)} short requests completed during a {build:.1f} s build"
     assert latencies[-1] < build / 2, f"a short request waited {latencies[-1]:.2f} s of a {build:.2f} s build"
+
+
+def test_long_whitespace_runs_are_linear(sim: SimServer) -> None:
+    """A prompt ending in 20,000 spaces took a minute to split into pieces (a quadratic regex scan)."""
+    content = "hi there" + " " * 20_000
+    for stream in (False, True):
+        body = {"model": "sim-echo", "messages": [{"role": "user", "content": content}], "stream": stream}
+        r = httpx.post(f"{sim.base_url}/v1/chat/completions", json=body, timeout=20)
+        assert r.status_code == 200
+    assert r.text.count("data: ") >= 3
+    chat = httpx.post(
+        f"{sim.base_url}/v1/chat/completions", json={**body, "stream": False}, timeout=20
+    ).json()
+    assert chat["choices"][0]["message"]["content"] == content
+
+
+def test_long_texts_split_alike_in_slices() -> None:
+    text = ("alpha, beta\n\n" * 20_000) + "x" * 70_000 + "  tail " + " " * 70_000
+    pieces = split_pieces(text)
+    assert "".join(pieces) == text and count_tokens(text) == len(pieces) == 60_002
+    assert pieces[:3] == ["alpha", ",", " beta"]
 
 
 def _raw(port: int, data: bytes, *, wait: float = 10.0) -> bytes:

@@ -293,7 +293,7 @@ def embeddings(router: Router, body: Any) -> Action:
     doc = openai_wire.embedding_body(
         vectors, model=model, prompt_tokens=prompt_tokens, base64_encoded=fmt == "base64"
     )
-    payload = http.dumps(doc)
+    payload = http.dumps_items(doc, "data")
     head = http.head(200, _headers(router, decision, 0.0, http.JSON_TYPE), length=len(payload))
     return plain_answer(head + payload, len(head), decision, 0)
 

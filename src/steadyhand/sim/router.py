@@ -251,4 +251,7 @@ def stream_answer(
             events = [*events[:cut_at], broken_event, *events[cut_at:]]
         if done is not None and kind != "no-done":
             events = [*events, done]
-    return Stream(head, [http.chunk(e) for e in events], ttft, gap, end)
+    framed = [http.chunk(e) for e in events]
+    if not gap:  # written in one go: join here, on the worker thread for heavy answers, not on the loop
+        framed = [b"".join(framed)]
+    return Stream(head, framed, ttft, gap, end)

@@ -353,8 +353,8 @@ class _Connection(asyncio.Protocol):
         if action.ttft:
             await asyncio.sleep(action.ttft)
         tail = LAST_CHUNK if action.end == "finish" else b""
-        if not action.gap:
-            transport.write(action.head + b"".join(action.events) + tail)
+        if not action.gap:  # no concatenation: a heavy answer is tens of megabytes
+            transport.writelines([action.head, *action.events, tail])
             return
         transport.write(action.head + (action.events[0] if action.events else b""))
         for event in action.events[1:]:

@@ -11,17 +11,39 @@ from typing import Any
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _PIECE = re.compile(r"\s*(?:\w+|[^\w\s])")
+_RUN_START = re.compile(r"(?<=\S)\s")
 MESSAGE_OVERHEAD = 3  # per-message framing tokens, like the real chat formats
+SLICE = 65_536
+"""Long texts are scanned in slices of about this many characters: one regex call holds the GIL, and
+a megabyte-long prompt would otherwise stall the simulator's other threads for a noticeable while."""
+
+
+def _slices(text: str) -> list[str]:
+    """``text`` cut just before whitespace runs (no token or piece spans such a cut)."""
+    if len(text) <= SLICE:
+        return [text]
+    out, start = [], 0
+    while len(text) - start > SLICE:
+        cut = _RUN_START.search(text, start + SLICE)
+        if cut is None:
+            break
+        out.append(text[start : cut.start()])
+        start = cut.start()
+    out.append(text[start:])
+    return out
 
 
 def count_tokens(text: str) -> int:
     """Number of tokens in ``text``."""
-    return len(_TOKEN.findall(text))
+    return sum(len(_TOKEN.findall(part)) for part in _slices(text))
 
 
 def split_pieces(text: str) -> list[str]:
     """Split ``text`` into one piece per token; ``"".join(pieces) == text`` always holds."""
-    pieces = _PIECE.findall(text)
+    # Trailing whitespace is kept out of the regex: at each of its positions ``\s*`` would scan to the
+    # end before failing, quadratic in its length (20,000 spaces took a minute).
+    body = text.rstrip()
+    pieces = [piece for part in _slices(body) for piece in _PIECE.findall(part)]
     rest = len(text) - sum(map(len, pieces))
     if rest:
         if pieces:

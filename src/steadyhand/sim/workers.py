@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import queue
 import threading
 from collections.abc import Callable
@@ -25,6 +26,34 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+class _GcPause:
+    """Automatic garbage collection off while any heavy job runs. Building a megabyte-long answer
+    creates a million short-lived containers; each full collection over them holds the GIL for up to
+    half a second, stalling the event loop. Reference counting still frees them; collection resumes
+    (if it was on) when the last heavy job ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._active == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._was_enabled:
+                gc.enable()
+
+
+_GC_PAUSE = _GcPause()
 
 
 class Workers:
@@ -65,7 +94,8 @@ class Workers:
             result: Any = None
             error: BaseException | None = None
             try:
-                result = fn()
+                with _GC_PAUSE:
+                    result = fn()
             except BaseException as exc:  # handed to the awaiting request, never lost in a thread
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
