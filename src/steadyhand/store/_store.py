@@ -11,8 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from ..errors import ConfigurationError
-from ..tracing.cost import CostUpdate
-from ..tracing.records import SpanRecord
+from ..records import CostUpdate, SpanRecord
 from . import _costs, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, normalize_url, redact, write_transaction
 from ._write import write_batch

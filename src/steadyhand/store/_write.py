@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from ..tracing.records import SpanRecord
+from ..records import SpanRecord
 from ._blobs import extract_blobs
 from ._engine import dumps
 from ._write_sql import SPAN_PLAIN, TRACE_COLUMNS, PostgresSQL, SqliteSQL

@@ -2,7 +2,7 @@
 
 Aligned with OpenTelemetry's GenAI conventions: a trace is a tree of spans; LLM spans carry the request,
 response, usage and cost. ``traces`` is a summary maintained on ingest so listing never scans spans.
-Times are unix seconds (double precision), as in :class:`~steadyhand.tracing.records.SpanRecord`.
+Times are unix seconds (double precision), as in :class:`~steadyhand.records.SpanRecord`.
 """
 
 from __future__ import annotations
