@@ -21,6 +21,7 @@
     │        ├─ PrefillNotSupported
     │        └─ ModelNotFound
     └─ StoreError
+       └─ StoreRejected                   the store refused these records (writing them again fails too)
 
 ``retryable`` on every provider error says whether sending the same request again may succeed.
 """
@@ -48,6 +49,7 @@ __all__ = [
     "ServerError",
     "SteadyhandError",
     "StoreError",
+    "StoreRejected",
     "StreamInterrupted",
     "UnexpectedProviderResponse",
 ]
@@ -63,6 +65,10 @@ class ConfigurationError(SteadyhandError, ValueError):
 
 class StoreError(SteadyhandError):
     """The trace store cannot be reached or used."""
+
+
+class StoreRejected(StoreError):
+    """The store is up but refused the records themselves: the tracer puts them aside, never retries."""
 
 
 class ProviderError(SteadyhandError):

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreRejected
 
 __all__ = [
     "DEFAULT_PATH",
@@ -166,6 +166,6 @@ def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
             raise StoreError(
                 f"cannot reach the database at {where}: start it or set STEADYHAND_DATABASE_URL ({e.orig})"
             ) from e
-        raise StoreError(f"the database at {where} refused the operation: {e.orig}") from e
+        raise StoreRejected(f"the database at {where} refused the operation: {e.orig}") from e
     except exc.SQLAlchemyError as e:
         raise StoreError(f"trace store error on {where}: {e}") from e

@@ -64,9 +64,70 @@ def redacted_line(span: SpanRecord, redactor: Redactor | None) -> bytes:
     return b"".join((head[:-1], b",", body[1:], b"\n"))
 
 
+_STR = (str,)
+_OPT_STR = (str, type(None))
+_NUM = (int, float)
+_OPT_NUM = (int, float, type(None))
+_OPT_DICT = (dict, type(None))
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "name": _STR,
+    "kind": _STR,
+    "trace_id": _STR,
+    "span_id": _STR,
+    "parent_id": _OPT_STR,
+    "project": _STR,
+    "start_time": _NUM,
+    "end_time": _OPT_NUM,
+    "first_token_time": _OPT_NUM,
+    "status": _STR,
+    "error_type": _OPT_STR,
+    "error_message": _OPT_STR,
+    "attributes": (dict,),
+    "tags": (dict,),
+    "model_alias": _OPT_STR,
+    "provider": _OPT_STR,
+    "model": _OPT_STR,
+    "response_model": _OPT_STR,
+    "prompt_version": _OPT_STR,
+    "request": _OPT_DICT,
+    "response": _OPT_DICT,
+    "finish_reason": _OPT_STR,
+    "input_tokens": _OPT_NUM,
+    "output_tokens": _OPT_NUM,
+    "cached_input_tokens": _OPT_NUM,
+    "cache_write_tokens": _OPT_NUM,
+    "reasoning_tokens": _OPT_NUM,
+    "usage_estimated": (bool,),
+    "usage_raw": _OPT_DICT,
+    "cost_usd": _OPT_NUM,
+    "price_version": _OPT_STR,
+}
+"""The JSON type each field's value must have (``bool`` is an ``int``, so a count may be ``true``)."""
+assert set(_SHAPES) == _FIELD_SET, "every SpanRecord field needs a shape"
+
+
 def span_from_json(line: bytes | str) -> SpanRecord:
-    """Parse a spool line; unknown keys (written by a newer version) are ignored."""
+    """Parse a spool line, checking every field's type; unknown keys (a newer version's) are ignored.
+
+    Raises ``ValueError`` naming the field, so a line of the wrong shape is put aside on replay
+    instead of failing every batch it is read into.
+    """
     data = json.loads(line)  # not orjson: it rejects the NaN that lines written by json may hold
     if not isinstance(data, dict) or "name" not in data:
         raise ValueError("not a span record")
-    return SpanRecord(**{k: v for k, v in data.items() if k in _FIELD_SET})
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        shape = _SHAPES.get(key)
+        if shape is None:
+            continue
+        if not isinstance(value, shape):
+            raise ValueError(f"span field {key!r} is a {type(value).__name__}, not {_names(shape)}")
+        fields[key] = value
+    tags = fields.get("tags")
+    if tags and not all(type(v) is str for v in tags.values()):
+        raise ValueError("span field 'tags' must map strings to strings")
+    return SpanRecord(**fields)
+
+
+def _names(shape: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in shape)
