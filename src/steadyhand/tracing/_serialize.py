@@ -28,6 +28,8 @@ _PLAIN = tuple(f for f in FIELDS if f not in _REDACTED)
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 """Keys and unknown types as ``json.dumps(default=str)`` writes them."""
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_json_ascii = json.JSONEncoder(separators=(",", ":"), default=str).encode
+"""For text UTF-8 cannot hold (a lone surrogate): escaped, so the span is kept as it was."""
 
 
 def encode(value: Any) -> bytes:
@@ -35,7 +37,10 @@ def encode(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=str, option=_OPTIONS)
     except orjson.JSONEncodeError:
-        return _json(value).encode()
+        try:
+            return _json(value).encode()
+        except UnicodeEncodeError:
+            return _json_ascii(value).encode()
 
 
 def span_to_dict(span: SpanRecord) -> dict[str, Any]:
