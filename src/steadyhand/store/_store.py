@@ -71,6 +71,11 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    def at_head(self) -> bool:
+        """Whether the schema is at the latest migration (``StoreError`` if the database is unreachable)."""
+        with map_errors(self.url), self._engine.connect() as conn:
+            return _migrate.is_at_head(conn)
+
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
         """Write a batch in one transaction, idempotent by span id; returns how many spans were new.
 

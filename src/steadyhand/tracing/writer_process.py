@@ -82,6 +82,8 @@ class _Child:
         self.store: Any = None
         self.written = self.replayed = self.store_errors = self.spool_errors = 0
         self.orphans_done = False
+        self.store_ok: bool | None = None
+        """Whether the last store write worked (``None`` before the first)."""
         self.last_error: str | None = None
         self.deadline: float | None = None
         """Set once the app closed or died: drain until then, then exit."""
@@ -137,8 +139,10 @@ class _Child:
                     self.dead.span(span, reason)
                     self.last_error = f"dead letter: {reason}"
                 self.written += len(spans) - len(rejected)
+                self.store_ok = True
                 return True
             except Exception as e:
+                self.store_ok = False
                 self.store_errors += 1
                 self.last_error = f"{type(e).__name__}: {e}"
                 if self.store_errors == 1 or self.store_errors % 100 == 0:
@@ -225,6 +229,7 @@ class _Child:
             "spool_errors": self.spool_errors,
             "dead_lettered": self.dead.count,
             "orphans_done": self.orphans_done,
+            "store_ok": self.store_ok,
             "last_error": self.last_error,
         }
         if final:  # the status file goes with the spool: the app reads the last report from our stdout
