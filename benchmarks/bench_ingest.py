@@ -5,9 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_ingest.py [--spans 20000] [--paced 2000
 Prints three tables and writes ``benchmarks/results/bench_ingest.json``. Each engine runs with durable
 settings (SQLite WAL ``synchronous=NORMAL``, the store's default; PostgreSQL's defaults: fsync and
 synchronous commit on) and with test settings (SQLite ``synchronous=OFF``; PostgreSQL ``fsync=off``,
-``synchronous_commit=off``), PostgreSQL in throwaway clusters (tests/services.py). CPU is this process's
-plus the writer process's while it works (its start-up excluded), not the database server's. Targets (issue 13): end to
-end >= 5,000 spans/s on SQLite, >= 10,000 on PostgreSQL.
+``synchronous_commit=off``), PostgreSQL in throwaway clusters (tests/services.py). CPU is this
+process's plus the writer process's while it works (its start-up excluded), not the database
+server's. Targets (issue 13): end to end >= 5,000 spans/s on SQLite, >= 10,000 on PostgreSQL.
 """
 
 from __future__ import annotations
