@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+import sqlalchemy as sa
+
+from steadyhand.errors import StoreError, StoreRejected
 from steadyhand.records import SpanRecord
 from steadyhand.store import Store
 from steadyhand.store._fit import NUL_MARK, TRUNCATED
@@ -82,3 +86,27 @@ def test_over_long_ids_stay_distinct_and_idempotent(store: Store, make_span: Mak
     a, b = make_span(span_id="s" * 100 + "a"), make_span(span_id="s" * 100 + "b")
     assert store.write_spans([a, b]) == 2
     assert store.write_spans([a, b]) == 0
+
+
+def test_refused_records_and_a_broken_database_are_told_apart(store: Store, make_span: MakeSpan) -> None:
+    """``StoreRejected`` (put the span aside) only for the records themselves; the database refusing
+    every write for itself (PostgreSQL: a trigger raising; SQLite: a table gone) stays a plain
+    ``StoreError`` the tracer retries, never dead-letters."""
+    with pytest.raises(StoreRejected):
+        store.write_spans([make_span(input_tokens=2**70)])
+    engine = sa.create_engine(store.url)
+    try:
+        with engine.begin() as conn:
+            if store.dialect == "postgresql":
+                conn.exec_driver_sql(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'maintenance: writes are off'; END $$"
+                )
+                conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON spans EXECUTE FUNCTION refuse()")
+            else:
+                conn.exec_driver_sql("DROP TABLE span_tags")
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError) as info:
+        store.write_spans([make_span()])
+    assert not isinstance(info.value, StoreRejected)
