@@ -69,12 +69,12 @@ def redacted_line(span: SpanRecord, redactor: Redactor | None) -> bytes:
     return b"".join((head[:-1], b",", body[1:], b"\n"))
 
 
-_NONE = type(None)
-_STR = frozenset({str})
-_OPT_STR = frozenset({str, _NONE})
-_NUM = frozenset({int, float})
-_OPT_NUM = frozenset({int, float, _NONE})
-_OPT_DICT = frozenset({dict, _NONE})
+_NONE: type = type(None)
+_STR: frozenset[type] = frozenset({str})
+_OPT_STR: frozenset[type] = frozenset({str, _NONE})
+_NUM: frozenset[type] = frozenset({int, float})
+_OPT_NUM: frozenset[type] = frozenset({int, float, _NONE})
+_OPT_DICT: frozenset[type] = frozenset({dict, _NONE})
 _SHAPES: dict[str, frozenset[type]] = {
     "name": _STR,
     "kind": _STR,
@@ -88,8 +88,8 @@ _SHAPES: dict[str, frozenset[type]] = {
     "status": _STR,
     "error_type": _OPT_STR,
     "error_message": _OPT_STR,
-    "attributes": frozenset({dict}),
-    "tags": frozenset({dict}),
+    "attributes": frozenset[type]({dict}),
+    "tags": frozenset[type]({dict}),
     "model_alias": _OPT_STR,
     "provider": _OPT_STR,
     "model": _OPT_STR,
@@ -103,7 +103,7 @@ _SHAPES: dict[str, frozenset[type]] = {
     "cached_input_tokens": _OPT_NUM,
     "cache_write_tokens": _OPT_NUM,
     "reasoning_tokens": _OPT_NUM,
-    "usage_estimated": frozenset({bool}),
+    "usage_estimated": frozenset[type]({bool}),
     "usage_raw": _OPT_DICT,
     "cost_usd": _OPT_NUM,
     "price_version": _OPT_STR,
