@@ -136,8 +136,11 @@ class ProcessWriter:
             with self._lock:
                 if self._stopping.is_set():
                     return
-                self._spawn()
-                self.restarts += 1
+                try:
+                    self._spawn()
+                    self.restarts += 1
+                except OSError as e:  # no memory, no fds: try again after a longer pause
+                    log.error("steadyhand cannot start a writer process (%s); retrying", e)
             backoff = min(backoff * 2, _RESTART_S[1])
 
     def _carry(self, last: dict[str, Any]) -> None:
