@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from steadyhand.errors import StoreError, StoreRejected
 from steadyhand.records import SpanRecord
 from steadyhand.store import Store
-from steadyhand.store._fit import NUL_MARK, TRUNCATED
+from steadyhand.store._fit import NUL_MARK, TRUNCATED, WRAPPED
 
 MakeSpan = Callable[..., SpanRecord]
 
@@ -110,3 +110,19 @@ def test_refused_records_and_a_broken_database_are_told_apart(store: Store, make
     with pytest.raises(StoreError) as info:
         store.write_spans([make_span()])
     assert not isinstance(info.value, StoreRejected)
+
+
+def test_json_fields_of_the_wrong_shape_are_kept_readable(store: Store, make_span: MakeSpan) -> None:
+    """A span built by app code with ``attributes=[1, 2]`` is stored, and reading it back still works
+    (readers expect objects): the value is kept under ``WRAPPED``."""
+    span = make_span(attributes=[1, 2], response="plain text", tags={"n": 1})
+    assert store.write_spans([span]) == 1
+    got = store.get_span(span.span_id)
+    assert got is not None
+    assert (got.attributes, got.response, got.tags) == (
+        {WRAPPED: [1, 2]},
+        {WRAPPED: "plain text"},
+        {"n": "1"},
+    )
+    detail = store.get_trace(span.trace_id)
+    assert detail is not None and detail.spans[0].attributes == {WRAPPED: [1, 2]}

@@ -27,6 +27,7 @@ __all__ = [
     "TAG_KEY_MAX",
     "TAG_VALUE_MAX",
     "TRUNCATED",
+    "WRAPPED",
     "clean",
     "clean_text",
     "cut",
@@ -60,6 +61,9 @@ def _length(column: sa.ColumnElement[Any]) -> int:
 TAG_KEY_MAX = _length(SpanTag.__table__.c.key)
 TAG_VALUE_MAX = _length(SpanTag.__table__.c.value)
 _JSON_FIELDS = ("attributes", "tags", "request", "response", "usage_raw")
+_OBJECTS = ("attributes", "request", "response", "usage_raw")
+"""JSON fields that must hold an object: anything else is kept under ``WRAPPED`` (readers expect dicts)."""
+WRAPPED = "$value"
 
 
 def cut(text: str, limit: int) -> str:
@@ -110,6 +114,10 @@ def fit_level(s: SpanRecord) -> int:
             return 2
         if len(value) > _LIMIT.get(name, len(value)):
             level = 1
+    for name in _OBJECTS:
+        value = getattr(s, name)
+        if value is not None and value.__class__ is not dict:
+            level = max(level, 1)
     tags = s.tags
     if tags.__class__ is not dict:
         return max(level, 1)
@@ -144,6 +152,10 @@ def fit(s: SpanRecord, *, deep: bool) -> SpanRecord:
             changes[name] = text
     tags = s.tags if isinstance(s.tags, dict) else {}
     changes["tags"] = {str(k): str(v) for k, v in tags.items()}
+    for name in _OBJECTS:
+        value = getattr(s, name)
+        if value is not None and not isinstance(value, dict):
+            changes[name] = {WRAPPED: value}
     if deep:
         for name in _JSON_FIELDS:
             changes[name] = clean(changes.get(name, getattr(s, name)))
