@@ -22,6 +22,7 @@
     │        ├─ PrefillNotSupported
     │        └─ ModelNotFound
     └─ StoreError
+       └─ StoreRejected                   the store refused these records (writing them again fails too)
 
 ``retryable`` on every provider error says whether sending the same request again may succeed.
 Every error pickles with its fields (process pools in evals send them between processes).
@@ -51,6 +52,7 @@ __all__ = [
     "ServerError",
     "SteadyhandError",
     "StoreError",
+    "StoreRejected",
     "StreamInterrupted",
     "UnexpectedProviderResponse",
 ]
@@ -88,6 +90,10 @@ class InvalidRequest(ConfigurationError):
 
 class StoreError(SteadyhandError):
     """The trace store cannot be reached or used."""
+
+
+class StoreRejected(StoreError):
+    """The store is up but refused the records themselves: the tracer puts them aside, never retries."""
 
 
 class ProviderError(SteadyhandError):
