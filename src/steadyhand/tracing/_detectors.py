@@ -66,9 +66,11 @@ def key_kind(key: str) -> int:
     key = normalize(key)
     stripped = key.rstrip("0123456789_.-")
     if stripped and stripped[-1].isascii() and stripped[-1].isalpha():
-        words = [w.lower() for w in _WORDS.findall(stripped)]
-        last = words[-1]
-        if last in SECRET_WORDS or (last == "key" and len(words) > 1 and words[-2] in KEY_QUALIFIERS):
+        found = list(_WORDS.finditer(stripped))
+        low = stripped.lower()
+        if any(low[m.start() :] in SECRET_WORDS for m in found[-3:]):
+            return SECRET  # the last word, or the last words run together (PassWord, ApiKey)
+        if low.endswith("key") and len(found) > 1 and found[-2].group().lower() in KEY_QUALIFIERS:
             return SECRET
     return ID if _ID_NAME.fullmatch(key) else PLAIN
 
@@ -104,7 +106,7 @@ def _literal_gate(g: Gates) -> bool:
         or "k_test_" in s
         or "AKIA" in s
         or "ASIA" in s
-        or "gh" in s
+        or "_" in s
         and ("ghp_" in s or "gho_" in s or "ghu_" in s or "ghs_" in s or "ghr_" in s or "github_pat_" in s)
         or "xox" in s
         or "AIza" in s
@@ -239,8 +241,9 @@ _GROUPS = re.compile(r"[0-9]+|[^0-9]+")
 
 
 def luhn_ok(digits: str) -> bool:
-    """The Luhn checksum of 13 to 19 ASCII digits."""
-    if not 13 <= len(digits) <= 19:
+    """A card number: 13 to 19 ASCII digits that pass Luhn, from a card network's range (2 to 6, 13 digits
+    only for Visa's 4; a millisecond Unix time starts with 1)."""
+    if not 13 <= len(digits) <= 19 or digits[0] not in "23456" or (len(digits) == 13 and digits[0] != "4"):
         return False
     total = 0
     for i, c in enumerate(reversed(digits)):

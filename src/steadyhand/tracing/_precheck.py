@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ._detectors import ID, KEYWORDS, key_kind
+from ._detectors import ID, key_kind
 from ._normalize import normalize
 
 __all__ = ["Precheck"]
@@ -46,18 +46,53 @@ _KEY = re.compile(
     rb"|gh[pousr]_[A-Za-z0-9]{30}|github_pat_[A-Za-z0-9_]{30}|xox[abposr]-[A-Za-z0-9-]{10}"
     rb"|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8}"
 )
-_KEY_MARKERS = (b"sk-", b"k_live_", b"k_test_", b"AKIA", b"ASIA", b"xox", b"AIza", b"eyJ")
-_GH = (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_")
+_MARKERS_A = re.compile(rb"A(?:KIA|SIA|Iza)")
+_MARKERS_K = re.compile(rb"k[-_]")
+_MARKERS_G = re.compile(rb"g(?:h[pousr]_|ithub_pat_)")
+"""Every ``_KEY`` match holds one of these, ``xox`` or ``eyJ`` (``sk-``, ``[rs]k_``...); each regex
+starts with one literal, which makes it one fast scan where several substring searches would be several."""
 _BEARER = re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")
 _BASIC = re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")
 _URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
-_KEYWORDS = tuple(k.encode() for k in KEYWORDS)
-_TAIL = re.compile(rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]")
+_TAIL = rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]"
 """What follows a secret name's last word, as JSON text, lower-cased."""
+
+
+def _firsts(chars: str) -> frozenset[bytes]:
+    return frozenset(bytes([c]) for c in chars.encode())
+
+
+_TAIL_FIRST = "0123456789_.-\\\"' \t\n\r\x0b\x0c:="
+_NEEDLES = tuple(
+    (
+        re.compile(b"|".join(word.encode() for word, _, _ in group)),
+        {word.encode(): _firsts(first + _TAIL_FIRST) for word, _, first in group},
+        {word.encode(): re.compile(rest.encode() + _TAIL) for word, rest, _ in group},
+    )
+    for group in (
+        [("key", "", "")],
+        [("pass", "(?:word|wd|phrase)?", "wp"), ("pwd", "", "")],
+        [("secret", "", "")],
+        [("token", "", "")],
+        [("auth", "(?:orization)?", "o")],
+        [("credential", "s?", "s"), ("cookie", "", "")],
+    )
+)
+"""Each of ``KEYWORDS`` is one of these words plus an optional rest, then the tail; with the characters
+that can follow the word (most hits, ``max_tokens``, fail on the first). Words are grouped by their first
+letter: one regex scan per group (a literal first character is a fast scan; ``bytes.find`` of a short
+needle is not faster)."""
+_SCHEMES = re.compile(rb"b(?:earer|asic)")
 _MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
-_DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
-_RUN = re.compile(rb"0(?:--?0){12}|0{10}|000-000")
-"""In text with digits as ``0`` and `` ./-`` as ``-``: what every card and phone match contains."""
+_CANDIDATES = (
+    re.compile(rb"000(?:0{7}|-000|(?:-{0,2}0){10})"),
+    re.compile(rb"00--?0(?:-{0,2}0){10}"),
+    re.compile(rb"0--?0(?:-{0,2}0){11}"),
+)
+"""In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
+these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
+any two, whose first group has three digits or more, two, or one (cards). Each starts with a literal,
+so each is one fast scan; one regex with the alternatives would try every digit."""
 _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 """Anchors and lookarounds: a pattern holding one may match differently inside the JSON text."""
 
@@ -107,38 +142,39 @@ class Precheck:
 
 def _secret(data: bytes) -> bool:
     if (
-        any(m in data for m in _KEY_MARKERS) or (b"gh" in data and any(g in data for g in _GH))
+        _MARKERS_A.search(data)
+        or _MARKERS_K.search(data)
+        or _MARKERS_G.search(data)
+        or b"xox" in data
+        or b"eyJ" in data
     ) and _KEY.search(data):
         return True
     if b"PRIVATE KEY-----" in data or (b"://" in data and _URL.search(data)):
         return True
     low = data.lower()
-    if (b"bearer" in low and _BEARER.search(low)) or (b"basic" in low and _BASIC.search(low)):
+    if _SCHEMES.search(low) and (_BEARER.search(low) or _BASIC.search(low)):
         return True
-    for k in _KEYWORDS:
-        i = low.find(k)
-        while i >= 0:
-            if _TAIL.match(low, i + len(k)):
+    for needle, starts, tails in _NEEDLES:
+        for m in needle.finditer(low):
+            word = m.group()
+            j = m.end()
+            if word == b"token" and low.count(b"token") == low.count(b"tokens"):
+                break  # max_tokens, prompt_tokens...: never a secret name
+            if low[j : j + 1] in starts[word] and tails[word].match(low, j):
                 return True
-            i = low.find(k, i + 1)
     return False
 
 
 def _numbers_in_text(data: bytes) -> bool:
     """Whether a card- or phone-like run of digits sits in a string the walk scans for them."""
     marked = data.translate(_MARK)
-    if (
-        b"000-000" not in marked
-        and b"0000000000" not in marked
-        and b"0" * 13 not in data.translate(_DIGITS, b" ./-")
-    ):
-        return False
     cleaned: bytes | None = None
-    for m in _RUN.finditer(marked):
-        if cleaned is None:
-            cleaned = data.replace(b"\\\\", b"__").replace(b'\\"', b"__")
-        if _scanned_for_numbers(cleaned, data, m.start()):
-            return True
+    for rx in _CANDIDATES:
+        for m in rx.finditer(marked):  # few, and each within one string or number
+            if cleaned is None:
+                cleaned = data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in data else data
+            if _scanned_for_numbers(cleaned, data, m.start()):
+                return True
     return False
 
 
