@@ -236,14 +236,20 @@ class Redactor:
     def _rewrite(
         self, text: str, norm: str, where: list[int] | None, hits: list[_Hit], policy: Policy, found: _Found
     ) -> str:
-        """Replace non-overlapping hits, leftmost first (the earlier detector on a tie); ``where`` maps
-        normalized positions back to ``text``."""
+        """Replace hits; overlapping ones are merged (a phone inside a card must not leave the card's
+        rest), labelled by the longest. ``where`` maps normalized positions back to ``text``."""
         hits.sort()
-        parts: list[str] = []
-        pos = npos = 0
+        merged: list[tuple[int, int, str]] = []
         for start, _, end, label in hits:
-            if start < npos:
-                continue
+            if merged and start < merged[-1][1]:
+                m_start, m_end, m_label = merged[-1]
+                longest = label if end - start > m_end - m_start else m_label
+                merged[-1] = (m_start, max(end, m_end), longest)
+            else:
+                merged.append((start, end, label))
+        parts: list[str] = []
+        pos = 0
+        for start, end, label in merged:
             found[label] = None
             o_start, o_end = (start, end) if where is None else (where[start], where[end - 1] + 1)
             parts.append(text[pos:o_start])
@@ -251,7 +257,7 @@ class Redactor:
                 parts.append(f"[{label}:sha256-{self._digest(norm[start:end])}]")
             else:
                 parts.append(f"[REDACTED:{label}]")
-            pos, npos = o_end, end
+            pos = o_end
         parts.append(text[pos:])
         return "".join(parts)
 
