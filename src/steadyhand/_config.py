@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from .errors import ConfigurationError
-from .providers.base import Timeouts
+from .timeouts import Timeouts
 
 __all__ = [
     "DEFAULT_SIM_URL",
@@ -60,7 +60,7 @@ def is_pinned(name: str) -> bool:
 class ModelAlias(BaseModel):
     """What an alias points at: ``provider:model``, and which API of that provider to call."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     target: str
     """``provider:model``, e.g. ``openai:gpt-4o-2024-08-06``."""
@@ -80,7 +80,7 @@ class ModelAlias(BaseModel):
 class ProviderConfig(BaseModel):
     """One provider: its kind, where it is, how to authenticate, and its limits."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: ProviderKind
     """``openai``, ``anthropic``, ``openai_compatible`` (vLLM, Ollama, llama.cpp, LM Studio) or ``sim``."""
@@ -122,7 +122,7 @@ class Config(BaseModel):
     ``sim_url`` and the alias ``default -> sim:sim-basic``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelAlias] = Field(default_factory=dict)
