@@ -57,32 +57,15 @@ _URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
 _TAIL = rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]"
 """What follows a secret name's last word, as JSON text, lower-cased."""
 
-
-def _firsts(chars: str) -> frozenset[bytes]:
-    return frozenset(bytes([c]) for c in chars.encode())
-
-
-_TAIL_FIRST = "0123456789_.-\\\"' \t\n\r\x0b\x0c:="
-_NEEDLES = tuple(
-    (
-        re.compile(b"|".join(word.encode() for word, _, _ in group)),
-        {word.encode(): _firsts(first + _TAIL_FIRST) for word, _, first in group},
-        {word.encode(): re.compile(rest.encode() + _TAIL) for word, rest, _ in group},
+_NAMES = tuple(
+    re.compile(word + _TAIL)
+    for word in (
+        rb"key", rb"pass(?:word|wd|phrase)?", rb"pwd", rb"secret", rb"token", rb"auth(?:orization)?",
+        rb"credentials?", rb"cookie",
     )
-    for group in (
-        [("key", "", "")],
-        [("pass", "(?:word|wd|phrase)?", "wp"), ("pwd", "", "")],
-        [("secret", "", "")],
-        [("token", "", "")],
-        [("auth", "(?:orization)?", "o")],
-        [("credential", "s?", "s"), ("cookie", "", "")],
-    )
-)
-"""Each of ``KEYWORDS`` is one of these words plus an optional rest, then the tail; with the characters
-that can follow the word (most hits, ``max_tokens``, fail on the first). Words are grouped by their first
-letter: one regex scan per group (a literal first character is a fast scan; ``bytes.find`` of a short
-needle is not faster)."""
-_SCHEMES = re.compile(rb"b(?:earer|asic)")
+)  # fmt: skip
+"""A secret name's last word (each of ``KEYWORDS``) and what follows it: one regex per word, each
+starting with a literal, so each is one fast scan and a hit that fails (``max_tokens``) fails in C."""
 _MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
 _CANDIDATES = (
     re.compile(rb"000(?:0{7}|-000|(?:-{0,2}0){10})"),
@@ -152,16 +135,9 @@ def _secret(data: bytes) -> bool:
     if b"PRIVATE KEY-----" in data or (b"://" in data and _URL.search(data)):
         return True
     low = data.lower()
-    if _SCHEMES.search(low) and (_BEARER.search(low) or _BASIC.search(low)):
+    if _BEARER.search(low) or _BASIC.search(low):
         return True
-    for needle, starts, tails in _NEEDLES:
-        for m in needle.finditer(low):
-            word = m.group()
-            j = m.end()
-            if word == b"token" and low.count(b"token") == low.count(b"tokens"):
-                break  # max_tokens, prompt_tokens...: never a secret name
-            if low[j : j + 1] in starts[word] and tails[word].match(low, j):
-                return True
+    return any(rx.search(low) for rx in _NAMES)
     return False
 
 
