@@ -8,6 +8,10 @@ one run: back to back (the worst case: the writer competes for the GIL all the t
 1,000 and 5,000 calls/s with the writer storing into a real SQLite store; each with the writer as a
 thread (the default) and as a subprocess (``writer="process"``). The garbage collector is off while
 timing, so the figures are the tracer's and not the collector's.
+
+The ``client span`` rows time the spans the Client really produces (recorded through the simulator by
+``record_client_spans.py``: a real response ``id``, ``created``, usage details), next to ``json.dumps``
+of the same span; ``--only-client`` runs just those (``bench_tracer_client.json``).
 """
 
 from __future__ import annotations
