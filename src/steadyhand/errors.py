@@ -4,6 +4,7 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
+    ├─ InvalidRequest (also ValueError)       a request body a server refuses: .param .code .status_code
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFiltered",
     "ContextWindowExceeded",
+    "InvalidRequest",
     "ModelNotFound",
     "Overloaded",
     "PrefillNotSupported",
@@ -59,6 +61,32 @@ class SteadyhandError(Exception):
 
 class ConfigurationError(SteadyhandError, ValueError):
     """The configuration or a call's arguments are wrong; the message says what to change."""
+
+
+class InvalidRequest(SteadyhandError, ValueError):
+    """A request body sent *to* steadyhand (the gateway, the simulator) that the real API would refuse.
+
+    Raised by the inbound codecs; the message is already in the target API's own wording, ``param``
+    names the offending field in that API's notation (``messages[0].role``, ``messages.0.role``) and
+    ``code`` is OpenAI's machine-readable code. Each format's encoder turns it into the 400 (or 413)
+    error body that API sends, so a client sees exactly what the real provider would have said.
+    """
+
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, status_code: int = 400
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.status_code = status_code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_invalid, (self.message, self.param, self.code, self.status_code)
+
+
+def _rebuild_invalid(message: str, param: str | None, code: str | None, status: int) -> InvalidRequest:
+    return InvalidRequest(message, param=param, code=code, status_code=status)
 
 
 class StoreError(SteadyhandError):
