@@ -148,7 +148,7 @@ def _collapse(parts: list[Part]) -> str | list[Part]:
     return parts
 
 
-def _turn(raw: Any, index: int) -> list[Message]:
+def _turn(raw: Any, index: int, *, last: bool) -> list[Message]:
     path: Path = ("messages", index)
     msg = _S.object(raw, path)
     role = _S.choice(_S.required(msg, "role", path), (*path, "role"), ("user", "assistant"))
@@ -157,6 +157,13 @@ def _turn(raw: Any, index: int) -> list[Message]:
     if "content" not in msg:
         raise _S.missing(where)
     raw_content = msg["content"]
+    if raw_content in ("", []) and not (last and role == "assistant"):
+        raise _S.error(
+            f"messages.{index}: all messages must have non-empty content except for the optional final "
+            "assistant message",
+            path,
+            "invalid_value",
+        )
     if isinstance(raw_content, str):
         return [Message(role=role, content=raw_content)]
     out: list[Message] = []
@@ -251,7 +258,7 @@ def decode_messages(body: Any, *, max_bytes: int = MAX_BODY_BYTES) -> InboundReq
             raise _S.unsupported(("system",), "an image in the system prompt")
         messages.append(Message(role="system", content=system))
     for i, turn in enumerate(turns):
-        messages.extend(_turn(turn, i))
+        messages.extend(_turn(turn, i, last=i == len(turns) - 1))
     sampling: dict[str, Any] = {}
     for key in ("temperature", "top_p"):
         if obj.get(key) is not None:
