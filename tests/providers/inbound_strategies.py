@@ -136,13 +136,14 @@ def _conversation(draw: st.DrawFn) -> list[Message]:
     out: list[Message] = []
     if draw(st.booleans()):
         out.append(Message(role="system", content=draw(NONEMPTY)))
-    for _ in range(draw(st.integers(1, 3))):
+    turns = draw(st.integers(1, 3))
+    for turn in range(turns):
         pending = [m for m in out[-1:] if m.tool_calls] if out else []
         for call in pending[0].tool_calls or () if pending else ():
             content = draw(st.none() | NONEMPTY | _MANY_PARTS)
             out.append(Message(role="tool", tool_call_id=call.id, content=content))
         out.append(Message(role="user", content=draw(NONEMPTY | _MANY_PARTS)))
-        if draw(st.booleans()):
+        if turn < turns - 1 or draw(st.booleans()):  # roles alternate: the builder merges neighbours
             calls = draw(st.none() | _calls())
             text = draw(NONEMPTY) if calls is None else draw(st.none() | NONEMPTY)
             out.append(Message(role="assistant", content=text, tool_calls=calls))
