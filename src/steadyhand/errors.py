@@ -4,7 +4,7 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
-    ├─ InvalidRequest (also ValueError)       a request body a server refuses: .param .code .status_code
+    │  └─ InvalidRequest                      a wrong argument or body: .param .code .status_code
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -24,6 +24,7 @@
     └─ StoreError
 
 ``retryable`` on every provider error says whether sending the same request again may succeed.
+Every error pickles with its fields (process pools in evals send them between processes).
 """
 
 from __future__ import annotations
@@ -58,18 +59,30 @@ __all__ = [
 class SteadyhandError(Exception):
     """Base of every error steadyhand raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles as cls(*args), which loses keyword-only fields: rebuild bare, restore state.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[SteadyhandError], args: tuple[Any, ...], state: dict[str, Any]) -> SteadyhandError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(SteadyhandError, ValueError):
     """The configuration or a call's arguments are wrong; the message says what to change."""
 
 
-class InvalidRequest(SteadyhandError, ValueError):
-    """A request body sent *to* steadyhand (the gateway, the simulator) that the real API would refuse.
+class InvalidRequest(ConfigurationError):
+    """A request argument is wrong (a type, a range, a role); ``param`` names it, the message the fix.
 
-    Raised by the inbound codecs; the message is already in the target API's own wording, ``param``
-    names the offending field in that API's notation (``messages[0].role``, ``messages.0.role``) and
-    ``code`` is OpenAI's machine-readable code. Each format's encoder turns it into the 400 (or 413)
-    error body that API sends, so a client sees exactly what the real provider would have said.
+    Raised before anything is sent, so it never costs a provider call. The inbound codecs raise it
+    for a request body sent *to* steadyhand (the gateway, the simulator) that the real API would
+    refuse: the message is then in that API's own wording, ``param`` in its notation
+    (``messages[0].role``, ``messages.0.role``), ``code`` OpenAI's machine-readable code, and each
+    format's encoder turns it into the 400 (or 413, ``status_code``) body that API sends.
     """
 
     def __init__(
@@ -80,13 +93,6 @@ class InvalidRequest(SteadyhandError, ValueError):
         self.param = param
         self.code = code
         self.status_code = status_code
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuild_invalid, (self.message, self.param, self.code, self.status_code)
-
-
-def _rebuild_invalid(message: str, param: str | None, code: str | None, status: int) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code=code, status_code=status)
 
 
 class StoreError(SteadyhandError):

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..types import ImagePart, Message, ModelRequest, Part, TextPart, Tool, ToolCall
-from ._common import dumps
+from ._common import json_bytes
 from ._inbound_check import MAX_BODY_BYTES, InboundRequest, Kind, Path, Style, parse_body
 
 __all__ = ["ANTHROPIC_STYLE", "AnthropicStyle", "decode_messages"]
@@ -192,7 +192,7 @@ def _turn(raw: Any, index: int, *, last: bool) -> list[Message]:
                 ToolCall(
                     id=_S.string(_S.required(block, "id", at), (*at, "id")),
                     name=_S.string(_S.required(block, "name", at), (*at, "name")),
-                    arguments=dumps(arguments).decode(),
+                    arguments=json_bytes(arguments).decode(),
                 )
             )
         elif kind == "tool_result" and role == "user":

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ConfigurationError, InvalidRequest, UnexpectedProviderResponse
 from ..types import Chunk, FinishReason, ModelResponse, ToolCall, Usage
-from ._common import dumps, loads
+from ._common import json_bytes, loads
 
 __all__ = [
     "MessageStreamEncoder",
@@ -171,7 +171,7 @@ class MessageStreamEncoder:
 
 def sse_event(name: str, doc: Any) -> bytes:
     """One named ``event: <name>`` / ``data: <json>`` event."""
-    return b"event: " + name.encode() + b"\ndata: " + dumps(doc) + b"\n\n"
+    return b"event: " + name.encode() + b"\ndata: " + json_bytes(doc) + b"\n\n"
 
 
 def error_body(

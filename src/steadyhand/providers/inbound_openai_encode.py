@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..types import Chunk, FinishReason, ModelResponse, Usage
-from ._common import dumps
+from ._common import json_bytes
 
 __all__ = [
     "SSE_DONE",
@@ -232,7 +232,7 @@ class CompletionStreamEncoder(_StreamEncoder):
 
 def sse_data(doc: Any) -> bytes:
     """One ``data: <json>`` event."""
-    return b"data: " + dumps(doc) + b"\n\n"
+    return b"data: " + json_bytes(doc) + b"\n\n"
 
 
 def error_body(
