@@ -170,7 +170,8 @@ def parse_body(data: Any, style: Style, *, max_bytes: int = MAX_BODY_BYTES) -> d
     ``MAX_DEPTH``, strings with a lone surrogate (``"\\ud800"``: not Unicode, cannot be re-encoded)
     and NaN/Infinity (not JSON; the parser tolerates them so the error can name the field).
     """
-    if isinstance(data, bytes | bytearray | memoryview | str):
+    parsed = isinstance(data, bytes | bytearray | memoryview | str)
+    if parsed:
         size = len(data)
         if size > max_bytes:
             raise style.too_large(size, max_bytes)
@@ -185,14 +186,43 @@ def parse_body(data: Any, style: Style, *, max_bytes: int = MAX_BODY_BYTES) -> d
             if "surrogate" in reason or "hex escape" in reason:
                 raise style.bad_text(()) from None
             raise style.bad_json() from None
-    _walk(data, style)
+    if not _clean(data, strings=not parsed):  # the parser already refused invalid Unicode
+        _walk(data, style)
     if not isinstance(data, dict):
         raise style.not_object()
     return data
 
 
+def _clean(root: Any, *, strings: bool) -> bool:
+    """The fast check: True when nothing in the tree needs refusing (iterative, no paths kept)."""
+    if not isinstance(root, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            return False
+        if type(value) is dict:
+            if strings and not all(k.isascii() or _encodable(k) for k in value if type(k) is str):
+                return False
+            value = value.values()
+        for item in value:
+            kind = type(item)
+            if kind is str:
+                if strings and not item.isascii() and not _encodable(item):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is float:
+                if not math.isfinite(item):
+                    return False
+            elif item is not None and kind is not int and kind is not bool:
+                return False
+    return True
+
+
 def _walk(root: Any, style: Style) -> None:
-    """One iterative pass over the whole tree (no recursion: a hostile dict may be very deep)."""
+    """The slow pass that names the offending field (iterative: a hostile dict may be very deep)."""
     stack: list[tuple[Any, Path]] = [(root, ())]
     while stack:
         value, path = stack.pop()
