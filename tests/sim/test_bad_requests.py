@@ -147,3 +147,13 @@ def test_valid_requests_still_answer(sim: SimServer) -> None:
             extra_body={"temperature": 1, "top_k": 3},  # this SDK version has no temperature argument
         )
     assert message.stop_reason == "end_turn" and message.content[0].text == "ping"  # type: ignore[union-attr]
+
+
+def test_a_body_over_32_mib_is_refused_unparsed(sim: SimServer) -> None:
+    """Anthropic's documented Messages limit; the simulator refuses it without parsing it."""
+    pad = "x" * (32 * 1024 * 1024)
+    body = json.dumps({"model": "m", "max_tokens": 5, "messages": MSGS, "pad": pad}).encode()
+    r = httpx.post(f"{sim.base_url}/v1/messages", content=body, timeout=30)
+    assert r.status_code == 413 and r.json()["error"]["type"] == "request_too_large"
+    r = httpx.post(f"{sim.base_url}/v1/chat/completions", content=body, timeout=30)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"

@@ -8,6 +8,7 @@ API sends. Nothing here does I/O.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,54 +57,54 @@ def kind_of(value: Any) -> str:
     return "object" if isinstance(value, dict) else type(value).__name__
 
 
-class Style:
-    """How one API names a field and words each validation error (subclassed per format)."""
+class Style(ABC):
+    """How one API names a field and words each validation error (one subclass per format)."""
 
-    def name(self, path: Path) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def name(self, path: Path) -> str: ...
 
     def error(self, message: str, path: Path | None, code: str | None, status: int = 400) -> InvalidRequest:
         return InvalidRequest(message, param=self.name(path) if path else None, code=code, status_code=status)
 
-    def bad_json(self) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def bad_json(self) -> InvalidRequest: ...
 
     def not_object(self) -> InvalidRequest:
         return self.error("The request body must be a JSON object.", None, None)
 
-    def too_large(self, size: int, limit: int) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def too_large(self, size: int, limit: int) -> InvalidRequest: ...
 
     def too_deep(self, path: Path) -> InvalidRequest:
         where = f" at '{self.name(path)[:80]}...'" if path else ""
         return self.error(f"The request body is nested more than {MAX_DEPTH} levels deep{where}.", None, None)
 
-    def missing(self, path: Path) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def missing(self, path: Path) -> InvalidRequest: ...
 
-    def wrong_type(self, path: Path, expected: Kind | str, value: Any) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def wrong_type(self, path: Path, expected: Kind | str, value: Any) -> InvalidRequest: ...
 
+    @abstractmethod
     def out_of_range(
         self, path: Path, value: float, *, minimum: float | None, maximum: float | None, integer: bool
-    ) -> InvalidRequest:
-        raise NotImplementedError
+    ) -> InvalidRequest: ...
 
-    def not_finite(self, path: Path, value: float) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def not_finite(self, path: Path, value: float) -> InvalidRequest: ...
 
-    def bad_value(self, path: Path, value: Any, allowed: Sequence[str]) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def bad_value(self, path: Path, value: Any, allowed: Sequence[str]) -> InvalidRequest: ...
 
-    def length(self, path: Path, size: int, *, minimum: int, maximum: int | None) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def length(self, path: Path, size: int, *, minimum: int, maximum: int | None) -> InvalidRequest: ...
 
-    def bad_text(self, path: Path) -> InvalidRequest:
-        raise NotImplementedError
+    @abstractmethod
+    def bad_text(self, path: Path) -> InvalidRequest: ...
 
+    @abstractmethod
     def unsupported(self, path: Path, what: str) -> InvalidRequest:
         """Valid for the real API but not representable in a ``ModelRequest``: refused, never dropped."""
-        raise NotImplementedError
 
     # typed readers ------------------------------------------------------------------------------
 
