@@ -163,3 +163,28 @@ def anthropic_requests() -> st.SearchStrategy[ModelRequest]:
         tool_choice=TOOL_CHOICES,
         extra=extras(ANTHROPIC_KEYS),
     )
+
+
+_LOOSE = st.one_of(
+    st.builds(Message, role=st.just("system"), content=NONEMPTY),
+    st.builds(
+        Message,
+        role=st.just("user"),
+        content=NONEMPTY | st.lists(st.builds(TextPart, text=NONEMPTY) | IMAGES, min_size=1, max_size=3),
+    ),
+    st.builds(Message, role=st.just("assistant"), content=NONEMPTY, tool_calls=st.none() | _calls()),
+    st.builds(Message, role=st.just("tool"), tool_call_id=NAMES, content=st.none() | NONEMPTY),
+)
+
+
+def loose_anthropic_requests() -> st.SearchStrategy[ModelRequest]:
+    """Any order of roles: the builder merges neighbours and hoists system text; compare wire bodies."""
+    return st.builds(
+        ModelRequest,
+        model=NAMES,
+        messages=st.lists(_LOOSE, min_size=1, max_size=6).filter(
+            lambda ms: any(m.role != "system" for m in ms)
+        ),
+        max_tokens=st.integers(1, 100),
+        extra=extras(ANTHROPIC_KEYS),
+    )

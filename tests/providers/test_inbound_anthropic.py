@@ -35,7 +35,7 @@ from steadyhand.types import (
     Usage,
 )
 
-from .inbound_strategies import anthropic_requests
+from .inbound_strategies import anthropic_requests, loose_anthropic_requests
 from .wire_fixtures import CAPS
 
 WIRE = AnthropicMessages(
@@ -50,6 +50,14 @@ EVENTS: TypeAdapter[Any] = TypeAdapter(anthropic.types.RawMessageStreamEvent)
 def test_round_trip_through_the_outbound_builder(request: ModelRequest) -> None:
     assert decode_messages(WIRE.build_request(request, stream=False).body).request == request
     assert decode_messages(WIRE.build_request(request, stream=True).body).stream
+
+
+@settings(max_examples=60, deadline=None)
+@given(loose_anthropic_requests())
+def test_whatever_the_builder_sends_decodes_to_the_same_wire_body(request: ModelRequest) -> None:
+    body = WIRE.build_request(request, stream=False).body
+    again = WIRE.build_request(decode_messages(body).request, stream=False).body
+    assert json.loads(again) == json.loads(body)
 
 
 def test_sdk_shaped_body_decodes() -> None:

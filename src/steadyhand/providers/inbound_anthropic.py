@@ -171,14 +171,19 @@ def _turn(raw: Any, index: int, *, last: bool) -> list[Message]:
     calls: list[ToolCall] = []
 
     def flush() -> None:
-        if pending:
-            out.append(Message(role=role, content=_collapse(list(pending))))
+        """One message per run of blocks: text after a tool_use starts a new one, so order is kept."""
+        if pending or calls:
+            content = _collapse(list(pending)) if pending else None
+            out.append(Message(role=role, content=content, tool_calls=list(calls) or None))
             pending.clear()
+            calls.clear()
 
     for i, item in enumerate(_S.array(raw_content, where)):
         at = (*where, i)
         block = _S.object(item, at)
         kind = _S.string(_S.required(block, "type", at), (*at, "type"))
+        if kind in ("text", "image") and calls:
+            flush()
         if kind == "text":
             _only(block, ("type", "text"), at)
             pending.append(TextPart(text=_S.string(_S.required(block, "text", at), (*at, "text"))))
@@ -210,11 +215,8 @@ def _turn(raw: Any, index: int, *, last: bool) -> list[Message]:
             )
         else:
             raise _S.unsupported((*at, "type"), f"a '{kind}' block in a '{role}' message")
-    if role == "assistant":
-        text = _collapse(pending) if pending else None
-        return [Message(role="assistant", content=text, tool_calls=calls or None)]
     flush()
-    return out
+    return out or [Message(role=role, content=None)]  # an empty final assistant turn
 
 
 def _tool(raw: Any, index: int) -> Tool:
