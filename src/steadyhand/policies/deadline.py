@@ -9,7 +9,6 @@ finishes in the background and its result is dropped).
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -58,6 +57,8 @@ class DeadlineGuard(WrapperProvider):
     async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
         if ctx.deadline is None:
             return await self.inner.acomplete(request, ctx=ctx)
+        import asyncio  # on first use: a sync app need not import asyncio
+
         try:
             async with asyncio.timeout(self._left(request, ctx)):
                 return await self.inner.acomplete(request, ctx=ctx)
@@ -109,6 +110,8 @@ class DeadlineGuard(WrapperProvider):
         return self._guarded_astream(request, ctx)
 
     async def _guarded_astream(self, request: ModelRequest, ctx: CallContext) -> AsyncIterator[Chunk]:
+        import asyncio
+
         iterator = self.inner.astream(request, ctx=ctx)
         try:
             while True:
