@@ -65,7 +65,7 @@ def _openai_parts(images: bool) -> st.SearchStrategy[list[Part]]:
                 detail=st.sampled_from(["low", "high", "auto"]),
             )
         )
-    return st.lists(part, max_size=3)
+    return st.lists(part, min_size=1, max_size=3)  # OpenAI refuses an empty content array
 
 
 OPENAI_MESSAGES = st.one_of(
@@ -97,6 +97,11 @@ CHAT_KEYS = frozenset(
 )
 
 
+def _no_orphan_choice(r: ModelRequest) -> ModelRequest:
+    """Both APIs refuse a tool_choice without tools."""
+    return r if r.tools else r.model_copy(update={"tool_choice": None})
+
+
 def openai_requests(*, chat: bool = True) -> st.SearchStrategy[ModelRequest]:
     messages = (
         OPENAI_MESSAGES
@@ -118,7 +123,7 @@ def openai_requests(*, chat: bool = True) -> st.SearchStrategy[ModelRequest]:
         tool_choice=TOOL_CHOICES if chat else st.none(),
         response_format=OPENAI_FORMATS if chat else st.none(),
         extra=extras(CHAT_KEYS),
-    )
+    ).map(_no_orphan_choice)
 
 
 # Anthropic -----------------------------------------------------------------------------------------
@@ -162,7 +167,7 @@ def anthropic_requests() -> st.SearchStrategy[ModelRequest]:
         tools=st.none() | TOOLS,
         tool_choice=TOOL_CHOICES,
         extra=extras(ANTHROPIC_KEYS),
-    )
+    ).map(_no_orphan_choice)
 
 
 _LOOSE = st.one_of(

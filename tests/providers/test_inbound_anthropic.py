@@ -160,8 +160,9 @@ HOSTILE = [
         "messages.0.content.0.type: " + THINKING,
     ),
     (_body(tools=[{"name": "t"}]), "tools.0.input_schema: Field required"),
+    (_body(tool_choice={"type": "auto"}), "tool_choice may only be specified while providing tools."),
     (
-        _body(tool_choice={"type": "sometimes"}),
+        _body(tools=[{"name": "t", "input_schema": {}}], tool_choice={"type": "sometimes"}),
         "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'",
     ),
     (

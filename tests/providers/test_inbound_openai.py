@@ -191,7 +191,17 @@ HOSTILE = [
         "invalid_value",
     ),
     (_chat(tools=[{"type": "function"}]), "tools[0].function", "missing_required_parameter"),
-    (_chat(tool_choice="sometimes"), "tool_choice", "invalid_value"),
+    (_chat(tool_choice="auto"), "tool_choice", None),
+    (
+        _chat(tools=[{"type": "function", "function": {"name": "t"}}], tool_choice="sometimes"),
+        "tool_choice",
+        "invalid_value",
+    ),
+    (
+        json.dumps({"model": "m", "messages": [{"role": "user", "content": []}]}).encode(),
+        "messages[0].content",
+        "empty_array",
+    ),
     (_chat(extra_field=float("nan")), "extra_field", "invalid_value"),
     (b'{"model": "m", "messages": [{"role": "user", "content": "\\ud800"}]}', None, "invalid_value"),
     (b'{"model": "m", "messages": [{"role": "user", "content": "a\\udc00b"}]}', None, "invalid_value"),

@@ -234,10 +234,12 @@ def _tool(raw: Any, index: int) -> Tool:
     )
 
 
-def _tool_choice(raw: Any) -> str | None:
+def _tool_choice(raw: Any, has_tools: bool) -> str | None:
     if raw is None:
         return None
     path: Path = ("tool_choice",)
+    if not has_tools:
+        raise _S.error("tool_choice may only be specified while providing tools.", path, None)
     choice = _S.object(raw, path)
     kind = _S.choice(_S.required(choice, "type", path), (*path, "type"), ("auto", "any", "tool", "none"))
     if choice.get("disable_parallel_tool_use"):
@@ -278,7 +280,7 @@ def decode_messages(body: Any, *, max_bytes: int = MAX_BODY_BYTES) -> InboundReq
         if stop is not None
         else None,
         tools=[_tool(t, i) for i, t in enumerate(_S.array(tools, ("tools",)))] if tools is not None else None,
-        tool_choice=_tool_choice(obj.get("tool_choice")),
+        tool_choice=_tool_choice(obj.get("tool_choice"), tools is not None),
         extra={k: v for k, v in obj.items() if k not in _KEYS},
         **sampling,
     )

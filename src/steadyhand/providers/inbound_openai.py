@@ -199,7 +199,7 @@ def _content(msg: dict[str, Any], role: str, path: Path) -> str | list[Part] | N
     if isinstance(raw, str):
         return raw
     if isinstance(raw, list):
-        return _text_parts(raw, where, images=role == "user")
+        return _text_parts(_S.array(raw, where, minimum=1), where, images=role == "user")
     if raw is None and role == "assistant":
         return None
     raise _S.wrong_type(where, "one of a string or array of objects", raw)
@@ -289,8 +289,14 @@ def _name(value: Any, path: Path) -> str:
     return name
 
 
-def _tool_choice(raw: Any) -> str | None:
+def _tool_choice(raw: Any, has_tools: bool) -> str | None:
     path: Path = ("tool_choice",)
+    if raw is not None and not has_tools:
+        raise _S.error(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            path,
+            None,
+        )
     if raw is None or isinstance(raw, str):
         return None if raw is None else _S.choice(raw, path, ("none", "auto", "required"))
     choice = _S.object(raw, path)
@@ -398,7 +404,7 @@ def decode_chat(body: Any, *, max_bytes: int = MAX_BODY_BYTES) -> InboundRequest
         tools=[_tool(t, i) for i, t in enumerate(_S.array(tools, ("tools",), maximum=128))]
         if tools is not None
         else None,
-        tool_choice=_tool_choice(obj.get("tool_choice")),
+        tool_choice=_tool_choice(obj.get("tool_choice"), tools is not None),
         response_format=_response_format(obj.get("response_format")),
         extra=_extra(obj, _CHAT_KEYS),
         **_sampling(obj),
