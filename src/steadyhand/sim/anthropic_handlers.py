@@ -4,54 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import anthropic_wire, http
+from ..errors import InvalidRequest
+from ..providers import inbound_anthropic_encode as codec
+from ..providers.inbound_anthropic import decode_messages
+from ..types import ModelRequest
+from . import anthropic_wire, envelope, http
 from .actions import Action, Plain
 from .answers import Prompt, compose
-from .faults import ErrorSpec
-from .router import INVALID, MODELS, Router, fault_action, output_fault, plain_answer, stream_answer
+from .router import MODELS, Router, fault_action, output_fault, plain_answer, stream_answer, wire_body
 from .tokens import content_text, count_messages
 
 
-def _invalid(message: str) -> ErrorSpec:
-    return ErrorSpec(400, "invalid_request_error", message)
-
-
-def _check(body: Any) -> ErrorSpec | None:
-    if body is INVALID:
-        return _invalid("There was an issue with your request body: the body is not valid JSON.")
-    if not isinstance(body, dict):
-        return _invalid("The request body must be a JSON object.")
-    for name in ("model", "max_tokens", "messages"):
-        if name not in body:
-            return _invalid(f"{name}: Field required")
-    if not isinstance(body["model"], str):
-        return _invalid("model: Input should be a valid string")
-    if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
-        return _invalid("max_tokens: Input should be a positive integer")
-    if not isinstance(body["messages"], list) or not body["messages"]:
-        return _invalid("messages: at least one message is required")
-    return None
-
-
-def _tools(body: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(
-        (t["name"], t.get("input_schema"))
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and isinstance(t.get("name"), str)
-    )
+def _tools(request: ModelRequest) -> tuple[tuple[str, Any], ...]:
+    return tuple((t.name, t.parameters) for t in request.tools or ())
 
 
 def messages(router: Router, body: Any) -> Action:
     """``POST /v1/messages``."""
-    problem = _check(body)
-    if problem is not None:
-        return router.error("anthropic", problem)
-    model, msgs = body["model"], body["messages"]
+    try:
+        inbound = decode_messages(wire_body(body))
+    except InvalidRequest as e:
+        return router.error("anthropic", envelope.refused(e, anthropic=True))
+    request = inbound.request
+    model, msgs = request.model, body["messages"]
     users = [m for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
     last_user = content_text(users[-1].get("content")) if users else ""
     last_role = msgs[-1].get("role") if isinstance(msgs[-1], dict) else None
     prompt_tokens = count_messages(msgs, system=body.get("system"))
-    stream = bool(body.get("stream"))
+    stream = inbound.stream
     decision = router.decide(
         model=model, last_user=last_user, last_role=last_role, prompt_tokens=prompt_tokens, stream=stream
     )
@@ -64,8 +44,8 @@ def messages(router: Router, body: Any) -> Action:
         prompt_tokens=prompt_tokens,
         request_number=decision.request_number,
         seed=router.seed,
-        max_tokens=body["max_tokens"],
-        tools=_tools(body),
+        max_tokens=request.max_tokens,
+        tools=_tools(request),
     )
     answer = compose(
         prompt,
@@ -80,7 +60,7 @@ def messages(router: Router, body: Any) -> Action:
         payload = http.dumps(anthropic_wire.message_body(answer, rid=rid, model=model))
         head = http.head(200, [("content-type", http.JSON_TYPE), *hdrs], length=len(payload))
         return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
-    events = [http.sse_event(n, d) for n, d in anthropic_wire.message_events(answer, rid=rid, model=model)]
+    events = [codec.sse_event(n, d) for n, d in anthropic_wire.message_events(answer, rid=rid, model=model)]
     head = http.head(
         200, [("content-type", http.SSE_TYPE), ("cache-control", "no-cache"), *hdrs], length=None
     )
@@ -91,7 +71,7 @@ def messages(router: Router, body: Any) -> Action:
         decision=decision,
         preamble=3,
         done=None,
-        error_event=http.sse_event("error", overloaded),
+        error_event=codec.sse_event("error", overloaded),
         broken_event=b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"ty\n\n',
     )
 
