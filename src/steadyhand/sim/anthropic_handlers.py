@@ -6,13 +6,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import anthropic_wire, http, shaping
+from ..errors import InvalidRequest
+from ..providers import inbound_anthropic_encode as codec
+from ..providers.inbound_anthropic import decode_messages
+from ..types import ModelRequest
+from . import anthropic_wire, envelope, http, shaping
 from .actions import Action, Plain
 from .answers import Prompt, compose
 from .conversation import anthropic_conversation
 from .faults import ErrorSpec
 from .openai_handlers import stop_sequences
-from .router import INVALID, MODELS, Router, fault_action, output_fault, plain_answer, stream_answer
+from .router import MODELS, Router, fault_action, output_fault, plain_answer, stream_answer, wire_body
 from .tokens import count_messages
 
 DEFAULT_PAGE = 20
@@ -23,41 +27,22 @@ def _invalid(message: str) -> ErrorSpec:
     return ErrorSpec(400, "invalid_request_error", message)
 
 
-def _check(body: Any) -> ErrorSpec | None:
-    if body is INVALID:
-        return _invalid("There was an issue with your request body: the body is not valid JSON.")
-    if not isinstance(body, dict):
-        return _invalid("The request body must be a JSON object.")
-    for name in ("model", "max_tokens", "messages"):
-        if name not in body:
-            return _invalid(f"{name}: Field required")
-    if not isinstance(body["model"], str):
-        return _invalid("model: Input should be a valid string")
-    if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
-        return _invalid("max_tokens: Input should be a positive integer")
-    if not isinstance(body["messages"], list) or not body["messages"]:
-        return _invalid("messages: at least one message is required")
-    return None
-
-
-def _tools(body: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(
-        (t["name"], t.get("input_schema"))
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and isinstance(t.get("name"), str)
-    )
+def _tools(request: ModelRequest) -> tuple[tuple[str, Any], ...]:
+    return tuple((t.name, t.parameters) for t in request.tools or ())
 
 
 def messages(router: Router, body: Any) -> Action:
     """``POST /v1/messages``."""
-    problem = _check(body)
-    if problem is not None:
-        return router.error("anthropic", problem)
-    model, msgs = body["model"], body["messages"]
+    try:
+        inbound = decode_messages(wire_body(body))
+    except InvalidRequest as e:
+        return router.error("anthropic", envelope.refused(e, anthropic=True))
+    request = inbound.request
+    model, msgs = request.model, body["messages"]
     talk = anthropic_conversation(msgs, system=body.get("system"))
     last_user = talk.last_user
     prompt_tokens = count_messages(msgs, system=body.get("system"))
-    stream = bool(body.get("stream"))
+    stream = inbound.stream
     refused = router.too_long("anthropic", model, prompt_tokens)
     if refused is not None:
         return refused
@@ -78,8 +63,8 @@ def messages(router: Router, body: Any) -> Action:
         prompt_tokens=prompt_tokens,
         request_number=decision.request_number,
         seed=router.seed,
-        max_tokens=body["max_tokens"],
-        tools=_tools(body),
+        max_tokens=request.max_tokens,
+        tools=_tools(request),
         stop=stop_sequences(body.get("stop_sequences")),
         tool_results=talk.tool_results,
     )
@@ -99,7 +84,7 @@ def messages(router: Router, body: Any) -> Action:
         head = http.head(200, [("content-type", http.JSON_TYPE), *hdrs], length=len(payload))
         return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
     shaped = shaping.shape_events(anthropic_wire.message_events(plain, rid=rid, model=model), answer)
-    events = [http.sse_event(n, d) for n, d in shaped]
+    events = [codec.sse_event(n, d) for n, d in shaped]
     stop = events.pop()  # message_stop: the end marker the missing-end fault leaves out
     head = http.head(
         200, [("content-type", http.SSE_TYPE), ("cache-control", "no-cache"), *hdrs], length=None
@@ -111,14 +96,14 @@ def messages(router: Router, body: Any) -> Action:
         decision=decision,
         preamble=3,
         done=stop,
-        error_event=http.sse_event("error", overloaded),
+        error_event=codec.sse_event("error", overloaded),
         broken_event=b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"ty\n\n',
     )
 
 
 def count_tokens(router: Router, body: Any) -> Action:
     """``POST /v1/messages/count_tokens``: the ``input_tokens`` a ``/v1/messages`` call would report."""
-    if body is INVALID or not isinstance(body, dict):
+    if not isinstance(body, dict):
         return router.error("anthropic", _invalid("The request body must be a JSON object."))
     for name in ("model", "messages"):
         if name not in body:

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import http, openai_wire, shaping
+from ..errors import InvalidRequest
+from ..providers import inbound_openai_encode as codec
+from ..providers.inbound_openai import OPENAI_STYLE, InboundRequest, decode_chat, decode_completions
+from ..types import ModelRequest
+from . import envelope, http, openai_wire, shaping
 from .actions import Action, Plain
 from .answers import Prompt, compose
 from .conversation import openai_conversation
 from .engine import Decision
 from .faults import ErrorSpec
 from .prompt_json import shape_in
-from .router import INVALID, MODELS, Router, fault_action, output_fault, plain_answer, stream_answer
+from .router import (
+    MODELS,
+    Router,
+    Unparsed,
+    fault_action,
+    output_fault,
+    plain_answer,
+    stream_answer,
+    wire_body,
+)
 from .tokens import count_messages, count_tokens
 
-_BAD_JSON = (
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
-    "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
-)
 DEFAULT_DIMENSIONS = 1536
 MAX_EMBEDDING_INPUTS = 2048
 """The real API's limits: inputs per request, tokens per input, tokens summed over a request."""
@@ -37,8 +46,8 @@ def _missing(name: str) -> ErrorSpec:
 
 
 def _check(body: Any, required: tuple[str, ...]) -> ErrorSpec | None:
-    if body is INVALID:
-        return _invalid(_BAD_JSON)
+    if isinstance(body, Unparsed):
+        return _invalid(OPENAI_STYLE.bad_json().message)
     if not isinstance(body, dict):
         return _invalid("The request body must be a JSON object.")
     for name in required:
@@ -49,23 +58,26 @@ def _check(body: Any, required: tuple[str, ...]) -> ErrorSpec | None:
     return None
 
 
-def _response_format(body: dict[str, Any]) -> tuple[Any, bool]:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict):
+def _response_format(request: ModelRequest) -> tuple[Any, bool]:
+    fmt = request.response_format
+    if fmt is None:
         return None, False
-    if fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema")
-        return (schema if schema is not None else {}), True
-    return None, fmt.get("type") == "json_object"
+    if fmt.type == "json_schema":
+        return (fmt.json_schema if fmt.json_schema is not None else {}), True
+    return None, fmt.type == "json_object"
 
 
-def _tools(body: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    out = []
-    for tool in body.get("tools") or ():
-        fn = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
-            out.append((fn["name"], fn.get("parameters")))
-    return tuple(out)
+def _tools(request: ModelRequest) -> tuple[tuple[str, Any], ...]:
+    return tuple((t.name, t.parameters) for t in request.tools or ())
+
+
+def _decode(router: Router, body: Any, decode: Any) -> InboundRequest | Action:
+    """The decoded request, or the 400 the real API sends for it (the codec words it)."""
+    try:
+        inbound: InboundRequest = decode(wire_body(body))
+    except InvalidRequest as e:
+        return router.error("openai", envelope.refused(e))
+    return inbound
 
 
 def stop_sequences(value: Any) -> tuple[str, ...]:
@@ -77,12 +89,6 @@ def stop_sequences(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
-    options = body.get("stream_options")
-    include = isinstance(options, dict) and bool(options.get("include_usage"))
-    return bool(body.get("stream")), include
-
-
 def _headers(router: Router, decision: Decision, delay: float, content_type: str) -> list[tuple[str, str]]:
     rid = "req_" + router.next_id()
     hdrs = openai_wire.headers(request_id=rid, processing_ms=int(delay * 1000), limits=decision.limits)
@@ -91,16 +97,15 @@ def _headers(router: Router, decision: Decision, delay: float, content_type: str
 
 def chat(router: Router, body: Any) -> Action:
     """``POST /v1/chat/completions``."""
-    problem = _check(body, ("model", "messages"))
-    if problem is None and (not isinstance(body["messages"], list) or not body["messages"]):
-        problem = _invalid("Invalid 'messages': expected a non-empty array of messages.", "messages")
-    if problem is not None:
-        return router.error("openai", problem)
-    model, messages = body["model"], body["messages"]
+    inbound = _decode(router, body, decode_chat)
+    if not isinstance(inbound, InboundRequest):
+        return inbound
+    request = inbound.request
+    model, messages = request.model, body["messages"]
     talk = openai_conversation(messages)
     last_user = talk.last_user
     prompt_tokens = count_messages(messages)
-    stream, include_usage = _stream_flags(body)
+    stream, include_usage = inbound.stream, inbound.include_usage
     refused = router.too_long("openai", model, prompt_tokens)
     if refused is not None:
         return refused
@@ -115,16 +120,15 @@ def chat(router: Router, body: Any) -> Action:
     failed = fault_action(router, "openai", decision, model, prompt_tokens)
     if failed is not None:
         return failed
-    schema, wants_json = _response_format(body)
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    schema, wants_json = _response_format(request)
     prompt = Prompt(
         model=model,
         last_user=last_user,
         prompt_tokens=prompt_tokens,
         request_number=decision.request_number,
         seed=router.seed,
-        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-        tools=_tools(body),
+        max_tokens=request.max_tokens,
+        tools=_tools(request),
         json_schema=schema,
         wants_json=wants_json,
         json_hint=shape_in(talk.instructions) if wants_json and schema is None else None,
@@ -147,7 +151,7 @@ def chat(router: Router, body: Any) -> Action:
         answer, rid=rid, created=created, model=model, include_usage=include_usage
     )
     chunks = shaping.shape_chunks(chunks, answer, shape, chat=True)
-    return _stream(router, decision, [http.sse_data(c) for c in chunks], rid)
+    return _stream(router, decision, [codec.sse_data(c) for c in chunks], rid)
 
 
 def _stream(router: Router, decision: Decision, events: list[bytes], rid: str) -> Action:
@@ -163,27 +167,21 @@ def _stream(router: Router, decision: Decision, events: list[bytes], rid: str) -
         events,
         decision=decision,
         preamble=1,
-        done=http.SSE_DONE,
-        error_event=http.sse_data(error),
+        done=codec.SSE_DONE,
+        error_event=codec.sse_data(error),
         broken_event=broken,
     )
 
 
 def completions(router: Router, body: Any) -> Action:
     """``POST /v1/completions`` (legacy text completions)."""
-    problem = _check(body, ("model", "prompt"))
-    if problem is not None:
-        return router.error("openai", problem)
-    model, raw = body["model"], body["prompt"]
-    text = (
-        raw
-        if isinstance(raw, str)
-        else " ".join(p for p in raw if isinstance(p, str))
-        if isinstance(raw, list)
-        else ""
-    )
+    inbound = _decode(router, body, decode_completions)
+    if not isinstance(inbound, InboundRequest):
+        return inbound
+    request = inbound.request
+    model, text = request.model, request.messages[0].text
     prompt_tokens = count_tokens(text)
-    stream, include_usage = _stream_flags(body)
+    stream, include_usage = inbound.stream, inbound.include_usage
     refused = router.too_long("openai", model, prompt_tokens)
     if refused is not None:
         return refused
@@ -193,14 +191,13 @@ def completions(router: Router, body: Any) -> Action:
     failed = fault_action(router, "openai", decision, model, prompt_tokens)
     if failed is not None:
         return failed
-    max_tokens = body.get("max_tokens")
     prompt = Prompt(
         model=model,
         last_user=text,
         prompt_tokens=prompt_tokens,
         request_number=decision.request_number,
         seed=router.seed,
-        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        max_tokens=request.max_tokens,
         stop=stop_sequences(body.get("stop")),
     )
     answer = compose(
@@ -221,7 +218,7 @@ def completions(router: Router, body: Any) -> Action:
         answer, rid=rid, created=created, model=model, include_usage=include_usage
     )
     chunks = shaping.shape_chunks(chunks, answer, shape, chat=False)
-    return _stream(router, decision, [http.sse_data(c) for c in chunks], rid)
+    return _stream(router, decision, [codec.sse_data(c) for c in chunks], rid)
 
 
 def _inputs(raw: Any) -> list[str] | None:

@@ -17,8 +17,25 @@ from .faults import BUILTIN, ERROR_KINDS, RATE_KINDS, ErrorSpec, Provider, built
 from .ratelimit import UNLIMITED, RateSnapshot
 from .scenario import Fault, Scenario
 
-Body = Any  # parsed JSON, or the sentinel INVALID
-INVALID = object()
+Body = Any  # parsed JSON, None when absent, or Unparsed
+
+
+class Unparsed:
+    """A body the server could not (or would not) parse: the codec re-reads it to word the error."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+def wire_body(body: Body) -> Any:
+    """What the inbound codecs decode: the raw bytes of an unparsed or absent body, else the JSON."""
+    if isinstance(body, Unparsed):
+        return body.raw
+    return b"" if body is None else body
+
+
 MODELS = [
     "sim-basic",
     "sim-echo",

@@ -19,11 +19,12 @@ from typing import Any, cast
 
 import httptools
 
+from ..providers._inbound_check import MAX_BODY_BYTES
 from .actions import Action, Hang, Plain, Reset, Stream
 from .faults import ErrorSpec, Provider
 from .http import LAST_CHUNK
 from .recording import Recorder
-from .router import INVALID, Router
+from .router import Router, Unparsed
 from .workers import Workers
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,12 @@ class _Core:
         path, _, query = target.partition("?")
         body: Any = None
         if raw:
-            try:
-                body = json.loads(raw)
-            except (ValueError, RecursionError):
-                body = INVALID
-        self.recorder.add(
-            time=arrived, method=method, path=path, headers=headers, body=None if body is INVALID else body
-        )
+            try:  # bodies over the limit are left to the codec, which answers them with a 413
+                body = json.loads(raw) if len(raw) <= MAX_BODY_BYTES else Unparsed(raw)
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+                body = Unparsed(raw)
+        recorded = None if isinstance(body, Unparsed) else body
+        self.recorder.add(time=arrived, method=method, path=path, headers=headers, body=recorded)
         try:
             return self.router.route(method, path, headers, body, query)
         except Exception:  # a simulator bug must not look like a provider fault: say so loudly
