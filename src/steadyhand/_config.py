@@ -6,7 +6,9 @@ built in code; nothing here is global. See docs/configuration.md for the file fo
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -34,6 +36,21 @@ Api = Literal["chat", "completions", "messages"]
 
 _DATED = re.compile(r"[-_@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3})(?:$|[-_.:])")
 _FILE_SUFFIXES = (".gguf", ".ggml", ".bin", ".safetensors", ".onnx", ".pt")
+
+
+def _positive_timeouts(value: Timeouts | None) -> Timeouts | None:
+    """Reject a zero, negative or non-finite limit here, naming it, instead of a misleading connection
+    error (``total = -1``) or a raw ``ValueError`` from the HTTP client (``connect = -1``) on first use."""
+    if value is None:
+        return value
+    for field in dataclasses.fields(value):
+        limit = getattr(value, field.name)
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise ValueError(
+                f"timeouts.{field.name} = {limit!r}: a limit must be a positive, finite number of seconds "
+                f"(omit the key for the default; None in code disables it)"
+            )
+    return value
 
 
 def is_pinned(name: str) -> bool:
@@ -96,6 +113,11 @@ class ProviderConfig(BaseModel):
     """A capability profile's name (``"llama_cpp"``), or overrides of :class:`~steadyhand.Capabilities`
     fields on the kind's profile, e.g. ``{seed = false}`` (``{profile = "llama_cpp", seed = false}``)."""
 
+    @field_validator("timeouts")
+    @classmethod
+    def _positive(cls, value: Timeouts | None) -> Timeouts | None:
+        return _positive_timeouts(value)
+
     def native_api(self) -> Api:
         return "messages" if self.kind == "anthropic" else "chat"
 
@@ -143,6 +165,11 @@ class Config(BaseModel):
     """``record`` overwrites, ``replay`` never touches the network, ``auto`` replays hits, records misses."""
 
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
+
+    @field_validator("timeouts")
+    @classmethod
+    def _positive(cls, value: Timeouts | None) -> Timeouts | None:
+        return _positive_timeouts(value)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -221,13 +248,45 @@ class Config(BaseModel):
         elif Path("steadyhand.toml").is_file():
             data = _read_toml(Path("steadyhand.toml"))
         _apply_env(data, environ)
+        where = file or "steadyhand.toml / STEADYHAND_* variables"
         try:
             config = cls.model_validate(data)
         except ValidationError as exc:
-            where = file or "steadyhand.toml / STEADYHAND_* variables"
-            raise ConfigurationError(f"invalid configuration in {where}:\n{exc}") from None
+            raise ConfigurationError(f"invalid configuration in {where}:\n{exc}{_misplaced(exc)}") from None
+        config._check_alias_providers(where)
         config._env = environ
         return config
+
+    def _check_alias_providers(self, where: str | os.PathLike[str]) -> None:
+        """At load, an alias must name a configured provider. The usual cause otherwise is TOML's table
+        rule: ``database_url = ...`` written after ``[models]`` is a model alias, not the setting."""
+        providers = self.all_providers()
+        for name, alias in self.all_models().items():
+            provider = alias.target.partition(":")[0]
+            if provider in providers:
+                continue
+            if name in Config.model_fields:
+                raise ConfigurationError(
+                    f"{name} = {alias.target!r} in {str(where)!r} sits under [models], so it is read as a "
+                    f"model alias, not the top-level setting {name!r}: move the line above the first "
+                    "[table] header (in TOML every key after a header belongs to that table)"
+                )
+            raise ConfigurationError(
+                f"alias {name!r} in {str(where)!r} points at provider {provider!r}, which is not "
+                "configured; " + _known("providers", provider, list(providers), "[providers.NAME]")
+            )
+
+
+def _misplaced(exc: ValidationError) -> str:
+    """The hint for a top-level key written under a table (``[providers.x]`` then ``project = ...``)."""
+    for error in exc.errors():
+        key = error["loc"][-1] if error["loc"] else None
+        if error["type"] == "extra_forbidden" and len(error["loc"]) > 1 and key in Config.model_fields:
+            return (
+                f"\n{key!r} is a top-level setting: move the line above the first [table] header "
+                "(in TOML every key after a header belongs to that table)"
+            )
+    return ""
 
 
 def _known(what: str, name: str, known: list[str], section: str) -> str:
