@@ -96,7 +96,7 @@ def _trace_tokens(t: TraceSummary) -> str:
 def _trace_status(t: TraceSummary) -> Text:
     """The root's status, and how many spans failed inside (a retried call can fail under an ok root)."""
     errors = t.error_count
-    text = _status("error" if errors and t.status == "ok" else t.status)
+    text = _status(t.status)
     if errors:
         text.append(f" ({errors} error{'s' if errors != 1 else ''})", style="red")
     return text
