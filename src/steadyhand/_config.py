@@ -6,9 +6,7 @@ built in code; nothing here is global. See docs/configuration.md for the file fo
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import math
 import os
 import re
 import tomllib
@@ -36,21 +34,6 @@ Api = Literal["chat", "completions", "messages"]
 
 _DATED = re.compile(r"[-_@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3})(?:$|[-_.:])")
 _FILE_SUFFIXES = (".gguf", ".ggml", ".bin", ".safetensors", ".onnx", ".pt")
-
-
-def _positive_timeouts(value: Timeouts | None) -> Timeouts | None:
-    """Reject a zero, negative or non-finite limit here, naming it, instead of a misleading connection
-    error (``total = -1``) or a raw ``ValueError`` from the HTTP client (``connect = -1``) on first use."""
-    if value is None:
-        return value
-    for field in dataclasses.fields(value):
-        limit = getattr(value, field.name)
-        if limit is not None and not (math.isfinite(limit) and limit > 0):
-            raise ValueError(
-                f"timeouts.{field.name} = {limit!r}: a limit must be a positive, finite number of seconds "
-                f"(omit the key for the default; None in code disables it)"
-            )
-    return value
 
 
 def is_pinned(name: str) -> bool:
@@ -113,11 +96,6 @@ class ProviderConfig(BaseModel):
     """A capability profile's name (``"llama_cpp"``), or overrides of :class:`~steadyhand.Capabilities`
     fields on the kind's profile, e.g. ``{seed = false}`` (``{profile = "llama_cpp", seed = false}``)."""
 
-    @field_validator("timeouts")
-    @classmethod
-    def _positive(cls, value: Timeouts | None) -> Timeouts | None:
-        return _positive_timeouts(value)
-
     def native_api(self) -> Api:
         return "messages" if self.kind == "anthropic" else "chat"
 
@@ -165,11 +143,6 @@ class Config(BaseModel):
     """``record`` overwrites, ``replay`` never touches the network, ``auto`` replays hits, records misses."""
 
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
-
-    @field_validator("timeouts")
-    @classmethod
-    def _positive(cls, value: Timeouts | None) -> Timeouts | None:
-        return _positive_timeouts(value)
 
     @field_validator("models", mode="before")
     @classmethod
