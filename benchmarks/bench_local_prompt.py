@@ -23,25 +23,7 @@ from _common import report
 from steadyhand.local import LocalModelServer, LocalServerError
 from steadyhand.local.server import available_cores
 
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "tired",
-    "owls",
-    "watch",
-    "the",
-    "quiet",
-    "river",
-]
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven"]
 
 
 def long_prompt(seed: int, words: int = 1000) -> str:
