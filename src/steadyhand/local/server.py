@@ -36,6 +36,15 @@ class PortUnavailable(LocalServerError):
     """The port is held by another process (before start, or it answered the readiness probe)."""
 
 
+def default_n_batch(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+    """512 prompt tokens per step, or 1 on a CPU with AMX (the kernels that crash on some VMs)."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return 512
+    return 1 if "amx_tile" in flags.split() else 512
+
+
 def available_cores() -> int:
     """The cores this process may run on (its affinity mask where the OS has one)."""
     try:
@@ -59,9 +68,10 @@ class LocalModelServer:
     completion (so a server that loads but crashes on its first prompt fails here, with its log), or
     raises :class:`LocalServerError` after ``startup_timeout`` seconds.
 
-    ``n_batch`` defaults to 1: llama.cpp's AMX matrix kernels (built in on CPUs that advertise AMX)
-    crash with SIGSEGV on prompt batches of more than one token on some VMs (Firecracker), while the
-    one-token path works everywhere and, for a 135M model and short prompts, is as fast.
+    ``n_batch`` (prompt tokens processed per step) defaults to :func:`default_n_batch`: 512, except on
+    CPUs that advertise AMX, where llama.cpp's AMX matrix kernels crash with SIGSEGV on batches of more
+    than one token on some VMs (Firecracker), so 1 there. A larger batch is what makes a long prompt
+    fast (docs/local-model.md has the figures); the warm-up completion turns a crash into an error.
     ``n_threads`` defaults to the cores this process may use (llama.cpp's own default is half of them).
 
     The server is started with ``--interrupt_requests False``: by default llama-cpp-python cuts a
@@ -75,7 +85,7 @@ class LocalModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
         n_ctx: int = 2048,
-        n_batch: int = 1,
+        n_batch: int | None = None,
         n_threads: int | None = None,
         model_path: Path | None = None,
         model_name: str = DEFAULT_MODEL_NAME,
@@ -85,7 +95,7 @@ class LocalModelServer:
         self.host = host
         self.port = port
         self.n_ctx = n_ctx
-        self.n_batch = n_batch
+        self.n_batch = n_batch or default_n_batch()
         self.n_threads = n_threads or available_cores()
         self.model_path = model_path
         self.model_name = model_name
