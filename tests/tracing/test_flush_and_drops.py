@@ -12,7 +12,10 @@ import pytest
 from steadyhand.tracing import SpanRecord, Tracer
 from steadyhand.tracing.spool import Spool
 
-from ._stores import MemoryStore
+from ._stores import STORE_HANG, MemoryStore
+
+HANG_MARGIN = 10.0
+"""Seconds of slack for a loaded machine: bounds here catch waiting for the hung store, not slowness."""
 
 
 def test_flush_returns_within_its_timeout_when_the_store_hangs(tmp_path: Path) -> None:
@@ -22,13 +25,16 @@ def test_flush_returns_within_its_timeout_when_the_store_hangs(tmp_path: Path) -
     try:
         for i in range(50):
             tracer.record(SpanRecord(name=f"s{i}"))
+        # The store holds each write for STORE_HANG s: returning well before that means the timeout
+        # bounded the wait. (How close to its timeout flush returns is a benchmark figure:
+        # benchmarks/bench_tracer_faults.py.)
         for timeout in (0.0, 0.05, 0.3):
             t0 = time.monotonic()
             assert tracer.flush(timeout=timeout) is False
-            assert time.monotonic() - t0 < timeout + 0.1
+            assert time.monotonic() - t0 < timeout + HANG_MARGIN
         t0 = time.monotonic()
         assert tracer.close(timeout=0.2) is False
-        assert time.monotonic() - t0 < 0.4
+        assert time.monotonic() - t0 < 0.2 + HANG_MARGIN
     finally:
         store.release.set()
     assert tracer.stats().dropped == 0
@@ -39,14 +45,15 @@ def test_record_stays_fast_while_the_store_hangs(tmp_path: Path) -> None:
     store.hang.set()
     tracer = Tracer(store, spool_dir=tmp_path / "spool", max_queue=50, exit_timeout=None)
     try:
-        worst = 0.0
+        t0 = time.monotonic()
         for i in range(2000):
-            t0 = time.perf_counter()
             tracer.record(SpanRecord(name=f"s{i}"))
-            worst = max(worst, time.perf_counter() - t0)
+        took = time.monotonic() - t0
         stats = tracer.stats()
         assert stats.queued <= 50 and stats.spooled == 2000 and stats.dropped == 0
-        assert worst < 0.05
+        # Had record() waited for the hung store even once, it would have taken STORE_HANG s; its
+        # latency (worst, p99) is measured in benchmarks/bench_tracer_faults.py.
+        assert took < STORE_HANG - HANG_MARGIN, f"record() waited for the hung store ({took:.1f} s)"
     finally:
         store.release.set()
         tracer.close(timeout=2)
