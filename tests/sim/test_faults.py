@@ -129,7 +129,7 @@ def test_hang_and_slow_first_token_time_out(sim: SimServer, model: str) -> None:
     started = time.monotonic()
     with _oai(sim, timeout=0.3) as client, pytest.raises(openai.APITimeoutError):
         client.chat.completions.create(model=model, messages=MSGS)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # the fault lasts far longer: only the client's timeout ends it
 
 
 def test_stall_keeps_connection_open_after_some_chunks(sim: SimServer) -> None:
