@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from _docs import DOCS, examples, run_example
 from services import PostgresCluster, ServiceMissing
 from steadyhand import Client, Config
 from steadyhand.cli import app
@@ -24,8 +23,7 @@ from steadyhand.sim import SimServer
 from steadyhand.store import TraceDetail, open_store
 from steadyhand.tracing import PriceTable, tracer_from_config
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "tracing-quickstart.md"
-EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+EXAMPLES = examples(DOCS / "tracing-quickstart.md")
 _ENV = ("CONFIG", "CASSETTE", "DATABASE_URL", "PRICES", "PROJECT", "SIM_URL")
 PRICES = """
 version = "team-2025-07"
@@ -80,8 +78,7 @@ def test_the_quickstart_example_runs_end_to_end(
     assert len(EXAMPLES) == 1
     url = f"sqlite:///{tmp_path / 'traces.db'}"
     monkeypatch.setenv("STEADYHAND_DATABASE_URL", url)
-    namespace: dict[str, Any] = {"__name__": "docs_example"}
-    exec(compile(EXAMPLES[0], str(DOC), "exec"), namespace)
+    namespace = run_example(EXAMPLES[0])  # and it prints what its #> lines say
 
     detail: TraceDetail = namespace["trace"]
     assert detail.roots[0].span.name == "answer-question" and detail.roots[0].span.tags == {"user": "u1"}
