@@ -18,7 +18,7 @@ def test_the_doc_has_examples() -> None:
     assert len(EXAMPLES) == 1, "a new example needs its own checks below"
 
 
-def test_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_runs() -> None:
     ns = run_example(EXAMPLES[0], check=False)
     answer, reply = ns["answer"], ns["reply"]
     assert answer.text.strip() and 0 < answer.usage.output_tokens <= 16
