@@ -1,77 +1,63 @@
 """steadyhand: the production harness for LLM features.
 
-Names load lazily so ``import steadyhand`` stays fast; see ``__all__`` for the public API.
+This module is the public API: everything in ``__all__`` and nothing else. Heavy dependencies (httpx,
+SQLAlchemy, the CLI's Rich and Typer) load when first used, not here.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._config import Config, ProviderConfig
-    from .client import AsyncClient, AsyncStream, Client, Stream
-    from .errors import (
-        AuthenticationFailed,
-        BadRequest,
-        ConfigurationError,
-        ContentFiltered,
-        ContextWindowExceeded,
-        ModelNotFound,
-        Overloaded,
-        PrefillNotSupported,
-        ProviderConnectionError,
-        ProviderError,
-        ProviderHTTPError,
-        ProviderTimeout,
-        QuotaExhausted,
-        RateLimited,
-        ServerError,
-        SteadyhandError,
-        StoreError,
-        StreamInterrupted,
-        UnexpectedProviderResponse,
-    )
-    from .providers.base import Capabilities, Provider, Timeouts
-    from .types import (
-        Choice,
-        Chunk,
-        ImagePart,
-        Message,
-        ModelRequest,
-        ModelResponse,
-        ResponseFormat,
-        TextPart,
-        Tool,
-        ToolCall,
-        Usage,
-    )
+from ._config import Config, ModelAlias, ProviderConfig, Target
+from ._validate import MessagesInput
+from .client import AsyncClient, AsyncStream, Client, Stream
+from .context import CallContext, OpenSpan
+from .errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ConfigurationError,
+    ContentFiltered,
+    ContextWindowExceeded,
+    InvalidRequest,
+    ModelNotFound,
+    Overloaded,
+    PrefillNotSupported,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeout,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+    SteadyhandError,
+    StoreError,
+    StreamInterrupted,
+    UnexpectedProviderResponse,
+)
+from .providers.base import Capabilities, Provider
+from .providers.wrapper import WrapperProvider
+from .timeouts import Timeouts
+from .types import (
+    Choice,
+    Chunk,
+    ImagePart,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 __version__ = "0.1.0"
-
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "._config": ("Config", "ProviderConfig"),
-    ".client": ("AsyncClient", "AsyncStream", "Client", "Stream"),
-    ".errors": (
-        "AuthenticationFailed", "BadRequest", "ConfigurationError", "ContentFiltered",
-        "ContextWindowExceeded",
-        "ModelNotFound", "Overloaded", "PrefillNotSupported", "ProviderConnectionError", "ProviderError",
-        "ProviderHTTPError", "ProviderTimeout", "QuotaExhausted", "RateLimited", "ServerError",
-        "SteadyhandError", "StoreError", "StreamInterrupted", "UnexpectedProviderResponse",
-    ),
-    ".providers.base": ("Capabilities", "Provider", "Timeouts"),
-    ".types": (
-        "Choice", "Chunk", "ImagePart", "Message", "ModelRequest", "ModelResponse", "ResponseFormat",
-        "TextPart", "Tool", "ToolCall", "Usage",
-    ),
-}  # fmt: skip
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AsyncClient",
     "AsyncStream",
     "AuthenticationFailed",
     "BadRequest",
+    "CallContext",
     "Capabilities",
     "Choice",
     "Chunk",
@@ -81,10 +67,14 @@ __all__ = [
     "ContentFiltered",
     "ContextWindowExceeded",
     "ImagePart",
+    "InvalidRequest",
     "Message",
+    "MessagesInput",
+    "ModelAlias",
     "ModelNotFound",
     "ModelRequest",
     "ModelResponse",
+    "OpenSpan",
     "Overloaded",
     "PrefillNotSupported",
     "Provider",
@@ -101,23 +91,19 @@ __all__ = [
     "StoreError",
     "Stream",
     "StreamInterrupted",
+    "Target",
     "TextPart",
     "Timeouts",
     "Tool",
     "ToolCall",
+    "ToolCallDelta",
     "UnexpectedProviderResponse",
     "Usage",
+    "WrapperProvider",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'steadyhand' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+for _name in __all__:  # users see steadyhand.Config, not steadyhand._config.Config
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj

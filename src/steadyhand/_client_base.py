@@ -1,6 +1,9 @@
-"""The I/O-free half of the client: alias resolution, request building, span building, stream bookkeeping.
+"""The I/O-free half of the client: resolution, the provider stack, request checks, the call's span.
 
-:class:`~steadyhand.Client` and :class:`~steadyhand.AsyncClient` add only the calls that do I/O.
+:class:`~steadyhand.Client` and :class:`~steadyhand.AsyncClient` add only the calls that do I/O. A
+call goes: resolve the alias to a :class:`Target`; check the arguments into a :class:`ModelRequest`;
+open the call (its ``llm`` span gets its ids and becomes current, its :class:`CallContext` gets the
+deadline); hand both to the target's provider stack; record the span when the call ends.
 """
 
 from __future__ import annotations
@@ -8,49 +11,56 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._config import Config, Target, is_pinned
+from ._validate import MessagesInput, build_request, check_request
+from .context import CallContext, OpenSpan, TrafficClass
 from .errors import ConfigurationError
+from .policies.stack import Policy, SharedState, StackInfo, build_stack, guard
 from .providers._common import assemble
-from .providers.base import AsyncTransport, Provider, Timeouts, Transport
+from .providers.base import Provider
 from .providers.registry import build_provider
-from .tracing.context import current_span
-from .tracing.records import SpanRecord, SpanSink, fill_usage
-from .types import Chunk, Message, ModelRequest, ModelResponse, ResponseFormat, Tool
+from .timeouts import Timeouts
+from .tracing.context import SpanContext, current_span
+from .tracing.records import SpanRecord, SpanSink, fill_usage, new_span_id, new_trace_id
+from .types import Chunk, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
-    from .sim.cassette import Cassette
+    from .providers.cassette import Cassette
 
-__all__ = ["MessagesInput", "StreamCore", "_BaseClient"]
+__all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
 
 log = logging.getLogger("steadyhand.client")
 
-MessagesInput = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
-"""A plain string (one user message), a message, or a list of ``Message`` objects or dicts."""
+_T = TypeVar("_T")
 
 
-def _message(item: Message | Mapping[str, Any]) -> Message:
-    if isinstance(item, Message):
-        return item
-    if isinstance(item, Mapping):
-        return Message.model_validate(item)
-    raise ConfigurationError(f"a message must be a Message or a dict with role and content, not {item!r}")
+class Call:
+    """One call in flight: what was asked, its context (deadline, span) and when it started."""
+
+    __slots__ = ("ctx", "notes", "parent_id", "request", "start", "tags", "target")
+
+    def __init__(
+        self,
+        target: Target,
+        request: ModelRequest,
+        ctx: CallContext,
+        tags: Mapping[str, str] | None,
+        notes: list[str],
+        parent_id: str | None,
+    ) -> None:
+        self.target = target
+        self.request = request
+        self.ctx = ctx
+        self.tags = tags
+        self.notes = notes
+        self.parent_id = parent_id
+        self.start = time.time()
 
 
-def to_messages(messages: MessagesInput) -> list[Message]:
-    if isinstance(messages, str):
-        return [Message.model_construct(role="user", content=messages)]
-    if isinstance(messages, Message | Mapping):
-        return [_message(messages)]
-    out = [_message(m) for m in messages]
-    if not out:
-        raise ConfigurationError("messages is empty; pass at least one message (or a plain string)")
-    return out
-
-
-class _BaseClient:
-    """Shared state and pure logic; never does I/O itself."""
+class _BaseClient(Generic[_T]):
+    """Shared state and pure logic; never does I/O itself. ``_T`` is the transport type."""
 
     def __init__(
         self,
@@ -59,23 +69,36 @@ class _BaseClient:
         providers: Mapping[str, Provider] | None = None,
         tracer: SpanSink | None = None,
         timeouts: Timeouts | None = None,
+        transport: _T | None = None,
+        policies: Sequence[Policy] = (),
+        state: SharedState | None = None,
+        traffic: TrafficClass = "production",
     ) -> None:
         self.config = Config.load() if config is None else config
         self._injected: dict[str, Provider] = dict(providers or {})
         self._tracer = tracer
         self._timeouts = timeouts
+        self._transport = transport
+        self._policies = tuple(policies)
+        self.state = state if state is not None else SharedState()
+        """State the policies keep (breakers, limits); pass one object to several clients to share it."""
+        self.traffic: TrafficClass = traffic
         self._targets: dict[str, Target] = {}
         self._built: dict[tuple[str, str], Provider] = {}
+        self._guarded: dict[tuple[str, str], Provider] = {}
+        self._stacks: dict[str, Provider] = {}
+        self._pools: dict[str, _T] = {}
         self._warned: set[str] = set()
         self._cassette: Cassette | None = None
-        if self.config.cassette:  # imported only when used: it loads the simulator package
-            from .sim.cassette import Cassette
+        if self.config.cassette:
+            from .providers.cassette import Cassette
 
             self._cassette = Cassette(self.config.cassette, mode=self.config.cassette_mode)
 
-    # -- resolution ---------------------------------------------------------------------------------
+    # -- resolution and the provider stack ------------------------------------------------------------
 
-    def _target(self, model: str) -> Target:
+    def resolve(self, model: str) -> Target:
+        """The target an alias (or ``provider:model``) points at; raises ConfigurationError naming the fix."""
         target = self._targets.get(model)
         if target is None:
             target = self.config.resolve(model, extra_providers=self._injected)
@@ -97,87 +120,111 @@ class _BaseClient:
             target.alias,
         )
 
-    def _provider(self, target: Target) -> Provider:
+    def provider(self, target: Target) -> Provider:
+        """The deadline-guarded provider serving ``target``, without policies (the :class:`Resolver` half)."""
+        key = (target.provider, target.api)
+        guarded = self._guarded.get(key)
+        if guarded is None:
+            guarded = self._guarded[key] = guard(self._leaf(target))
+        return guarded
+
+    def _leaf(self, target: Target) -> Provider:
         injected = self._injected.get(target.provider)
         if injected is not None:
             return injected
         key = (target.provider, target.api)
         provider = self._built.get(key)
         if provider is None:
-            transport, async_transport = self._transports(target.provider)
-            provider = self._built[key] = build_provider(
-                target.provider,
-                api=target.api,
-                config=self.config,
-                timeouts=self._timeouts,
-                transport=transport,
-                async_transport=async_transport,
-            )
+            provider = self._built[key] = self._build(target)
         return provider
 
-    def _transports(self, provider: str) -> tuple[Transport | None, AsyncTransport | None]:
-        """The transports for a provider built from config; one pool per provider, shared by its APIs."""
+    def _build(self, target: Target) -> Provider:
         raise NotImplementedError
 
-    # -- requests -----------------------------------------------------------------------------------
+    def _pool(self, provider: str, make: Any, wrap: Any) -> _T:
+        """One transport per provider, shared by its APIs: the injected one, else ``make()`` (+ cassette)."""
+        pool = self._pools.get(provider)
+        if pool is None:
+            pool = self._transport if self._transport is not None else make()
+            if self._cassette is not None:
+                pool = wrap(self._cassette, pool)
+            self._pools[provider] = pool
+        return pool
 
-    @staticmethod
-    def _request(
-        target: Target,
-        messages: MessagesInput,
-        *,
-        temperature: float | None,
-        max_tokens: int | None,
-        stop: str | Sequence[str] | None,
-        seed: int | None,
-        n: int | None,
-        tools: Sequence[Tool | Mapping[str, Any]] | None,
-        tool_choice: str | None,
-        response_format: ResponseFormat | Mapping[str, Any] | None,
-        extra: Mapping[str, Any] | None,
-    ) -> ModelRequest:
-        fields: dict[str, Any] = {"model": target.model, "messages": to_messages(messages)}
-        if temperature is not None:
-            fields["temperature"] = temperature
-        if max_tokens is not None:
-            fields["max_tokens"] = max_tokens
-        if stop is not None:
-            fields["stop"] = [stop] if isinstance(stop, str) else list(stop)
-        if seed is not None:
-            fields["seed"] = seed
-        if n is not None:
-            fields["n"] = n
-        if tools is not None:
-            fields["tools"] = [t if isinstance(t, Tool) else Tool.model_validate(t) for t in tools]
-        if tool_choice is not None:
-            fields["tool_choice"] = tool_choice
-        if response_format is not None:
-            fields["response_format"] = (
-                response_format
-                if isinstance(response_format, ResponseFormat)
-                else ResponseFormat.model_validate(response_format)
-            )
-        fields["extra"] = dict(extra) if extra else {}
-        return ModelRequest.model_construct(**fields)
+    def _build_http(self, target: Target, **transports: Any) -> Provider:
+        return build_provider(
+            target.provider, api=target.api, config=self.config, timeouts=self._timeouts, **transports
+        )
 
-    # -- tracing ------------------------------------------------------------------------------------
+    def _stack(self, target: Target) -> Provider:
+        stack = self._stacks.get(target.alias)
+        if stack is None:
+            info = StackInfo(target=target, config=self.config, state=self.state, resolver=self)
+            stack = self._stacks[target.alias] = build_stack(self._leaf(target), info, self._policies)
+        return stack
 
-    def _record(
+    # -- calls ---------------------------------------------------------------------------------------
+
+    def _chat_request(
+        self, model: str, messages: MessagesInput, params: dict[str, Any]
+    ) -> tuple[Target, ModelRequest, list[str]]:
+        target = self.resolve(model)
+        request, notes = build_request(target.model, messages, **params)
+        return target, request, notes
+
+    def _given_request(
+        self, request: ModelRequest, model: str | None
+    ) -> tuple[Target, ModelRequest, list[str]]:
+        target = self.resolve(model or request.model)
+        checked, notes = check_request(request)
+        if checked.model != target.model:
+            checked.model = target.model
+        return target, checked, notes
+
+    def _open(
         self,
         target: Target,
         request: ModelRequest,
-        start: float,
+        *,
+        timeout: float | None,
+        tags: Mapping[str, str] | None,
+        notes: list[str],
+    ) -> Call:
+        """Start a call: allocate and open its span (when traced) and fix its deadline."""
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        span: OpenSpan | None = None
+        parent_id: str | None = None
+        if self._tracer is not None:
+            parent = current_span()
+            if parent is None:
+                context = SpanContext(new_trace_id(), new_span_id(), self.config.project)
+            else:
+                context = SpanContext(parent.trace_id, new_span_id(), parent.project)
+                parent_id = parent.span_id
+            span = OpenSpan(context, self._tracer)
+        ctx = CallContext(
+            deadline=None if timeout is None else time.monotonic() + timeout,
+            span=span,
+            traffic=self.traffic,
+            tags=tags or {},
+            target=target,
+        )
+        return Call(target, request, ctx, tags, notes, parent_id)
+
+    def _record(
+        self,
+        call: Call,
         *,
         response: ModelResponse | None = None,
         error: BaseException | None = None,
         first_token: float | None = None,
-        tags: Mapping[str, str] | None = None,
     ) -> None:
-        """Send one ``llm`` span to the tracer; never raises into the caller."""
-        if self._tracer is None:
+        """Send the call's ``llm`` span to the tracer; never raises into the caller."""
+        if self._tracer is None or call.ctx.span is None:
             return
         try:
-            self._tracer.record(span_for(self, target, request, start, response, error, first_token, tags))
+            self._tracer.record(span_for(call, call.ctx.span, response, error, first_token))
         except Exception:  # the tracer must never break a call
             log.exception("the tracer failed to record a span; the call itself is unaffected")
 
@@ -186,54 +233,54 @@ class _BaseClient:
 
 
 def span_for(
-    client: _BaseClient,
-    target: Target,
-    request: ModelRequest,
-    start: float,
+    call: Call,
+    span: OpenSpan,
     response: ModelResponse | None,
     error: BaseException | None,
     first_token: float | None,
-    tags: Mapping[str, str] | None,
 ) -> SpanRecord:
-    parent = current_span()
-    span = SpanRecord(
+    """The ``llm`` span of a finished call, naming the provider and model that answered."""
+    target = call.target
+    context = span.context
+    attributes = span.attributes
+    if call.notes:
+        attributes = {**attributes, "steadyhand.adjusted": call.notes}
+    record = SpanRecord(
         name=f"chat {target.alias}",
         kind="llm",
-        start_time=start,
+        trace_id=context.trace_id,
+        span_id=context.span_id,
+        parent_id=call.parent_id,
+        start_time=call.start,
         end_time=time.time(),
         first_token_time=first_token,
-        project=parent.project if parent else client.config.project,
+        project=context.project,
         model_alias=target.alias,
-        provider=target.provider,
-        model=target.model,
-        request=request.model_dump(mode="json", exclude_none=True),
-        tags=dict(tags or {}),
+        provider=span.answered_provider or target.provider,
+        model=span.answered_model or target.model,
+        request=call.request.model_dump(mode="json", exclude_none=True),
+        attributes=attributes,
+        tags=dict(call.tags or {}),
     )
-    if parent is not None:
-        span.trace_id = parent.trace_id
-        span.parent_id = parent.span_id
     if error is not None:
-        span.status = "error"
-        span.error_type = type(error).__name__
-        span.error_message = str(error)
+        record.status = "error"
+        record.error_type = type(error).__name__
+        record.error_message = str(error)
     if response is not None:
-        span.response_model = response.model
-        span.response = response.model_dump(mode="json", exclude_none=True)
-        span.finish_reason = response.finish_reason
-        fill_usage(span, response.usage)
-    return span
+        record.response_model = response.model
+        record.response = response.model_dump(mode="json", exclude_none=True)
+        record.finish_reason = response.finish_reason
+        fill_usage(record, response.usage)
+    return record
 
 
 class StreamCore:
     """What Stream and AsyncStream share: the chunks so far, timing, the final response and the span."""
 
-    def __init__(
-        self, client: _BaseClient, target: Target, request: ModelRequest, tags: Mapping[str, str] | None
-    ) -> None:
+    def __init__(self, client: _BaseClient[Any], call: Call, timeout: float | None) -> None:
         self._client = client
-        self._target = target
-        self._request = request
-        self._tags = tags
+        self._call = call
+        self._timeout = timeout
         self._chunks: list[Chunk] = []
         self._response: ModelResponse | None = None
         self._done = False
@@ -241,39 +288,36 @@ class StreamCore:
         self.first_token_time: float | None = None
         """Unix time of the first chunk with text or a tool call."""
 
+    def _begin(self) -> CallContext:
+        """The request goes out now: the deadline counts from here."""
+        call = self._call
+        if self._timeout is not None:
+            call.ctx = call.ctx.replace(deadline=time.monotonic() + self._timeout)
+        call.start = self.start_time = time.time()
+        return call.ctx
+
     def _seen(self, chunk: Chunk) -> None:
         if self.first_token_time is None and (chunk.text or chunk.tool_calls):
             self.first_token_time = time.time()
         self._chunks.append(chunk)
 
+    def _assembled(self) -> ModelResponse:
+        call = self._call
+        return assemble(self._chunks, provider=call.target.provider, model=call.request.model)
+
     def _finished(self) -> None:
         if self._done:
             return
         self._done = True
-        self._response = assemble(self._chunks, provider=self._target.provider, model=self._request.model)
-        self._client._record(
-            self._target,
-            self._request,
-            self.start_time,
-            response=self._response,
-            first_token=self.first_token_time,
-            tags=self._tags,
-        )
+        self._response = self._assembled()
+        self._client._record(self._call, response=self._response, first_token=self.first_token_time)
 
     def _failed(self, error: BaseException) -> None:
         if self._done:
             return
         self._done = True
-        partial = assemble(self._chunks, provider=self._target.provider, model=self._request.model)
-        self._client._record(
-            self._target,
-            self._request,
-            self.start_time,
-            response=partial if self._chunks else None,
-            error=error,
-            first_token=self.first_token_time,
-            tags=self._tags,
-        )
+        partial = self._assembled() if self._chunks else None
+        self._client._record(self._call, response=partial, error=error, first_token=self.first_token_time)
 
     @property
     def response(self) -> ModelResponse:
@@ -284,7 +328,12 @@ class StreamCore:
 
     @property
     def request(self) -> ModelRequest:
-        return self._request
+        return self._call.request
+
+    @property
+    def ctx(self) -> CallContext:
+        """The call's context (its deadline, its span's ids)."""
+        return self._call.ctx
 
 
 class StreamClosed(Exception):

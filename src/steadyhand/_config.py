@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from .errors import ConfigurationError
-from .providers.base import Timeouts
+from .timeouts import Timeouts
 
 __all__ = [
     "DEFAULT_SIM_URL",
@@ -122,7 +122,7 @@ class Config(BaseModel):
     ``sim_url`` and the alias ``default -> sim:sim-basic``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelAlias] = Field(default_factory=dict)

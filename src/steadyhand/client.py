@@ -1,24 +1,32 @@
 """The front door: :class:`Client` and :class:`AsyncClient`, kept in step by a parity test.
 
-Both resolve a model alias to a pinned ``provider:model``, build a normalized request, call the
-provider, and record one ``llm`` span when a tracer is given. Only the I/O differs between them.
+Both resolve a model alias to a pinned ``provider:model``, check the arguments into a normalized
+request, open the call (its span and deadline), and hand it to the target's provider stack. Only the
+I/O differs between them. ``complete``/``complete_stream`` take a ready :class:`ModelRequest`: the
+entry point for servers that decode a request body themselves.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from ._client_base import MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_base import Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
 from ._config import Config, Target
-from .providers.base import AsyncTransport, Provider, Timeouts, Transport
-from .providers.http_provider import call_timeouts
+from .context import TrafficClass
+from .policies.stack import Policy, SharedState
+from .providers.base import AsyncTransport, Provider, Transport
+from .timeouts import Timeouts
+from .tracing.context import reset_span, use_span
 from .tracing.records import SpanSink
 from .types import Chunk, ModelRequest, ModelResponse, ResponseFormat, Tool
 
 __all__ = ["AsyncClient", "AsyncStream", "Client", "Stream"]
+
+
+def _params(**params: Any) -> dict[str, Any]:
+    return params
 
 
 class Stream(StreamCore):
@@ -27,18 +35,15 @@ class Stream(StreamCore):
     After the last chunk, :attr:`response` is the assembled :class:`ModelResponse`.
     """
 
-    def __init__(
-        self, client: Client, target: Target, request: ModelRequest, tags: Mapping[str, str] | None
-    ) -> None:
-        super().__init__(client, target, request, tags)
-        self._provider = client._provider(target)
-        self._timeout: float | None = None
+    def __init__(self, client: Client, call: Call, timeout: float | None) -> None:
+        super().__init__(client, call, timeout)
+        self._provider = client._stack(call.target)
         self._iterator: Iterator[Chunk] | None = None
 
     def _open(self) -> Iterator[Chunk]:
         if self._iterator is None:
-            with call_timeouts(self._timeout):
-                self._iterator = self._provider.stream(self._request)
+            ctx = self._begin()
+            self._iterator = self._provider.stream(self._call.request, ctx=ctx)
         return self._iterator
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -85,18 +90,15 @@ class Stream(StreamCore):
 class AsyncStream(StreamCore):
     """The async twin of :class:`Stream`: ``async with client.stream(...) as s: async for chunk in s``."""
 
-    def __init__(
-        self, client: AsyncClient, target: Target, request: ModelRequest, tags: Mapping[str, str] | None
-    ) -> None:
-        super().__init__(client, target, request, tags)
-        self._provider = client._provider(target)
-        self._timeout: float | None = None
+    def __init__(self, client: AsyncClient, call: Call, timeout: float | None) -> None:
+        super().__init__(client, call, timeout)
+        self._provider = client._stack(call.target)
         self._iterator: AsyncIterator[Chunk] | None = None
 
     def _open(self) -> AsyncIterator[Chunk]:
         if self._iterator is None:
-            with call_timeouts(self._timeout):
-                self._iterator = self._provider.astream(self._request)
+            ctx = self._begin()
+            self._iterator = self._provider.astream(self._call.request, ctx=ctx)
         return self._iterator
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
@@ -140,11 +142,14 @@ class AsyncStream(StreamCore):
         await self.close()
 
 
-class Client(_BaseClient):
+class Client(_BaseClient[Transport]):
     """Call models synchronously. ``Client()`` loads ``steadyhand.toml``/``STEADYHAND_*`` (see docs).
 
     ``providers`` injects providers by name (test doubles, your own adapters); ``tracer`` receives one
-    span per call; ``timeouts`` are the limits for providers whose config sets none.
+    span per call; ``timeouts`` are the limits for providers whose config sets none; ``transport``
+    moves the bytes of every provider built from config (default: pooled httpx); ``policies`` wrap
+    each target's provider, innermost first (see :mod:`steadyhand.policies`); ``state`` is what the
+    policies share (pass one object to several clients); ``traffic`` labels every call's context.
     """
 
     def __init__(
@@ -154,22 +159,43 @@ class Client(_BaseClient):
         providers: Mapping[str, Provider] | None = None,
         tracer: SpanSink | None = None,
         timeouts: Timeouts | None = None,
+        transport: Transport | None = None,
+        policies: Sequence[Policy] = (),
+        state: SharedState | None = None,
+        traffic: TrafficClass = "production",
     ) -> None:
-        super().__init__(config, providers=providers, tracer=tracer, timeouts=timeouts)
-        self._pools: dict[str, Transport] = {}
+        super().__init__(
+            config, providers=providers, tracer=tracer, timeouts=timeouts, transport=transport,
+            policies=policies, state=state, traffic=traffic,
+        )  # fmt: skip
 
-    def _transports(self, provider: str) -> tuple[Transport | None, AsyncTransport | None]:
-        pool = self._pools.get(provider)
-        if pool is None:
+    def _build(self, target: Target) -> Provider:
+        def make() -> Transport:
             from .providers.http import HttpxTransport
 
-            pool = HttpxTransport()
-            if self._cassette is not None:
-                from .sim.cassette import CassetteTransport
+            return HttpxTransport()
 
-                pool = CassetteTransport(self._cassette, pool)
-            self._pools[provider] = pool
-        return pool, None
+        def wrap(cassette: Any, inner: Transport) -> Transport:
+            from .providers.cassette import CassetteTransport
+
+            return CassetteTransport(cassette, inner)
+
+        return self._build_http(target, transport=self._pool(target.provider, make, wrap))
+
+    def _run(self, call: Call) -> ModelResponse:
+        provider = self._stack(call.target)
+        span = call.ctx.span
+        token = None if span is None else use_span(span.context)
+        try:
+            response = provider.complete(call.request, ctx=call.ctx)
+        except BaseException as exc:
+            self._record(call, error=exc)
+            raise
+        finally:
+            if token is not None:
+                reset_span(token)
+        self._record(call, response=response)
+        return response
 
     def chat(
         self,
@@ -177,6 +203,7 @@ class Client(_BaseClient):
         *,
         model: str = "default",
         temperature: float | None = None,
+        top_p: float | None = None,
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
@@ -190,26 +217,27 @@ class Client(_BaseClient):
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
-        ``timeout`` caps the whole call in seconds; ``extra`` adds provider-specific body fields.
+        ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
+        wire format (see docs/client.md). A wrong argument raises :class:`~steadyhand.InvalidRequest`.
         """
-        target = self._target(model)
-        request = self._request(
-            target, messages, temperature=temperature, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
+        params = _params(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
-        provider = self._provider(target)
-        start = time.time()
-        try:
-            if timeout is None:
-                response = provider.complete(request)
-            else:
-                with call_timeouts(timeout):
-                    response = provider.complete(request)
-        except BaseException as exc:
-            self._record(target, request, start, error=exc, tags=tags)
-            raise
-        self._record(target, request, start, response=response, tags=tags)
-        return response
+        target, request, notes = self._chat_request(model, messages, params)
+        return self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+
+    def complete(
+        self,
+        request: ModelRequest,
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelResponse:
+        """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
+        target, checked, notes = self._given_request(request, model)
+        return self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
 
     def stream(
         self,
@@ -217,6 +245,7 @@ class Client(_BaseClient):
         *,
         model: str = "default",
         temperature: float | None = None,
+        top_p: float | None = None,
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
@@ -230,16 +259,26 @@ class Client(_BaseClient):
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
 
-        The request goes out when iteration starts.
+        The request goes out when iteration starts; ``timeout`` counts from then.
         """
-        target = self._target(model)
-        request = self._request(
-            target, messages, temperature=temperature, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
+        params = _params(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
-        stream = Stream(self, target, request, tags)
-        stream._timeout = timeout
-        return stream
+        target, request, notes = self._chat_request(model, messages, params)
+        return Stream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+
+    def complete_stream(
+        self,
+        request: ModelRequest,
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Stream:
+        """The streamed twin of :meth:`complete`."""
+        target, checked, notes = self._given_request(request, model)
+        return Stream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
 
     def close(self) -> None:
         """Close every provider this client built or was given."""
@@ -255,7 +294,7 @@ class Client(_BaseClient):
         self.close()
 
 
-class AsyncClient(_BaseClient):
+class AsyncClient(_BaseClient[AsyncTransport]):
     """Call models asynchronously; the same API as :class:`Client` with ``await``."""
 
     def __init__(
@@ -265,22 +304,43 @@ class AsyncClient(_BaseClient):
         providers: Mapping[str, Provider] | None = None,
         tracer: SpanSink | None = None,
         timeouts: Timeouts | None = None,
+        transport: AsyncTransport | None = None,
+        policies: Sequence[Policy] = (),
+        state: SharedState | None = None,
+        traffic: TrafficClass = "production",
     ) -> None:
-        super().__init__(config, providers=providers, tracer=tracer, timeouts=timeouts)
-        self._pools: dict[str, AsyncTransport] = {}
+        super().__init__(
+            config, providers=providers, tracer=tracer, timeouts=timeouts, transport=transport,
+            policies=policies, state=state, traffic=traffic,
+        )  # fmt: skip
 
-    def _transports(self, provider: str) -> tuple[Transport | None, AsyncTransport | None]:
-        pool = self._pools.get(provider)
-        if pool is None:
+    def _build(self, target: Target) -> Provider:
+        def make() -> AsyncTransport:
             from .providers.http import AsyncHttpxTransport
 
-            pool = AsyncHttpxTransport()
-            if self._cassette is not None:
-                from .sim.cassette import AsyncCassetteTransport
+            return AsyncHttpxTransport()
 
-                pool = AsyncCassetteTransport(self._cassette, pool)
-            self._pools[provider] = pool
-        return None, pool
+        def wrap(cassette: Any, inner: AsyncTransport) -> AsyncTransport:
+            from .providers.cassette import AsyncCassetteTransport
+
+            return AsyncCassetteTransport(cassette, inner)
+
+        return self._build_http(target, async_transport=self._pool(target.provider, make, wrap))
+
+    async def _run(self, call: Call) -> ModelResponse:
+        provider = self._stack(call.target)
+        span = call.ctx.span
+        token = None if span is None else use_span(span.context)
+        try:
+            response = await provider.acomplete(call.request, ctx=call.ctx)
+        except BaseException as exc:
+            self._record(call, error=exc)
+            raise
+        finally:
+            if token is not None:
+                reset_span(token)
+        self._record(call, response=response)
+        return response
 
     async def chat(
         self,
@@ -288,6 +348,7 @@ class AsyncClient(_BaseClient):
         *,
         model: str = "default",
         temperature: float | None = None,
+        top_p: float | None = None,
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
@@ -300,21 +361,24 @@ class AsyncClient(_BaseClient):
         extra: Mapping[str, Any] | None = None,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
-        target = self._target(model)
-        request = self._request(
-            target, messages, temperature=temperature, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
+        params = _params(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
-        provider = self._provider(target)
-        start = time.time()
-        try:
-            with call_timeouts(timeout):
-                response = await provider.acomplete(request)
-        except BaseException as exc:
-            self._record(target, request, start, error=exc, tags=tags)
-            raise
-        self._record(target, request, start, response=response, tags=tags)
-        return response
+        target, request, notes = self._chat_request(model, messages, params)
+        return await self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+
+    async def complete(
+        self,
+        request: ModelRequest,
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelResponse:
+        """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
+        target, checked, notes = self._given_request(request, model)
+        return await self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
 
     def stream(
         self,
@@ -322,6 +386,7 @@ class AsyncClient(_BaseClient):
         *,
         model: str = "default",
         temperature: float | None = None,
+        top_p: float | None = None,
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
@@ -334,14 +399,24 @@ class AsyncClient(_BaseClient):
         extra: Mapping[str, Any] | None = None,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
-        target = self._target(model)
-        request = self._request(
-            target, messages, temperature=temperature, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
+        params = _params(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
-        stream = AsyncStream(self, target, request, tags)
-        stream._timeout = timeout
-        return stream
+        target, request, notes = self._chat_request(model, messages, params)
+        return AsyncStream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+
+    def complete_stream(
+        self,
+        request: ModelRequest,
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> AsyncStream:
+        """The streamed twin of :meth:`complete`."""
+        target, checked, notes = self._given_request(request, model)
+        return AsyncStream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
 
     async def aclose(self) -> None:
         """Close every provider this client built or was given."""

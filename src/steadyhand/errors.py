@@ -4,6 +4,7 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
+    │  └─ InvalidRequest                      a request argument is wrong: .param names it
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -23,6 +24,7 @@
     └─ StoreError
 
 ``retryable`` on every provider error says whether sending the same request again may succeed.
+Every error pickles with its fields (process pools in evals send them between processes).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFiltered",
     "ContextWindowExceeded",
+    "InvalidRequest",
     "ModelNotFound",
     "Overloaded",
     "PrefillNotSupported",
@@ -56,9 +59,31 @@ __all__ = [
 class SteadyhandError(Exception):
     """Base of every error steadyhand raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles as cls(*args), which loses keyword-only fields: rebuild bare, restore state.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[SteadyhandError], args: tuple[Any, ...], state: dict[str, Any]) -> SteadyhandError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(SteadyhandError, ValueError):
     """The configuration or a call's arguments are wrong; the message says what to change."""
+
+
+class InvalidRequest(ConfigurationError):
+    """A request argument is wrong (a type, a range, a role); ``param`` names it, the message the fix.
+
+    Raised before anything is sent, so it never costs a provider call.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class StoreError(SteadyhandError):

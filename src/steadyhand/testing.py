@@ -23,6 +23,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+from .context import NO_CONTEXT, CallContext
 from .errors import ConfigurationError
 from .providers.base import Provider
 from .types import Choice, Chunk, FinishReason, Message, ModelRequest, ModelResponse, ToolCallDelta, Usage
@@ -117,16 +118,16 @@ class FunctionProvider(Provider):
             result = await result
         return _as_response(result, request, self.name)
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
+    def complete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
         return self._call_sync(request)
 
-    async def acomplete(self, request: ModelRequest) -> ModelResponse:
+    async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
         return await self._call_async(request)
 
-    def stream(self, request: ModelRequest) -> Iterator[Chunk]:
+    def stream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> Iterator[Chunk]:
         yield from chunks_of(self._call_sync(request))
 
-    async def astream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+    async def astream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> AsyncIterator[Chunk]:
         for chunk in chunks_of(await self._call_async(request)):
             yield chunk
 

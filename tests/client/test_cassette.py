@@ -8,8 +8,8 @@ import pytest
 
 from steadyhand import AsyncClient, Client, Config, ProviderConfig
 from steadyhand._config import ModelAlias
+from steadyhand.providers.cassette import CassetteMiss
 from steadyhand.sim import SimServer
-from steadyhand.sim.cassette import CassetteMiss
 
 SECRET = "sk-proj-THISISASECRETKEY1234567890"
 

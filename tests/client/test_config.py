@@ -142,10 +142,10 @@ def test_a_floating_name_warns_once_per_client(caplog: pytest.LogCaptureFixture)
     caplog.set_level(logging.WARNING, logger="steadyhand.client")
     client = Client(config)
     for _ in range(3):
-        client._target("fast")
-        client._target("openai:gpt-4o")
-        client._target("pinned")
+        client.resolve("fast")
+        client.resolve("openai:gpt-4o")
+        client.resolve("pinned")
     warnings = [r for r in caplog.records if "not pinned" in r.getMessage()]
     assert len(warnings) == 1 and "gpt-4o" in warnings[0].getMessage()
-    Client(config)._target("fast")  # a new client warns again: no global state
+    Client(config).resolve("fast")  # a new client warns again: no global state
     assert len([r for r in caplog.records if "not pinned" in r.getMessage()]) == 2

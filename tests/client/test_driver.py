@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from steadyhand import (
+    CallContext,
     ModelRequest,
     ModelResponse,
     ProviderConnectionError,
@@ -19,7 +20,7 @@ from steadyhand import (
 )
 from steadyhand.providers.base import HTTPRequest, HTTPResponse, HTTPStream, WireFormat
 from steadyhand.providers.http import HttpxTransport
-from steadyhand.providers.http_provider import HTTPProvider, call_timeouts
+from steadyhand.providers.http_provider import HTTPProvider
 from steadyhand.testing import text_response
 from steadyhand.types import Chunk, Message
 
@@ -130,14 +131,38 @@ def test_a_body_without_its_end_marker_is_interrupted() -> None:
         list(provider.stream(REQ))
 
 
-def test_call_timeouts_tighten_total_only() -> None:
+def test_the_transport_clock_starts_from_the_remaining_budget() -> None:
     transport = FakeTransport(200, b"x")
-    provider = HTTPProvider(FakeWire(), transport=transport, timeouts=Timeouts(total=10.0))
-    with call_timeouts(2.0):
-        provider.complete(REQ)
-    with call_timeouts(50.0):
-        provider.complete(REQ)
-    assert [t.total for _, t in transport.seen] == [2.0, 10.0]
+    provider = HTTPProvider(FakeWire(), transport=transport, timeouts=Timeouts(connect=5.0, total=10.0))
+    provider.complete(REQ, ctx=CallContext.with_timeout(2.0))
+    provider.complete(REQ, ctx=CallContext.with_timeout(50.0))
+    provider.complete(REQ)
+    (_, tight), (_, loose), (_, none) = transport.seen
+    assert tight.total is not None and 1.0 < tight.total <= 2.0  # what was left of 2 s when it was sent
+    assert tight.connect is not None and tight.connect <= tight.total
+    assert loose == none == Timeouts(connect=5.0, total=10.0)
+
+
+def test_timeouts_capped_by_a_deadline() -> None:
+    base = Timeouts(connect=5.0, first_token=None, stall=60.0, total=600.0)
+    assert base.capped(None) is base
+    assert base.capped(3.0) == Timeouts(connect=3.0, first_token=None, stall=3.0, total=3.0)
+    assert Timeouts(connect=1.0, total=2.0).capped(3.0) == Timeouts(connect=1.0, total=2.0)
+    assert Timeouts(total=None).capped(4.0).total == 4.0
+
+
+def test_a_passed_deadline_is_a_timeout_before_anything_is_sent() -> None:
+    transport = FakeTransport(200, b"x")
+    provider = HTTPProvider(FakeWire(), transport=transport)
+    with pytest.raises(ProviderTimeout) as info:
+        provider.complete(REQ, ctx=CallContext(deadline=0.0))
+    assert info.value.phase == "total" and transport.seen == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "5", True])
+def test_timeouts_refuse_non_positive_limits(bad: object) -> None:
+    with pytest.raises(ValueError, match="positive number"):
+        Timeouts(connect=bad)  # type: ignore[arg-type]
 
 
 def _mock(handler: object) -> HttpxTransport:

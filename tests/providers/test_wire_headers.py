@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from steadyhand.providers.ratelimit_headers import (
     format_duration,
-    parse_duration,
+    parse_go_duration,
     parse_retry_after,
     parse_timestamp,
     retry_after_seconds,
@@ -33,24 +33,24 @@ NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
+    assert parse_go_duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "soon", "1x", "-1s", "s1", "1h-2m", "nan"])
 def test_parse_duration_rejects_garbage(text: str) -> None:
-    assert parse_duration(text) is None
+    assert parse_go_duration(text) is None
 
 
 @given(st.floats(min_value=0, max_value=200_000, allow_nan=False))
 def test_duration_round_trip(seconds: float) -> None:
-    parsed = parse_duration(format_duration(seconds))
+    parsed = parse_go_duration(format_duration(seconds))
     assert parsed == pytest.approx(seconds, abs=1e-5)
 
 
 @given(st.integers(0, 99), st.integers(0, 59), st.integers(0, 59), st.integers(0, 999))
 def test_duration_components(h: int, m: int, s: int, ms: int) -> None:
-    assert parse_duration(f"{h}h{m}m{s}s") == pytest.approx(h * 3600 + m * 60 + s)
-    assert parse_duration(f"{ms}ms") == pytest.approx(ms / 1000)
+    assert parse_go_duration(f"{h}h{m}m{s}s") == pytest.approx(h * 3600 + m * 60 + s)
+    assert parse_go_duration(f"{ms}ms") == pytest.approx(ms / 1000)
 
 
 def test_retry_after_forms() -> None:

@@ -13,12 +13,12 @@ import pydantic_core
 
 from ..types import Choice, Chunk, FinishReason, Message, ModelResponse, ToolCall, Usage
 
-__all__ = ["as_int", "assemble", "dumps", "loads"]
+__all__ = ["as_int", "assemble", "json_bytes", "loads"]
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes (no spaces), non-ASCII kept as UTF-8."""
-    return pydantic_core.to_json(obj)
+def json_bytes(obj: Any) -> bytes:
+    """Compact JSON bytes, non-ASCII kept as UTF-8; NaN and infinities as null (as orjson writes)."""
+    return pydantic_core.to_json(obj, inf_nan_mode="null")
 
 
 def loads(data: bytes | str) -> Any:

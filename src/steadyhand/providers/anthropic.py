@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..types import Choice, Message, ModelRequest, ModelResponse, Part, ToolCall
 from ._anthropic_stream import AnthropicStreamDecoder, anthropic_finish, anthropic_usage
-from ._common import dumps, loads
+from ._common import json_bytes, loads
 from ._errors import ErrorFields, build_error, parse_body
 from .base import Capabilities, HTTPRequest, HTTPResponse, WireFormat
 
@@ -264,7 +264,7 @@ class AnthropicMessages(WireFormat):
             body["stream"] = True
         if request.extra:
             body.update(request.extra)
-        return HTTPRequest("POST", self.url, self.headers, dumps(body))
+        return HTTPRequest("POST", self.url, self.headers, json_bytes(body))
 
     def parse_response(self, response: HTTPResponse, request: ModelRequest) -> ModelResponse:
         if not 200 <= response.status_code < 300:
@@ -290,7 +290,7 @@ class AnthropicMessages(WireFormat):
             if kind == "text":
                 texts.append(str(block.get("text") or ""))
             elif kind == "tool_use":
-                arguments = dumps(block.get("input") or {}).decode()
+                arguments = json_bytes(block.get("input") or {}).decode()
                 if answer is not None and block.get("name") == answer:
                     texts.append(arguments)
                     answered = True

@@ -3,7 +3,8 @@
 A *wire format* turns a :class:`ModelRequest` into bytes and bytes back into responses and chunks,
 with no I/O, so it is testable from canned bytes and any HTTP client can drive it. A *transport*
 moves :class:`HTTPRequest` bytes. A :class:`Provider` is what the client (and every policy that wraps
-a provider) calls: complete or stream, sync or async.
+a provider) calls: complete or stream, sync or async, each told about the call by a
+:class:`~steadyhand.CallContext` (deadline, span, attempt).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
+from ..context import NO_CONTEXT, CallContext
+from ..timeouts import Timeouts
 from ..types import Chunk, ModelRequest, ModelResponse
 
 __all__ = [
@@ -29,20 +32,6 @@ __all__ = [
     "Transport",
     "WireFormat",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Timeouts:
-    """Time limits for one call, in seconds; ``None`` disables a limit.
-
-    ``stall`` is the longest gap between two pieces of a streamed (or slow non-streamed) answer;
-    ``first_token`` bounds the wait for the first byte of the answer; ``total`` the whole call.
-    """
-
-    connect: float | None = 5.0
-    first_token: float | None = None
-    stall: float | None = 60.0
-    total: float | None = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,24 +138,39 @@ class WireFormat(ABC):
 
 
 class Provider(ABC):
-    """What the client calls. Policies (retry, fallback, cache...) are providers wrapping providers."""
+    """What the client calls. Policies (retry, fallback, cache...) are providers wrapping providers.
+
+    Every method takes the call's :class:`~steadyhand.CallContext`: a provider must end its work by
+    ``ctx.deadline``. One that cannot (a blocking function) leaves ``enforces_deadline`` False and the
+    client runs it under a guard that abandons it at the deadline.
+    """
 
     name: str
+    enforces_deadline: bool = False
+    """True when the provider itself stops at ``ctx.deadline`` (the HTTP driver does)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this provider accepts; the default accepts everything."""
+        return _ALL
 
     @abstractmethod
-    def complete(self, request: ModelRequest) -> ModelResponse: ...
+    def complete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse: ...
 
     @abstractmethod
-    def stream(self, request: ModelRequest) -> Iterator[Chunk]: ...
+    def stream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> Iterator[Chunk]: ...
 
     @abstractmethod
-    async def acomplete(self, request: ModelRequest) -> ModelResponse: ...
+    async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse: ...
 
     @abstractmethod
-    def astream(self, request: ModelRequest) -> AsyncIterator[Chunk]: ...
+    def astream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> AsyncIterator[Chunk]: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release async connections; the default has none."""
+
+
+_ALL = Capabilities()

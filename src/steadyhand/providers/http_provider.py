@@ -6,35 +6,29 @@ small helpers shared by both paths; the sync and async methods differ only in ho
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import TypeVar
 
-from ..errors import ProviderError, StreamInterrupted
+from ..context import NO_CONTEXT, CallContext
+from ..errors import ProviderError, ProviderTimeout, StreamInterrupted
+from ..timeouts import Timeouts
 from ..types import Chunk, ModelRequest, ModelResponse
-from .base import AsyncTransport, HTTPResponse, Provider, StreamDecoder, Timeouts, Transport, WireFormat
+from .base import (
+    AsyncTransport,
+    Capabilities,
+    HTTPRequest,
+    HTTPResponse,
+    Provider,
+    StreamDecoder,
+    Transport,
+    WireFormat,
+)
+from .shaping import shape_request
 from .token_estimate import estimate_usage
 
-__all__ = ["HTTPProvider", "call_timeouts"]
+__all__ = ["HTTPProvider"]
 
 _E = TypeVar("_E", bound=BaseException)
-
-_call_total: ContextVar[float | None] = ContextVar("steadyhand_call_total", default=None)
-
-
-@contextmanager
-def call_timeouts(total: float | None) -> Iterator[None]:
-    """Tighten ``total`` for the calls (and streams) *started* inside this block.
-
-    The client uses it for a call's ``timeout=``; a stream reads it when it is created, not when iterated.
-    """
-    token = _call_total.set(total)
-    try:
-        yield
-    finally:
-        _call_total.reset(token)
 
 
 class _StreamState:
@@ -84,8 +78,10 @@ class HTTPProvider(Provider):
     """A :class:`Provider` speaking ``wire`` over HTTP.
 
     Transports are created on first use (pooled httpx clients) unless given; ``timeouts`` apply to
-    every call, tightened per call by :func:`call_timeouts`.
+    every call, each phase capped by what is left of the call's deadline (``ctx.deadline``).
     """
+
+    enforces_deadline = True
 
     def __init__(
         self,
@@ -93,19 +89,34 @@ class HTTPProvider(Provider):
         *,
         transport: Transport | None = None,
         async_transport: AsyncTransport | None = None,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.wire = wire
         self.name = str(getattr(wire, "provider_name", None) or wire.name)
-        self.timeouts = timeouts
+        self.timeouts = timeouts or Timeouts()
         self._transport = transport
         self._async_transport = async_transport
 
-    def _timeouts(self) -> Timeouts:
-        total = _call_total.get()
-        if total is None or (self.timeouts.total is not None and self.timeouts.total <= total):
-            return self.timeouts
-        return dataclasses.replace(self.timeouts, total=total)
+    @property
+    def capabilities(self) -> Capabilities:
+        caps = getattr(self.wire, "capabilities", None)
+        return caps if isinstance(caps, Capabilities) else super().capabilities
+
+    def _prepare(self, request: ModelRequest, ctx: CallContext, *, stream: bool) -> HTTPRequest:
+        """Shape ``request`` to this provider (noting dropped fields on the span) and build the bytes."""
+        request, dropped = shape_request(request, self.capabilities, self.name)
+        if dropped:
+            ctx.note("steadyhand.dropped", dropped)
+        return self.wire.build_request(request, stream=stream)
+
+    def _timeouts(self, ctx: CallContext) -> Timeouts:
+        left = ctx.remaining()
+        if left is not None and left <= 0:
+            raise ProviderTimeout(
+                "the call's deadline passed before the request was sent; give the call more time",
+                phase="total",
+            )
+        return self.timeouts.capped(left)
 
     def _sync(self) -> Transport:
         if self._transport is None:
@@ -136,33 +147,34 @@ class HTTPProvider(Provider):
             parsed.usage = estimate_usage(request, [c.message.text for c in parsed.choices])
         return parsed
 
-    def complete(self, request: ModelRequest) -> ModelResponse:
-        http_request = self.wire.build_request(request, stream=False)
+    def complete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
+        http_request = self._prepare(request, ctx, stream=False)
         try:
-            return self._parse(self._sync().send(http_request, timeouts=self._timeouts()), request)
+            return self._parse(self._sync().send(http_request, timeouts=self._timeouts(ctx)), request)
         except ProviderError as exc:
             self.tag(exc, request)
             raise
 
-    async def acomplete(self, request: ModelRequest) -> ModelResponse:
-        http_request = self.wire.build_request(request, stream=False)
+    async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
+        http_request = self._prepare(request, ctx, stream=False)
         try:
-            return self._parse(await self._async().send(http_request, timeouts=self._timeouts()), request)
+            response = await self._async().send(http_request, timeouts=self._timeouts(ctx))
+            return self._parse(response, request)
         except ProviderError as exc:
             self.tag(exc, request)
             raise
 
-    def stream(self, request: ModelRequest) -> Iterator[Chunk]:
-        return self._stream(request, self._timeouts())
+    def stream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> Iterator[Chunk]:
+        return self._stream(request, ctx)
 
-    def astream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        return self._astream(request, self._timeouts())
+    def astream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> AsyncIterator[Chunk]:
+        return self._astream(request, ctx)
 
-    def _stream(self, request: ModelRequest, timeouts: Timeouts) -> Iterator[Chunk]:
+    def _stream(self, request: ModelRequest, ctx: CallContext) -> Iterator[Chunk]:
         state = _StreamState(self, request)
-        http_request = self.wire.build_request(request, stream=True)
+        http_request = self._prepare(request, ctx, stream=True)
         try:
-            with self._sync().stream(http_request, timeouts=timeouts) as response:
+            with self._sync().stream(http_request, timeouts=self._timeouts(ctx)) as response:
                 if not 200 <= response.status_code < 300:
                     body = b"".join(response.chunks)
                     raise state.refused(response.status_code, response.headers, body)
@@ -173,11 +185,11 @@ class HTTPProvider(Provider):
             state.failed(exc)
             raise
 
-    async def _astream(self, request: ModelRequest, timeouts: Timeouts) -> AsyncIterator[Chunk]:
+    async def _astream(self, request: ModelRequest, ctx: CallContext) -> AsyncIterator[Chunk]:
         state = _StreamState(self, request)
-        http_request = self.wire.build_request(request, stream=True)
+        http_request = self._prepare(request, ctx, stream=True)
         try:
-            async with self._async().stream(http_request, timeouts=timeouts) as response:
+            async with self._async().stream(http_request, timeouts=self._timeouts(ctx)) as response:
                 if not 200 <= response.status_code < 300:
                     body = b"".join([data async for data in response.chunks])
                     raise state.refused(response.status_code, response.headers, body)

@@ -28,7 +28,7 @@ from ..errors import (
     UnexpectedProviderResponse,
 )
 from ..types import Choice, Message, ModelRequest, ModelResponse, ToolCall
-from ._common import as_int, dumps, loads
+from ._common import as_int, json_bytes, loads
 from ._errors import ErrorFields, build_error, error_fields, parse_body
 from ._openai_stream import OpenAIStreamDecoder, openai_finish, openai_usage
 from .base import Capabilities, HTTPRequest, HTTPResponse, WireFormat
@@ -212,7 +212,7 @@ class OpenAIWire(WireFormat):
                 body["stream_options"] = {"include_usage": True}
         if request.extra:
             body.update(request.extra)
-        return dumps(body)
+        return json_bytes(body)
 
     def _loads(self, body: bytes, model: str) -> dict[str, Any]:
         try:
@@ -364,7 +364,7 @@ def _parse_message(raw: Any) -> tuple[Message, bool]:
             ToolCall(
                 id=str(tc.get("id") or f"call_{i}"),
                 name=str(fn.get("name") or ""),
-                arguments=args if isinstance(args, str) else dumps(args or {}).decode(),
+                arguments=args if isinstance(args, str) else json_bytes(args or {}).decode(),
             )
         )
     message = Message(

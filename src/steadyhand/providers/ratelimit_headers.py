@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 
 __all__ = [
     "format_duration",
-    "parse_duration",
+    "parse_go_duration",
     "parse_retry_after",
     "parse_timestamp",
     "retry_after_seconds",
@@ -24,7 +24,7 @@ _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _WHOLE = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
 
 
-def parse_duration(text: str) -> float | None:
+def parse_go_duration(text: str) -> float | None:
     """Seconds in a Go-style duration (OpenAI's ``x-ratelimit-reset-*``): ``12ms``, ``6m0s``, ``1h2m3.5s``.
 
     A bare number is taken as seconds. Anything else gives ``None`` rather than a guess.
@@ -42,7 +42,7 @@ def parse_duration(text: str) -> float | None:
 
 
 def format_duration(seconds: float) -> str:
-    """The Go-style duration string for ``seconds`` (the inverse of :func:`parse_duration`)."""
+    """The Go-style duration string for ``seconds`` (the inverse of :func:`parse_go_duration`)."""
     if seconds < 1:
         return f"{_decimal(seconds * 1000, 3)}ms"
     hours, rest = divmod(seconds, 3600.0)
@@ -133,7 +133,7 @@ def retry_after_seconds(
     if not rate_limited:
         return None
     openai_kinds = ("requests", "tokens")
-    openai = {k: parse_duration(v) for k in openai_kinds if (v := headers.get(f"x-ratelimit-reset-{k}"))}
+    openai = {k: parse_go_duration(v) for k in openai_kinds if (v := headers.get(f"x-ratelimit-reset-{k}"))}
     wait = _reset_wait(headers, remaining="x-ratelimit-remaining-{}", limit_kind=limit_kind, waits=openai)
     if wait is not None:
         return wait

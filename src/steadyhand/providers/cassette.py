@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigurationError
-from ..providers.base import (
+from .base import (
     AsyncHTTPStream,
     AsyncTransport,
     HTTPRequest,
@@ -40,11 +40,11 @@ __all__ = [
     "CassetteTransport",
     "RecordingTransport",
     "ReplayTransport",
-    "redact",
+    "mask_keys",
 ]
 
 CassetteMode = Literal["record", "replay", "auto"]
-SECRET_HEADERS = frozenset(
+UNRECORDED_HEADERS = frozenset(
     {
         "authorization",
         "x-api-key",
@@ -63,14 +63,14 @@ class CassetteMiss(ConfigurationError):
     """Replay found no recording for a request: record it again (``cassette_mode="record"`` or ``auto``)."""
 
 
-def redact(text: str) -> str:
+def mask_keys(text: str) -> str:
     """Mask API keys in a body or URL."""
     return _QUERY_KEY.sub(r"\1REDACTED", _KEY.sub(r"\1REDACTED", text))
 
 
 def _text(data: bytes) -> dict[str, str]:
     try:
-        return {"text": redact(data.decode("utf-8"))}
+        return {"text": mask_keys(data.decode("utf-8"))}
     except UnicodeDecodeError:
         return {"base64": base64.b64encode(data).decode("ascii")}
 
@@ -83,7 +83,7 @@ def _key(method: str, url: str, body: bytes | None) -> str:
     text = "" if body is None else body.decode("utf-8", "replace")
     with suppress(ValueError):
         text = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
-    return f"{method.upper()} {redact(url)} {redact(text)}"
+    return f"{method.upper()} {mask_keys(url)} {mask_keys(text)}"
 
 
 class Cassette:
@@ -112,20 +112,22 @@ class Cassette:
             return dict(hits[min(n, len(hits) - 1)]["response"])
 
     def miss(self, request: HTTPRequest) -> CassetteMiss:
-        body = redact((request.body or b"").decode("utf-8", "replace"))[:500]
+        body = mask_keys((request.body or b"").decode("utf-8", "replace"))[:500]
         return CassetteMiss(
-            f"cassette {str(self.path)!r} has no recording of {request.method} {redact(request.url)} "
+            f"cassette {str(self.path)!r} has no recording of {request.method} {mask_keys(request.url)} "
             f"with body {body}; record it with cassette_mode='record' or 'auto'"
         )
 
     def add(self, request: HTTPRequest, response: dict[str, Any]) -> None:
-        headers = {k: v for k, v in response.get("headers", {}).items() if k.lower() not in SECRET_HEADERS}
+        headers = {
+            k: v for k, v in response.get("headers", {}).items() if k.lower() not in UNRECORDED_HEADERS
+        }
         entry = {
             "key": _key(request.method, request.url, request.body),
             "request": {
                 "method": request.method,
-                "url": redact(request.url),
-                "headers": {k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS},
+                "url": mask_keys(request.url),
+                "headers": {k: v for k, v in request.headers.items() if k.lower() not in UNRECORDED_HEADERS},
                 "body": _text(request.body or b""),
             },
             "response": {**response, "headers": headers},

@@ -1,0 +1,126 @@
+"""The per-call context: what every provider in a stack is told about the call it is serving.
+
+It is passed explicitly (``provider.complete(request, ctx=ctx)``), so a policy that wraps a provider
+sees the same deadline, span and attempt number as the adapter at the bottom, sync or async, in any
+thread. It is immutable; a wrapper that changes something (the attempt number, a tighter deadline)
+passes a modified copy down with :meth:`CallContext.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .tracing.context import SpanContext
+from .tracing.records import SpanKind, SpanRecord, SpanSink
+
+if TYPE_CHECKING:
+    from ._config import Target
+
+__all__ = ["CallContext", "OpenSpan", "TrafficClass"]
+
+TrafficClass = Literal["production", "test", "shadow", "eval"]
+
+
+class OpenSpan:
+    """The call's ``llm`` span while the call runs: ids allocated, not yet recorded.
+
+    Wrappers record their own spans under it (:meth:`child`) and note what they decided on it
+    (:meth:`note`); the client records the span itself when the call ends.
+    """
+
+    __slots__ = ("answered_model", "answered_provider", "attributes", "context", "sink")
+
+    def __init__(self, context: SpanContext, sink: SpanSink | None) -> None:
+        self.context = context
+        self.sink = sink
+        self.attributes: dict[str, Any] = {}
+        self.answered_provider: str | None = None
+        self.answered_model: str | None = None
+
+    @property
+    def trace_id(self) -> str:
+        return self.context.trace_id
+
+    @property
+    def span_id(self) -> str:
+        return self.context.span_id
+
+    def note(self, key: str, value: Any) -> None:
+        """Set an attribute on the llm span (a dropped parameter, a policy's decision)."""
+        self.attributes[key] = value
+
+    def answered_by(self, provider: str, model: str) -> None:
+        """Say which provider and pinned model gave the answer (a fallback may differ from the target)."""
+        self.answered_provider, self.answered_model = provider, model
+
+    def child(self, name: str, *, kind: SpanKind = "attempt", **fields: Any) -> SpanRecord:
+        """A span record parented to this span, for the caller to fill in and :meth:`emit`."""
+        return SpanRecord(
+            name=name,
+            kind=kind,
+            trace_id=self.context.trace_id,
+            parent_id=self.context.span_id,
+            project=self.context.project,
+            **fields,
+        )
+
+    def emit(self, record: SpanRecord) -> None:
+        """Send a finished child span to the tracer, if there is one; never raises."""
+        if self.sink is None:
+            return
+        try:
+            self.sink.record(record)
+        except Exception:  # the tracer must never break a call
+            import logging
+
+            logging.getLogger("steadyhand.tracing").exception("the tracer failed to record a span")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallContext:
+    """Deadline, span, attempt and labels of one call, handed down a provider stack."""
+
+    deadline: float | None = None
+    """Absolute ``time.monotonic()`` by which the whole call (every attempt and wait) must end."""
+    span: OpenSpan | None = None
+    """The call's open ``llm`` span, or ``None`` when nothing traces this call."""
+    attempt: int = 1
+    """1 for the first try; wrappers that retry or fall back count up."""
+    traffic: TrafficClass = "production"
+    """Which budget this call draws on: test and eval traffic must not starve production."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    target: Target | None = None
+    """The resolved target the call was made for (alias, provider, model, API)."""
+
+    @classmethod
+    def with_timeout(cls, timeout: float | None, **fields: Any) -> CallContext:
+        """A context whose deadline is ``timeout`` seconds from now (none when ``timeout`` is None)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return cls(deadline=deadline, **fields)
+
+    def remaining(self, now: float | None = None) -> float | None:
+        """Seconds left before the deadline (may be negative), or ``None`` with no deadline."""
+        if self.deadline is None:
+            return None
+        return self.deadline - (time.monotonic() if now is None else now)
+
+    def expired(self, now: float | None = None) -> bool:
+        left = self.remaining(now)
+        return left is not None and left <= 0
+
+    def replace(self, **changes: Any) -> CallContext:
+        """A copy with ``changes`` (``attempt=2``, a tighter ``deadline``...)."""
+        return dataclasses.replace(self, **changes)
+
+    def note(self, key: str, value: Any) -> None:
+        """Note ``key`` on the call's llm span; a no-op when the call is not traced."""
+        if self.span is not None:
+            self.span.note(key, value)
+
+
+NO_CONTEXT = CallContext()
+"""The context of a call made directly on a provider: no deadline, no span."""
