@@ -141,8 +141,8 @@ class Guard:
             "sendto": original_sendto,
             "getaddrinfo": original_getaddrinfo,
         }
-        socket.socket.connect = connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
         socket.socket.sendto = sendto  # type: ignore[assignment]
         socket.getaddrinfo = getaddrinfo
 

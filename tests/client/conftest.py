@@ -28,7 +28,7 @@ def sim_config(base_url: str, *, timeouts: Timeouts = FAST, **extra: object) -> 
             "legacy": ModelAlias(target="sim:sim-basic", api="completions"),
             "claude": ModelAlias(target="sim:sim-basic", api="messages"),
         },
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

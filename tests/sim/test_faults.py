@@ -108,7 +108,7 @@ def test_no_prefill_only_when_last_message_is_assistant(sim: SimServer) -> None:
         assert client.messages.create(model="sim-no-prefill", max_tokens=16, messages=MSGS).content
         prefill = [*MSGS, {"role": "assistant", "content": "Sure,"}]
         with pytest.raises(anthropic.BadRequestError, match="prefill"):
-            client.messages.create(model="sim-no-prefill", max_tokens=16, messages=prefill)  # type: ignore[arg-type]
+            client.messages.create(model="sim-no-prefill", max_tokens=16, messages=prefill)
 
 
 def test_reset_is_a_tcp_rst_before_headers(sim: SimServer) -> None:

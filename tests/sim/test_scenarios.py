@@ -193,7 +193,7 @@ def test_latency_and_template_rule() -> None:
         match=Match(prompt_contains="slow"),
         latency={"ttft": 0.2},
         respond=Respond(template="#{{ request_number }}"),
-    )  # type: ignore[arg-type]
+    )
     with SimServer(Scenario(rules=[rule])) as sim:
         started = time.monotonic()
         assert _chat(sim, "m", "be slow").json()["choices"][0]["message"]["content"] == "#1"

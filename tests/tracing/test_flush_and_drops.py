@@ -143,7 +143,12 @@ def test_the_spool_checkpoint_is_rewritten_now_and_then_not_per_batch(
     """Each checkpoint is several system calls; one per batch made the writer starve behind a busy app."""
     commits: list[tuple[int, int]] = []
     original = Spool.commit
-    monkeypatch.setattr(Spool, "commit", lambda self, pos: (commits.append(pos), original(self, pos))[1])
+
+    def commit(self: Spool, pos: tuple[int, int]) -> None:
+        commits.append(pos)
+        original(self, pos)
+
+    monkeypatch.setattr(Spool, "commit", commit)
     store = MemoryStore()
     tracer = Tracer(store, spool_dir=tmp_path / "spool", batch_size=10, exit_timeout=None)
     for i in range(1000):

@@ -142,7 +142,12 @@ def test_bad_settings_fail_at_once(
 ) -> None:
     connects: list[object] = []
     real_connect = socket.socket.connect
-    monkeypatch.setattr(socket.socket, "connect", lambda s, a: (connects.append(a), real_connect(s, a))[1])
+
+    def connect(self: socket.socket, address: object) -> None:
+        connects.append(address)
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
     with pytest.raises(ConfigurationError, match="cannot read price table"):
         tracer_from_config(Config(prices=str(tmp_path / "missing.toml")))
     with pytest.raises(StoreError, match="unsupported database URL"):

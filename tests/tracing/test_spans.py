@@ -32,7 +32,8 @@ def test_nested_spans_form_one_trace(tracer: Tracer, store: MemoryStore) -> None
     assert spans["retrieve"].trace_id == spans["request"].trace_id
     assert spans["request"].tags == {"user": "u1"} and spans["request"].attributes == {"route": "/chat"}
     assert spans["retrieve"].kind == "tool" and spans["retrieve"].tags == {"source": "docs"}
-    assert spans["request"].end_time is not None and spans["request"].end_time >= spans["retrieve"].end_time
+    request_end, retrieve_end = spans["request"].end_time, spans["retrieve"].end_time
+    assert request_end is not None and retrieve_end is not None and request_end >= retrieve_end
 
 
 def test_a_client_call_inside_a_span_is_recorded_as_its_child(tracer: Tracer, store: MemoryStore) -> None:

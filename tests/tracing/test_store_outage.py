@@ -82,6 +82,6 @@ def test_postgres_down_under_traffic_then_everything_arrives(tmp_path: Path) -> 
         assert stats.dropped == 0 and stats.enqueued == len(ids)
         with psycopg.connect(host="127.0.0.1", port=pg.port, user="postgres", dbname=pg.database) as conn:
             rows = conn.execute("SELECT span_id, count(*) FROM spans GROUP BY span_id").fetchall()
-        stored = dict(rows)
+        stored: dict[str, int] = dict(rows)
         assert [i for i in ids if i not in stored] == []
         assert max(stored.values()) == 1 and len(stored) == len(ids)
