@@ -60,11 +60,12 @@ def _record(tracer: Tracer, n: int, prefix: str = "s") -> list[str]:
     return ids
 
 
-def test_spans_arrive_exactly_once_and_close_reaps_the_child(tmp_path: Path) -> None:
+def test_spans_arrive_exactly_once_and_close_reaps_the_child(tmp_path: Path, reap: Reaper) -> None:
     db, spool = tmp_path / "traces.db", tmp_path / "spool"
     tracer = Tracer(f"sqlite:///{db}", writer="process", spool_dir=spool, exit_timeout=None, batch_size=50)
     pid = tracer.writer_pid
     assert pid is not None and _running(pid)
+    reap.pid(pid)  # killed at teardown if close() is never reached
     ids = _record(tracer, 1234)
     assert tracer.flush(timeout=30)
     stats = tracer.stats()
@@ -114,13 +115,16 @@ def test_flush_is_bounded_while_the_store_is_down_and_everything_arrives_after(t
     assert sorted(stored) == sorted(ids) and max(stored.values()) == 1
 
 
-def test_close_with_the_store_down_kills_the_child_in_time_and_leaves_the_spool(tmp_path: Path) -> None:
+def test_close_with_the_store_down_kills_the_child_in_time_and_leaves_the_spool(
+    tmp_path: Path, reap: Reaper
+) -> None:
     db, spool = tmp_path / "traces.db", tmp_path / "spool"
     db.mkdir()
     tracer = Tracer(f"sqlite:///{db}", writer="process", spool_dir=spool, exit_timeout=None)
     ids = _record(tracer, 100)
     pid = tracer.writer_pid
     assert pid is not None
+    reap.pid(pid)  # killed at teardown if close() is never reached
     t0 = time.monotonic()
     assert not tracer.close(timeout=0.5)
     assert time.monotonic() - t0 < 0.5 + HANG_MARGIN  # the child would drain forever: unbounded hangs
