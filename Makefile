@@ -38,8 +38,9 @@ format: install
 	$(BIN)/ruff format src tests benchmarks
 
 # The whole suite with coverage (subprocesses included, see [tool.coverage] in pyproject.toml); the
-# floor sits a few points under the measured figure, so a change that drops tests fails here.
-COVERAGE_FLOOR ?= 80
+# floor sits a few points under the measured figure (86% on 2026-12-01, without the real-model lane),
+# so a change that drops tests fails here.
+COVERAGE_FLOOR ?= 82
 
 test: lint system-deps install-local
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import steadyhand
 from _procs import Reaper
 from steadyhand.store import open_store
 from steadyhand.tracing import SpanRecord, Tracer
@@ -30,7 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _start_app(db: Path, spool: Path, count: int, reap: Reaper) -> subprocess.Popen[str]:
     """The crash app, reaped at teardown whatever happens."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the repo root (for tests.tracing._crash_app) before the path this run imports steadyhand from
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(steadyhand.__file__).parents[1])]),
+    }
     return reap(
         subprocess.Popen(
             [sys.executable, "-m", "tests.tracing._crash_app", str(db), str(spool), str(count)],

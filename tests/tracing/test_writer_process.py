@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import steadyhand
 from _procs import Reaper
 from steadyhand.errors import ConfigurationError
 from steadyhand.store import open_store
@@ -141,7 +142,11 @@ def test_close_with_the_store_down_kills_the_child_in_time_and_leaves_the_spool(
 
 def _start_app(db: Path, spool: Path, count: int, reap: Reaper) -> tuple[subprocess.Popen[str], int]:
     """The crash app and its writer process's pid, both reaped at teardown whatever happens."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the repo root (for tests.tracing._crash_app) before the path this run imports steadyhand from
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(steadyhand.__file__).parents[1])]),
+    }
     proc = reap(
         subprocess.Popen(
             [sys.executable, "-m", "tests.tracing._crash_app", str(db), str(spool), str(count), "process"],
