@@ -6,7 +6,7 @@ SQLAlchemy, the CLI's Rich and Typer) load when first used, not here.
 
 from __future__ import annotations
 
-from ._config import Config, ModelAlias, ProviderConfig, Target
+from ._config import Config, ModelAlias, ProviderConfig, Target, is_pinned
 from ._validate import MessagesInput
 from .client import AsyncClient, AsyncStream, Client, Stream
 from .context import CallContext, OpenSpan
@@ -100,6 +100,7 @@ __all__ = [
     "UnexpectedProviderResponse",
     "Usage",
     "WrapperProvider",
+    "is_pinned",
 ]
 
 for _name in __all__:  # users see steadyhand.Config, not steadyhand._config.Config
