@@ -56,8 +56,9 @@ def test_round_trip_through_the_outbound_builder(request: ModelRequest) -> None:
 @given(loose_anthropic_requests())
 def test_whatever_the_builder_sends_decodes_to_the_same_wire_body(request: ModelRequest) -> None:
     body = WIRE.build_request(request, stream=False).body
+    assert body is not None
     again = WIRE.build_request(decode_messages(body).request, stream=False).body
-    assert json.loads(again) == json.loads(body)
+    assert again is not None and json.loads(again) == json.loads(body)
 
 
 def test_sdk_shaped_body_decodes() -> None:

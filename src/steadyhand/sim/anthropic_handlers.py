@@ -16,7 +16,16 @@ from .answers import Prompt, compose
 from .conversation import anthropic_conversation
 from .faults import ErrorSpec
 from .openai_handlers import stop_sequences
-from .router import MODELS, Router, fault_action, output_fault, plain_answer, stream_answer, wire_body
+from .router import (
+    MODELS,
+    Router,
+    Unparsed,
+    fault_action,
+    output_fault,
+    plain_answer,
+    stream_answer,
+    wire_body,
+)
 from .tokens import count_messages
 
 DEFAULT_PAGE = 20
@@ -103,7 +112,7 @@ def messages(router: Router, body: Any) -> Action:
 
 def count_tokens(router: Router, body: Any) -> Action:
     """``POST /v1/messages/count_tokens``: the ``input_tokens`` a ``/v1/messages`` call would report."""
-    if not isinstance(body, dict):
+    if isinstance(body, Unparsed) or not isinstance(body, dict):
         return router.error("anthropic", _invalid("The request body must be a JSON object."))
     for name in ("model", "messages"):
         if name not in body:
