@@ -4,6 +4,7 @@ other clients responsive, read/idle timeouts, a body-size limit and prompt exit 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import threading
@@ -15,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from steadyhand.sim import SimServer
+from steadyhand.sim import SimServer, http
 from steadyhand.sim.tokens import count_tokens, split_pieces
 
 from .sim_process import sim_process
@@ -187,3 +188,9 @@ def test_sigterm_stops_the_cli_promptly_under_load() -> None:
 def _swallow(fn: Any) -> None:
     with contextlib.suppress(httpx.HTTPError):
         fn()
+
+
+def test_item_by_item_encoding_is_the_same_json() -> None:
+    doc = {"object": "list", "data": [{"index": i, "embedding": [0.5, -1.0]} for i in range(3)], "model": "m"}
+    assert json.loads(http.dumps_items(doc, "data")) == doc
+    assert json.loads(http.dumps_items({"data": []}, "data")) == {"data": []}
