@@ -20,7 +20,10 @@ def main() -> None:
     writer = sys.argv[4] if len(sys.argv) > 4 else "thread"
     url = f"sqlite:///{db}"
     store = url if writer == "process" else open_store(url)
-    tracer = Tracer(store, writer=writer, spool_dir=spool, batch_size=64, flush_interval=0.01)
+    # exit_timeout: a loaded machine may take seconds to start the writer process
+    tracer = Tracer(
+        store, writer=writer, spool_dir=spool, batch_size=64, flush_interval=0.01, exit_timeout=60
+    )
     out = sys.stdout
     if writer == "process":
         out.write(f"pid {tracer.writer_pid}\n")
