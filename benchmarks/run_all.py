@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_tracer": ([], ["--calls", "5000", "--seconds", "10"]),
     "bench_store": ([], ["--spans", "5000", "--fill", "100000", "--repeats", "10"]),
     "bench_local": ([], ["--rounds", "2"]),
+    "bench_codecs": ([], ["--ops", "300", "--rounds", "2"]),
 }
 
 

@@ -63,7 +63,8 @@ class SpanRecord:
     """The model the provider says answered."""
     prompt_version: str | None = None
     request: dict[str, Any] | None = None
-    """Messages, parameters and tools as sent (normalized ModelRequest dump)."""
+    """The normalized request the client called the provider with (``ModelRequest`` dump): not the wire
+    body, which the provider adapter derives from it (capability shaping included)."""
     response: dict[str, Any] | None = None
     finish_reason: str | None = None
     input_tokens: int | None = None

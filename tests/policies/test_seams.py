@@ -300,3 +300,19 @@ async def test_every_provider_honours_the_deadline_async() -> None:
 def test_a_deadline_is_not_imposed_without_a_timeout() -> None:
     client = Client(Config(), providers={"slow": _sleepy(0.3)})
     assert client.chat("hi").text == "late"
+
+
+def test_a_guarded_provider_still_sees_the_callers_span() -> None:
+    from steadyhand.tracing import current_span
+
+    seen: list[object] = []
+
+    def answer(request: ModelRequest) -> str:
+        seen.append(current_span())
+        return "ok"
+
+    sink = Sink()
+    client = Client(Config(), providers={"f": FunctionProvider(answer)}, tracer=sink)
+    client.chat("hi", timeout=5)  # runs on the guard's thread
+    (llm,) = sink.spans
+    assert getattr(seen[0], "span_id", None) == llm.span_id

@@ -38,7 +38,9 @@ def _ant(sim: SimServer, timeout: float = 5.0) -> anthropic.Anthropic:
         ("sim-503", openai.InternalServerError, 503, "server_is_overloaded"),
         ("sim-529", openai.InternalServerError, 529, "server_is_overloaded"),
         ("sim-context-length", openai.BadRequestError, 400, "context_length_exceeded"),
-        ("sim-content-filter", openai.BadRequestError, 400, "content_filter"),
+        ("sim-overloaded", openai.InternalServerError, 503, "server_is_overloaded"),
+        ("sim-content-filter", openai.BadRequestError, 400, "content_policy_violation"),
+        ("sim-content-filter-prompt", openai.BadRequestError, 400, "invalid_prompt"),
     ],
 )
 def test_openai_error_faults(
@@ -70,6 +72,7 @@ def test_context_length_names_messages_param(sim: SimServer) -> None:
     ("model", "error", "status"),
     [
         ("sim-529", anthropic.OverloadedError, 529),
+        ("sim-overloaded", anthropic.OverloadedError, 529),
         ("sim-500", anthropic.InternalServerError, 500),
         ("sim-429", anthropic.RateLimitError, 429),
         ("sim-quota", anthropic.RateLimitError, 429),

@@ -33,7 +33,7 @@ def _chat(sim: SimServer, model: str, content: str = "hello", **extra: Any) -> h
 
 def test_docs_example_loads_and_behaves(tmp_path: Path) -> None:
     scenario = load_scenario(_docs_yaml(tmp_path))
-    assert scenario.seed == 7 and len(scenario.rules) == 6
+    assert scenario.seed == 7 and len(scenario.rules) == 7
     with SimServer(scenario) as sim:
         assert _chat(sim, "primary").status_code == 503
         assert _chat(sim, "cutter").status_code == 200
@@ -44,6 +44,21 @@ def test_docs_example_loads_and_behaves(tmp_path: Path) -> None:
             "tool_calls"
         ][0]
         assert call["function"] == {"name": "get_weather", "arguments": '{"city":"Paris"}'}
+        turn: list[Any] = [
+            {"role": "user", "content": "What is the weather in Rome?"},
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": call["id"], "type": "function", "function": call["function"]}],
+            },
+        ]
+
+        def after(result: str) -> Any:
+            messages = [*turn, {"role": "tool", "tool_call_id": call["id"], "content": result}]
+            body = {"model": "any", "messages": messages}
+            return httpx.post(f"{sim.base_url}/v1/chat/completions", json=body).json()["choices"][0]
+
+        assert after("ERROR 503")["message"]["content"] == "Sorry, the weather service is down."
+        assert after("18 C")["finish_reason"] == "stop"  # the result is in: no second tool call
         assert _chat(sim, "gpt-4o-mini", "Reply as JSON").json()["choices"][0]["message"]["content"] == (
             '{"answer": 42, "unit": "none"}'
         )

@@ -41,8 +41,10 @@ def test_upgrade_then_list_show_tail(empty_url: str, make_span: MakeSpan) -> Non
     assert root.trace_id in out and other.trace_id in out and "answer-question" in out
     code, out = _run("traces", "list", "--model", "other-model", "--since", "1h", url=empty_url)
     assert code == 0 and other.trace_id in out and root.trace_id not in out
-    code, out = _run("traces", "list", "--tag", "env=prod", "--status", "ok", url=empty_url)
-    assert code == 0 and root.trace_id in out and other.trace_id not in out
+    code, out = _run("traces", "list", "--tag", "env=prod", "--status", "error", url=empty_url)
+    assert code == 0 and root.trace_id in out and other.trace_id not in out  # the child failed
+    code, out = _run("traces", "list", "--status", "ok", url=empty_url)
+    assert code == 0 and root.trace_id not in out and other.trace_id in out
     code, out = _run("traces", "list", "--search", "cat sat", "--limit", "1", url=empty_url)
     assert code == 0 and out.count("│ ") >= 1 and "1 traces" in out
 

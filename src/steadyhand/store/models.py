@@ -89,7 +89,8 @@ class Span(Base):
     response_model: Mapped[str | None] = mapped_column(sa.String(200))
     prompt_version: Mapped[str | None] = mapped_column(sa.String(200))
     request: Mapped[dict[str, Any] | None]
-    """As sent, with long strings replaced by ``{"$blob": hash}`` references into ``blobs``."""
+    """The normalized request (``ModelRequest`` dump, not the wire body), with long strings replaced by
+    ``{"$blob": hash}`` references into ``blobs``."""
     response: Mapped[dict[str, Any] | None]
     finish_reason: Mapped[str | None] = mapped_column(sa.Text)
     input_tokens: Mapped[int | None]

@@ -22,8 +22,12 @@ __all__ = ["FIELDS", "encode", "redacted_line", "span_from_json", "span_to_dict"
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SpanRecord))
 _FIELD_SET = frozenset(FIELDS)
-_REDACTED = ("request", "response", "error_message", "attributes")
-"""The fields a Redactor scans; serialized last and on their own, so the pre-check sees only them."""
+_REDACTED = (
+    "name", "project", "error_type", "error_message", "model_alias", "provider", "model", "response_model",
+    "prompt_version", "finish_reason", "request", "response", "usage_raw", "attributes", "tags",
+)  # fmt: skip
+"""The fields a Redactor scans (every stored text; not ids, times or counts); serialized last and on
+their own, so the pre-check sees only them."""
 _PLAIN = tuple(f for f in FIELDS if f not in _REDACTED)
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 """Keys and unknown types as ``json.dumps(default=str)`` writes them."""
