@@ -221,13 +221,45 @@ class Config(BaseModel):
         elif Path("steadyhand.toml").is_file():
             data = _read_toml(Path("steadyhand.toml"))
         _apply_env(data, environ)
+        where = file or "steadyhand.toml / STEADYHAND_* variables"
         try:
             config = cls.model_validate(data)
         except ValidationError as exc:
-            where = file or "steadyhand.toml / STEADYHAND_* variables"
-            raise ConfigurationError(f"invalid configuration in {where}:\n{exc}") from None
+            raise ConfigurationError(f"invalid configuration in {where}:\n{exc}{_misplaced(exc)}") from None
+        config._check_alias_providers(where)
         config._env = environ
         return config
+
+    def _check_alias_providers(self, where: str | os.PathLike[str]) -> None:
+        """At load, an alias must name a configured provider. The usual cause otherwise is TOML's table
+        rule: ``database_url = ...`` written after ``[models]`` is a model alias, not the setting."""
+        providers = self.all_providers()
+        for name, alias in self.all_models().items():
+            provider = alias.target.partition(":")[0]
+            if provider in providers:
+                continue
+            if name in Config.model_fields:
+                raise ConfigurationError(
+                    f"{name} = {alias.target!r} in {str(where)!r} sits under [models], so it is read as a "
+                    f"model alias, not the top-level setting {name!r}: move the line above the first "
+                    "[table] header (in TOML every key after a header belongs to that table)"
+                )
+            raise ConfigurationError(
+                f"alias {name!r} in {str(where)!r} points at provider {provider!r}, which is not "
+                "configured; " + _known("providers", provider, list(providers), "[providers.NAME]")
+            )
+
+
+def _misplaced(exc: ValidationError) -> str:
+    """The hint for a top-level key written under a table (``[providers.x]`` then ``project = ...``)."""
+    for error in exc.errors():
+        key = error["loc"][-1] if error["loc"] else None
+        if error["type"] == "extra_forbidden" and len(error["loc"]) > 1 and key in Config.model_fields:
+            return (
+                f"\n{key!r} is a top-level setting: move the line above the first [table] header "
+                "(in TOML every key after a header belongs to that table)"
+            )
+    return ""
 
 
 def _known(what: str, name: str, known: list[str], section: str) -> str:

@@ -38,23 +38,52 @@ def parse_duration(text: str) -> timedelta:
         raise typer.BadParameter(
             f"{text!r} is not a duration: use a positive number and a unit, e.g. 30d, 12h, 90m"
         )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    except (OverflowError, ValueError):  # past timedelta's range (~2.7 million years)
+        raise typer.BadParameter(
+            f"{text!r} is too long: the most is {timedelta.max.days}d (use e.g. 36500d for a century)"
+        ) from None
 
 
-def open_cli_store(url: str | None, *, migrate: bool = True) -> Store:
+def open_cli_store(url: str | None, *, migrate: bool = True, create: bool = False) -> Store:
     """Open the store at ``url`` (``--database-url`` / ``STEADYHAND_DATABASE_URL``), else at the config's
-    ``database_url`` (``steadyhand.toml``), else the default file; exit 1 with an actionable message."""
+    ``database_url`` (``steadyhand.toml``), else the default file; exit 1 with an actionable message.
+
+    Only ``create=True`` (``db upgrade``) may create a database: everything else reads or changes what is
+    there, and a typo in a URL must not look like an empty store.
+    """
+    where = "the URL came from --database-url / STEADYHAND_DATABASE_URL"
     try:
         if url is None:
             url = Config.load().database_url
-        return open_store(url, migrate=migrate)
-    except (StoreError, ConfigurationError) as e:
+            where = "the URL came from database_url in the config" if url is not None else _DEFAULT
+        return open_store(url, migrate=migrate, create=create)
+    except ConfigurationError as e:
         fail(str(e))
+    except StoreError as e:
+        fail(f"{e}; {where}")
+
+
+_DEFAULT = (
+    "this is the default database (no --database-url, STEADYHAND_DATABASE_URL or database_url in "
+    "steadyhand.toml): run where your app writes its traces, or point at them with --database-url"
+)
 
 
 def fail(message: str) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    """The CLI's one way to report an error: one line naming the fix, exit 1, never a traceback."""
+    line = " ".join(message.split())
+    Console(stderr=True, width=max(80, len(line) + 10)).print(f"[red]error:[/] {line}", highlight=False)
     raise typer.Exit(1)
+
+
+def _check_archive(path: Path) -> None:
+    """A typo in ``--archive`` must not create a directory tree (nor fail after the database work)."""
+    if path.is_dir():
+        fail(f"--archive {path} is a directory: name a file in it, e.g. {path / 'pruned.jsonl'}")
+    if not path.parent.is_dir():
+        fail(f"--archive {path}: the directory {path.parent} does not exist; create it first or fix the path")
 
 
 def register(app: typer.Typer) -> None:
@@ -64,12 +93,12 @@ def register(app: typer.Typer) -> None:
     @db.command("upgrade")
     def upgrade(database_url: DatabaseUrl = None) -> None:
         """Create the tables or migrate them to the latest version."""
-        with open_cli_store(database_url, migrate=False) as store:
+        with open_cli_store(database_url, migrate=False, create=True) as store:
             try:
                 store.upgrade()
             except StoreError as e:
                 fail(str(e))
-            Console().print(f"database at {store!r} is at the latest version", highlight=False)
+            Console().print(f"database at {store.safe_url} is at the latest version", highlight=False)
 
     @db.command("prune")
     def prune(
@@ -89,11 +118,15 @@ def register(app: typer.Typer) -> None:
         database_url: DatabaseUrl = None,
     ) -> None:
         """Delete traces older than AGE (and blobs nothing references any more)."""
+        if archive is not None:
+            _check_archive(archive)
         with open_cli_store(database_url) as store:
             try:
                 result = store.prune(older_than, archive_to=archive)
-            except StoreError as e:
+            except (StoreError, ConfigurationError) as e:
                 fail(str(e))
+            except OSError as e:
+                fail(f"cannot write the archive {archive}: {e.strerror or e}; choose another --archive path")
         where = f"; archived to {result.archive}" if result.archive else ""
         Console().print(
             f"pruned {result.traces} traces, {result.spans} spans, {result.blobs} blobs{where}",

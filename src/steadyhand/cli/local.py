@@ -12,7 +12,7 @@ from types import FrameType
 import typer
 
 from ..errors import ConfigurationError
-from ..local import LocalExtraMissing, LocalModelServer, LocalServerError, config_snippet
+from ..local import LocalExtraMissing, LocalModelServer, LocalServerError, PortUnavailable, config_snippet
 
 local_app = typer.Typer(
     no_args_is_help=True, help="A real self-hosted model: llama.cpp serving SmolLM2-135M."
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 def _start(server: LocalModelServer) -> None:
     try:
         server.start()
-    except LocalExtraMissing as exc:
+    except (LocalExtraMissing, PortUnavailable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except (LocalServerError, ConfigurationError, OSError) as exc:
@@ -35,15 +35,22 @@ def _start(server: LocalModelServer) -> None:
         raise typer.Exit(1) from None
 
 
-@local_app.command("serve")
+@local_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (keep it on loopback)."),
-    port: int = typer.Option(8080, help="Port to listen on (0 picks a free one)."),
-    n_ctx: int = typer.Option(2048, "--n-ctx", help="Context window in tokens."),
-    startup_timeout: float = typer.Option(60.0, help="Seconds to wait for the server to answer."),
+    port: int = typer.Option(8080, min=0, max=65535, help="Port to listen on (0 picks a free one)."),
+    n_ctx: int = typer.Option(2048, "--n-ctx", min=1, help="Context window in tokens."),
+    startup_timeout: float = typer.Option(60.0, min=1, help="Seconds to wait for the server to answer."),
 ) -> None:
-    """Serve the bundled SmolLM2-135M with llama.cpp until Ctrl-C."""
-    server = LocalModelServer(host=host, port=port, n_ctx=n_ctx, startup_timeout=startup_timeout)
+    """Serve the bundled SmolLM2-135M with llama.cpp until Ctrl-C.
+
+    Arguments after `--` go to the llama.cpp server as they are, after steadyhand's own, so they win:
+    `steadyhand local serve -- --n_ctx 4096 --n_batch 512`.
+    """
+    server = LocalModelServer(
+        host=host, port=port, n_ctx=n_ctx, startup_timeout=startup_timeout, extra_args=tuple(ctx.args)
+    )
     _start(server)
     typer.echo(f"llama.cpp serving {server.model_name} at {server.base_url}")
     typer.echo("\nsteadyhand.toml:\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from ..errors import ConfigurationError, StoreError
 from ..store import SpanNode, SpanView, Store, TraceDetail, TraceSummary
 from ..tracing.cost import CostUpdate, PriceTable, recompute_costs
 from ..tracing.records import SpanRecord
+from . import doctor
 from .db import DatabaseUrl, fail, open_cli_store, parse_duration
 
 __all__ = ["register"]
@@ -52,6 +54,55 @@ def _parse_tags(tags: list[str]) -> dict[str, str]:
     return parsed
 
 
+_LLM_KINDS = ("llm", "attempt", "shadow")
+
+
+class Status(StrEnum):
+    """``--status``: ``error`` matches a trace with any failed span, ``ok`` one without."""
+
+    ok = "ok"
+    error = "error"
+
+
+class Kind(StrEnum):
+    """``--kind``: the kinds of :data:`~steadyhand.tracing.records.SpanKind` (a test keeps them equal)."""
+
+    llm = "llm"
+    attempt = "attempt"
+    tool = "tool"
+    query = "query"
+    command = "command"
+    flow_step = "flow_step"
+    eval = "eval"
+    shadow = "shadow"
+    custom = "custom"
+
+
+ESTIMATED = "~"
+"""Marks token counts that are estimates (a stream that carried no usage), never passed off as counted."""
+
+
+def _cost(cost: float, unpriced: int, digits: int) -> str:
+    """A known cost, ``unpriced`` when no span had a price, ``≥$x`` when only some had: never a fake $0."""
+    if not unpriced:
+        return f"${cost:.{digits}f}"
+    return "unpriced" if cost == 0 else f"≥${cost:.{digits}f} ({unpriced} unpriced)"
+
+
+def _trace_tokens(t: TraceSummary) -> str:
+    mark = ESTIMATED if t.estimated_spans else ""
+    return f"{mark}{t.input_tokens}/{mark}{t.output_tokens}"
+
+
+def _trace_status(t: TraceSummary) -> Text:
+    """The root's status, and how many spans failed inside (a retried call can fail under an ok root)."""
+    errors = t.error_count
+    text = _status(t.status)
+    if errors:
+        text.append(f" ({errors} error{'s' if errors != 1 else ''})", style="red")
+    return text
+
+
 def _trace_row(t: TraceSummary) -> list[str | Text]:
     return [
         t.trace_id,
@@ -59,9 +110,9 @@ def _trace_row(t: TraceSummary) -> list[str | Text]:
         _ms(t.duration_ms),
         t.root_span_name or "-",
         str(t.span_count),
-        f"{t.input_tokens}/{t.output_tokens}",
-        f"${t.cost_usd:.4f}",
-        _status(t.status),
+        _trace_tokens(t),
+        _cost(t.cost_usd, t.unpriced_spans, 4),
+        _trace_status(t),
     ]
 
 
@@ -72,10 +123,16 @@ def _span_label(s: SpanView) -> Text:
         label.append(f"  {s.model_alias or ''}{' → ' if s.model_alias and s.model else ''}{s.model or ''}")
     if s.ttft_ms is not None:
         label.append(f"  ttft {_ms(s.ttft_ms)}")
-    if s.input_tokens is not None or s.output_tokens is not None:
-        label.append(f"  tokens {s.input_tokens or 0}/{s.output_tokens or 0}")
+    has_usage = s.input_tokens is not None or s.output_tokens is not None
+    if has_usage:
+        mark = ESTIMATED if s.usage_estimated else ""
+        label.append(f"  tokens {mark}{s.input_tokens or 0}/{mark}{s.output_tokens or 0}")
+        if s.usage_estimated:
+            label.append(" (estimated)", style="yellow")
     if s.cost_usd is not None:
         label.append(f"  ${s.cost_usd:.6f}")
+    elif has_usage and s.kind in _LLM_KINDS:
+        label.append("  unpriced", style="yellow")
     label.append("  ")
     label.append_text(_status(s.status))
     if s.error_type:
@@ -118,10 +175,11 @@ def _reprice(store: Store, prices: PriceTable, *, since: float | None, model: st
 def trace_tree(detail: TraceDetail) -> Tree:
     """A trace as a Rich tree: one line per span with timings, model, tokens, cost and status."""
     t = detail.trace
-    tree = Tree(
-        Text(f"trace {t.trace_id}  {_when(t.start_time)}  {_ms(t.duration_ms)}  ${t.cost_usd:.6f}  ")
-        + _status(t.status)
-    )
+    header = f"trace {t.trace_id}  {_when(t.start_time)}  {_ms(t.duration_ms)}  "
+    header += f"{_cost(t.cost_usd, t.unpriced_spans, 6)}  "
+    if t.estimated_spans:
+        header += f"tokens {_trace_tokens(t)} (estimated)  "
+    tree = Tree(Text(header) + _trace_status(t))
     for root in detail.roots:
         _add(tree, root)
     return tree
@@ -130,13 +188,14 @@ def trace_tree(detail: TraceDetail) -> Tree:
 def register(app: typer.Typer) -> None:
     traces = typer.Typer(no_args_is_help=True, help="Look at traces: list, show one, follow new spans.")
     app.add_typer(traces, name="traces")
+    doctor.register(traces)
 
     @traces.command("list")
     def list_(
         limit: Annotated[int, typer.Option(min=1, max=1000, help="How many traces.")] = 20,
         model: Annotated[str | None, typer.Option(help="Pinned model or alias used by a span.")] = None,
-        status: Annotated[str | None, typer.Option(help="ok or error.")] = None,
-        kind: Annotated[str | None, typer.Option(help="A span kind: llm, tool, flow_step, ...")] = None,
+        status: Annotated[Status | None, typer.Option(help="error: any span failed; ok: none did.")] = None,
+        kind: Annotated[Kind | None, typer.Option(help="Traces with a span of this kind.")] = None,
         project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
         tag: Annotated[list[str] | None, typer.Option(help="key=value; repeat to AND.")] = None,
         since: Annotated[
@@ -152,8 +211,8 @@ def register(app: typer.Typer) -> None:
                 page = store.list_traces(
                     limit=limit,
                     model=model,
-                    status=status,
-                    kind=kind,
+                    status=None if status is None else status.value,
+                    kind=None if kind is None else kind.value,
                     project=project,
                     tags=tags,
                     since=None if since is None else time.time() - since.total_seconds(),
@@ -161,12 +220,15 @@ def register(app: typer.Typer) -> None:
                 )
             except (StoreError, ConfigurationError) as e:
                 fail(str(e))
-        table = Table(title=f"{len(page.items)} traces")
+            source = store.safe_url
+        table = Table(title=f"{len(page.items)} traces in {source}")
         table.add_column("trace id", no_wrap=True, min_width=32)
         for name in ("start", "duration", "root span", "spans", "tokens in/out", "cost", "status"):
             table.add_column(name, no_wrap=name != "root span")
         for t in page.items:
             table.add_row(*_trace_row(t))
+        if any(t.estimated_spans for t in page.items):
+            table.caption = f"{ESTIMATED} estimated token counts (a stream that carried no usage)"
         _console().print(table)
 
     @traces.command("show")
@@ -177,8 +239,9 @@ def register(app: typer.Typer) -> None:
                 detail = store.get_trace(trace_id)
             except StoreError as e:
                 fail(str(e))
+            source = store.safe_url
         if detail is None:
-            fail(f"no trace {trace_id!r}: list them with `steadyhand traces list`")
+            fail(f"no trace {trace_id!r} in {source}: list them with `steadyhand traces list`")
         _console().print(trace_tree(detail))
 
     @traces.command("tail")

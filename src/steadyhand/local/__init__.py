@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .config import config_snippet, local_config
 from .model import INSTALL_HINT, LocalExtraMissing, find_bundled_model
-from .server import DEFAULT_MODEL_NAME, LocalModelServer, LocalServerError
+from .server import DEFAULT_MODEL_NAME, LocalModelServer, LocalServerError, PortUnavailable
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -15,6 +15,7 @@ __all__ = [
     "LocalExtraMissing",
     "LocalModelServer",
     "LocalServerError",
+    "PortUnavailable",
     "config_snippet",
     "find_bundled_model",
     "local_config",

@@ -19,8 +19,9 @@ import httpx
 
 from ..errors import ConfigurationError
 from .model import MODEL_FILE, find_bundled_model, require_server_package
+from .ports import port_in_use, port_owned_by
 
-__all__ = ["DEFAULT_MODEL_NAME", "LocalModelServer", "LocalServerError", "free_port"]
+__all__ = ["DEFAULT_MODEL_NAME", "LocalModelServer", "LocalServerError", "PortUnavailable", "free_port"]
 
 DEFAULT_MODEL_NAME = MODEL_FILE
 """The name the server lists (``--model_alias``) instead of the file's full path: the file's own name,
@@ -29,6 +30,27 @@ which pins the exact weights and quantization (a floating name would draw a warn
 
 class LocalServerError(ConfigurationError):
     """The local model server did not start or answer in time; the message quotes its log."""
+
+
+class PortUnavailable(LocalServerError):
+    """The port is held by another process (before start, or it answered the readiness probe)."""
+
+
+def default_n_batch(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+    """512 prompt tokens per step, or 1 on a CPU with AMX (the kernels that crash on some VMs)."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return 512
+    return 1 if "amx_tile" in flags.split() else 512
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -46,9 +68,15 @@ class LocalModelServer:
     completion (so a server that loads but crashes on its first prompt fails here, with its log), or
     raises :class:`LocalServerError` after ``startup_timeout`` seconds.
 
-    ``n_batch`` defaults to 1: llama.cpp's AMX matrix kernels (built in on CPUs that advertise AMX)
-    crash with SIGSEGV on prompt batches of more than one token on some VMs (Firecracker), while the
-    one-token path works everywhere and, for a 135M model and short prompts, is as fast.
+    ``n_batch`` (prompt tokens processed per step) defaults to :func:`default_n_batch`: 512, except on
+    CPUs that advertise AMX, where llama.cpp's AMX matrix kernels crash with SIGSEGV on batches of more
+    than one token on some VMs (Firecracker), so 1 there. A larger batch is what makes a long prompt
+    fast (docs/local-model.md has the figures); the warm-up completion turns a crash into an error.
+    ``n_threads`` defaults to the cores this process may use (llama.cpp's own default is half of them).
+
+    The server is started with ``--interrupt_requests False``: by default llama-cpp-python cuts a
+    running stream short when another request arrives; this way concurrent requests queue instead.
+    ``extra_args`` are appended to the command line, so they override the settings above.
     """
 
     def __init__(
@@ -57,7 +85,8 @@ class LocalModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
         n_ctx: int = 2048,
-        n_batch: int = 1,
+        n_batch: int | None = None,
+        n_threads: int | None = None,
         model_path: Path | None = None,
         model_name: str = DEFAULT_MODEL_NAME,
         startup_timeout: float = 60.0,
@@ -66,7 +95,8 @@ class LocalModelServer:
         self.host = host
         self.port = port
         self.n_ctx = n_ctx
-        self.n_batch = n_batch
+        self.n_batch = n_batch or default_n_batch()
+        self.n_threads = n_threads or available_cores()
         self.model_path = model_path
         self.model_name = model_name
         self.startup_timeout = startup_timeout
@@ -95,7 +125,8 @@ class LocalModelServer:
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(model), "--model_alias", self.model_name,
             "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.n_ctx),
-            "--n_batch", str(self.n_batch),
+            "--n_batch", str(self.n_batch), "--n_threads", str(self.n_threads),
+            "--interrupt_requests", "False",
             *self.extra_args,
         ]  # fmt: skip
 
@@ -106,6 +137,8 @@ class LocalModelServer:
         require_server_package()
         if self.port == 0:
             self.port = free_port(self.host)
+        elif (reason := port_in_use(self.host, self.port)) is not None:
+            raise PortUnavailable(f"{reason}: stop it, or choose another port (--port 0 picks a free one)")
         command = self.command()
         fd, log_name = tempfile.mkstemp(prefix="steadyhand-llama-", suffix=".log")
         self._log_path = Path(log_name)
@@ -137,7 +170,17 @@ class LocalModelServer:
                     f"the llama.cpp server did not answer within {self.startup_timeout:.0f} s:\n"
                     f"{self.log_tail()}"
                 )
+            self._check_ours()
             self._warm_up(http)
+
+    def _check_ours(self) -> None:
+        """The answer must come from our child: another server may have taken the port meanwhile."""
+        assert self._process is not None
+        if port_owned_by(self._process.pid, self.port) is False:
+            raise PortUnavailable(
+                f"another process answered on {self.url}, not the llama.cpp server started here: "
+                "stop it, or choose another port (--port 0 picks a free one)"
+            )
 
     def _warm_up(self, http: httpx.Client) -> None:
         """One one-token completion: proves the model runs, and the first real call is not a cold one."""

@@ -12,7 +12,13 @@ from collections.abc import Iterable
 
 from ..types import ModelRequest, Usage
 
-__all__ = ["CHARS_PER_TOKEN", "MESSAGE_OVERHEAD", "estimate_tokens", "estimate_usage"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "MESSAGE_OVERHEAD",
+    "estimate_output_tokens",
+    "estimate_tokens",
+    "estimate_usage",
+]
 
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD = 4
@@ -24,6 +30,20 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
+def estimate_output_tokens(request: ModelRequest, output: Iterable[str]) -> int:
+    """Output tokens of ``output`` (a stream's pieces, or one text per choice), within what was allowed.
+
+    A streamed piece is at least one token (llama.cpp sends one piece per generated token), so the
+    count is never below the number of non-empty pieces; and never above ``max_tokens`` per choice,
+    since the server stops there.
+    """
+    pieces = [piece for piece in output if piece]
+    count = max(estimate_tokens("".join(pieces)), len(pieces))
+    if request.max_tokens is not None and request.max_tokens > 0:
+        count = min(count, request.max_tokens * max(request.n or 1, 1))
+    return count
+
+
 def estimate_usage(request: ModelRequest, output: Iterable[str]) -> Usage:
     """Estimated usage of one call: the prompt's messages (and tool schemas) in, ``output`` out."""
     prompt = sum(MESSAGE_OVERHEAD + estimate_tokens(m.text) for m in request.messages)
@@ -31,6 +51,6 @@ def estimate_usage(request: ModelRequest, output: Iterable[str]) -> Usage:
         prompt += estimate_tokens(f"{tool.name} {tool.description or ''} {tool.parameters}")
     return Usage(
         input_tokens=prompt,
-        output_tokens=estimate_tokens("".join(output)),
+        output_tokens=estimate_output_tokens(request, output),
         estimated=True,
     )

@@ -19,11 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreRejected
 
 __all__ = [
     "DEFAULT_PATH",
     "create_engine",
+    "sqlite_path",
     "dumps",
     "deadline",
     "map_errors",
@@ -65,16 +66,37 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def create_engine(url: str) -> Engine:
-    """An engine tuned for trace ingest: WAL SQLite, or PostgreSQL with a short connect timeout."""
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names (``None`` for PostgreSQL and in-memory databases)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:"):  # a URI filename (?uri=true): leave it to SQLite
+        return None
+    return Path(parsed.database)
+
+
+def create_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine tuned for trace ingest: WAL SQLite, or PostgreSQL with a short connect timeout.
+
+    ``create=False`` opens only a SQLite file that exists (a reader must not conjure an empty store out
+    of a typo); otherwise the file's directory is created on demand.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None and not create and not path.is_file():
+            gone = "" if path.parent.is_dir() else f" (its directory {path.parent} does not exist either)"
+            raise StoreError(
+                f"no trace database at {path}{gone}: check the URL, or create an empty one with "
+                "`steadyhand db upgrade` (a traced app creates it on first use)"
+            )
+        if path is not None and create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url, json_serializer=dumps, connect_args={"timeout": 30}, pool_pre_ping=True
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas if create else _sqlite_reader_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(
@@ -87,10 +109,17 @@ def create_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+def _sqlite_reader_pragmas(dbapi_conn: sqlite3.Connection, record: object) -> None:
+    """As a writer's, without switching the file to WAL: a store steadyhand made is WAL already, and
+    opening any other file to read must not rewrite it."""
+    _sqlite_pragmas(dbapi_conn, record, wal=False)
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object, *, wal: bool = True) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    if wal:
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
@@ -147,6 +176,16 @@ def _is_missing_table(err: exc.DBAPIError) -> bool:
     return getattr(orig, "sqlstate", None) == "42P01"  # undefined_table
 
 
+def _is_rejection(err: exc.DBAPIError) -> bool:
+    """The records themselves were refused (a value out of range, too long, invalid; a constraint), as
+    opposed to the database (permissions, resources, a missing table): only those are put aside."""
+    orig = err.orig
+    if isinstance(orig, sqlite3.Error):
+        return isinstance(orig, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError)
+    state = getattr(orig, "sqlstate", None) or ""
+    return state.startswith(("22", "23"))  # data_exception, integrity_constraint_violation
+
+
 @contextmanager
 def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
     """Turn driver and SQLAlchemy errors into :class:`StoreError` that say what to do."""
@@ -166,6 +205,7 @@ def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
             raise StoreError(
                 f"cannot reach the database at {where}: start it or set STEADYHAND_DATABASE_URL ({e.orig})"
             ) from e
-        raise StoreError(f"the database at {where} refused the operation: {e.orig}") from e
+        error = StoreRejected if _is_rejection(e) else StoreError
+        raise error(f"the database at {where} refused the operation: {e.orig}") from e
     except exc.SQLAlchemyError as e:
         raise StoreError(f"trace store error on {where}: {e}") from e

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from ..errors import ConfigurationError
+from ..tracing.records import SpanKind
 from ._blobs import referenced, resolve_blobs
+from ._fit import tag_key, tag_value
 from .models import Blob, Span, SpanBlob, SpanTag, Trace
 from .views import SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
 
-__all__ = ["get_span", "get_trace", "list_traces", "tail", "to_seconds"]
+__all__ = ["KINDS", "STATUSES", "get_span", "get_trace", "list_traces", "tail", "to_seconds"]
 
 MAX_SEARCH_CHARS = 200
 MAX_LIMIT = 1000
@@ -45,6 +47,24 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raise ConfigurationError(f"bad cursor {cursor!r}: pass back a next_cursor from list_traces") from None
 
 
+STATUSES = ("ok", "error")
+KINDS: tuple[str, ...] = get_args(SpanKind)
+_COSTED_KINDS = ("llm", "shadow")
+"""Kinds whose cost counts in the trace total (an attempt's cost is already in its llm span)."""
+
+
+def _count_spans(*conds: Any) -> Any:
+    return sa.select(sa.func.count()).where(_S.trace_id == _T.id, *conds).scalar_subquery()
+
+
+def _trace_columns() -> tuple[Any, ...]:
+    """The summary row plus what it cannot say alone: spans with usage but no price, estimated usage."""
+    has_usage = sa.or_(_S.input_tokens.is_not(None), _S.output_tokens.is_not(None))
+    unpriced = _count_spans(_S.kind.in_(_COSTED_KINDS), _S.cost_usd.is_(None), has_usage)
+    estimated = _count_spans(_S.kind.in_(_COSTED_KINDS), _S.usage_estimated.is_(True))
+    return (*Trace.__table__.c, unpriced.label("unpriced_spans"), estimated.label("estimated_spans"))
+
+
 def _summary(row: RowMapping) -> TraceSummary:
     return TraceSummary(
         trace_id=row["id"],
@@ -59,6 +79,8 @@ def _summary(row: RowMapping) -> TraceSummary:
         input_tokens=row["input_tokens"],
         output_tokens=row["output_tokens"],
         cost_usd=row["cost_usd"],
+        unpriced_spans=row["unpriced_spans"],
+        estimated_spans=row["estimated_spans"],
     )
 
 
@@ -107,22 +129,28 @@ def list_traces(
         where.append(_T.start_time >= since)
     if until is not None:
         where.append(_T.start_time < until)
-    if status is not None:
-        where.append(_T.status == status)
+    if status is not None and status not in STATUSES:
+        raise ConfigurationError(f"status {status!r} is not one of: {', '.join(STATUSES)}")
+    if kind is not None and kind not in KINDS:
+        raise ConfigurationError(f"kind {kind!r} is not one of: {', '.join(KINDS)}")
+    if status == "error":  # any failed span, not only the root's status (a retried call fails inside)
+        where.append(sa.or_(_T.error_count > 0, _T.status == "error"))
+    elif status == "ok":
+        where.append(sa.and_(_T.error_count == 0, _T.status == "ok"))
     if model is not None:
         where.append(_span_filter(sa.or_(_S.model == model, _S.model_alias == model)))
     if kind is not None:
         where.append(_span_filter(_S.kind == kind))
     for key, value in tags.items():
         tag = SpanTag.__table__.c
+        key, value = tag_key(key), tag_value(value)  # as the index holds them: long ones are cut
         where.append(sa.exists().where(tag.trace_id == _T.id, tag.key == key, tag.value == value))
     if search is not None:
         where.append(_search_filter(search))
     if cursor is not None:
         where.append(sa.tuple_(_T.start_time, _T.id) < sa.tuple_(*decode_cursor(cursor)))
-    query = (
-        sa.select(Trace.__table__).where(*where).order_by(_T.start_time.desc(), _T.id.desc()).limit(limit + 1)
-    )
+    order = (_T.start_time.desc(), _T.id.desc())
+    query = sa.select(*_trace_columns()).where(*where).order_by(*order).limit(limit + 1)
     rows = conn.execute(query).mappings().all()
     items = [_summary(r) for r in rows[:limit]]
     more = len(rows) > limit
@@ -171,7 +199,7 @@ def _tree(spans: list[SpanView]) -> list[SpanNode]:
 
 
 def get_trace(conn: Connection, trace_id: str) -> TraceDetail | None:
-    row = conn.execute(sa.select(Trace.__table__).where(_T.id == trace_id)).mappings().first()
+    row = conn.execute(sa.select(*_trace_columns()).where(_T.id == trace_id)).mappings().first()
     if row is None:
         return None
     query = sa.select(Span.__table__).where(_S.trace_id == trace_id).order_by(_S.start_time, _S.seq)

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from ..errors import ConfigurationError
-from ..tracing.cost import CostUpdate
-from ..tracing.records import SpanRecord
+from ..errors import ConfigurationError, StoreError, StoreRejected
+from ..records import CostUpdate, SpanRecord
 from . import _costs, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, normalize_url, redact, write_transaction
 from ._write import write_batch
@@ -24,34 +24,49 @@ DEFAULT_QUERY_TIMEOUT = 10.0
 
 
 def open_store(
-    url: str | None = None, *, migrate: bool = True, query_timeout: float = DEFAULT_QUERY_TIMEOUT
+    url: str | None = None,
+    *,
+    migrate: bool = True,
+    query_timeout: float = DEFAULT_QUERY_TIMEOUT,
+    create: bool = True,
 ) -> Store:
     """Open the store at ``url`` (``None``: ``.steadyhand/steadyhand.db``, created on demand).
 
     ``migrate`` runs the migrations to head first (a no-op when already there); turn it off where a
     deployment runs ``steadyhand db upgrade`` itself. ``query_timeout`` bounds every read, in seconds.
+    ``create=False`` is for readers: a missing SQLite file, or a database without steadyhand's tables,
+    is a ``StoreError`` instead of a new empty store (an existing one is still migrated to head).
     """
-    store = Store(url, query_timeout=query_timeout)
-    if migrate:
-        try:
+    store = Store(url, query_timeout=query_timeout, create=create)
+    try:
+        if not create:
+            store.require_tables()
+        if migrate:
             store.upgrade()
-        except BaseException:
-            store.close()
-            raise
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
 class Store:
     """Spans and traces in SQLite or PostgreSQL. Thread-safe; every failure is a ``StoreError``."""
 
-    def __init__(self, url: str | None = None, *, query_timeout: float = DEFAULT_QUERY_TIMEOUT) -> None:
+    def __init__(
+        self, url: str | None = None, *, query_timeout: float = DEFAULT_QUERY_TIMEOUT, create: bool = True
+    ) -> None:
         self.url = normalize_url(url)
         self.query_timeout = query_timeout
         with map_errors(self.url):
-            self._engine = create_engine(self.url)
+            self._engine = create_engine(self.url, create=create)
 
     def __repr__(self) -> str:
-        return f"Store({redact(self.url)!r})"
+        return f"Store({self.safe_url!r})"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password hidden: what messages and command output show."""
+        return redact(self.url)
 
     def __enter__(self) -> Store:
         return self
@@ -69,15 +84,37 @@ class Store:
         with map_errors(self.url):
             _migrate.upgrade(self._engine)
 
+    def require_tables(self) -> None:
+        """Raise ``StoreError`` unless steadyhand's tables exist here (at any migration revision)."""
+        with map_errors(self.url), self._engine.connect() as conn:
+            present = MigrationContext.configure(conn).get_current_revision() is not None
+        if not present:
+            raise StoreError(
+                f"the database at {redact(self.url)} has no steadyhand tables: check the URL, or create "
+                "them with `steadyhand db upgrade`"
+            )
+
     def close(self) -> None:
         self._engine.dispose()
 
+    def at_head(self) -> bool:
+        """Whether the schema is at the latest migration (``StoreError`` if the database is unreachable)."""
+        with map_errors(self.url), self._engine.connect() as conn:
+            return _migrate.is_at_head(conn)
+
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
-        """Write a batch in one transaction, idempotent by span id; returns how many spans were new."""
+        """Write a batch in one transaction, idempotent by span id; returns how many spans were new.
+
+        Raises ``StoreRejected`` when the records themselves cannot be stored (a value of the wrong
+        type), ``StoreError`` when the database cannot be reached.
+        """
         if not spans:
             return 0
-        with map_errors(self.url), write_transaction(self._engine) as conn:
-            return write_batch(conn, spans)
+        try:
+            with map_errors(self.url), write_transaction(self._engine) as conn:
+                return write_batch(conn, spans)
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
+            raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

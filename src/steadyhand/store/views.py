@@ -81,6 +81,11 @@ class TraceSummary(_View):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    """The sum of the priced spans' costs: a lower bound when ``unpriced_spans`` is not zero."""
+    unpriced_spans: int = 0
+    """LLM spans with usage but no price (a model missing from the price table): their cost is unknown."""
+    estimated_spans: int = 0
+    """LLM spans whose token counts are estimates (a stream without usage), so the totals are too."""
 
     @property
     def duration_ms(self) -> float | None:

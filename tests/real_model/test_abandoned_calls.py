@@ -1,0 +1,58 @@
+"""What happens on the server when a call gives up: a documented limit of llama-cpp-python's server.
+
+A non-streamed request runs in the server's thread pool and never checks whether its client is still
+there, so a call that times out (or is cancelled) leaves the server generating to ``max_tokens``; a
+streamed request checks after every token and stops. The server's log says how many tokens each
+completion decoded (``eval time = ... / N runs``), so the difference is read there, not timed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from steadyhand import Client
+from steadyhand.errors import ProviderTimeout, StreamInterrupted
+from steadyhand.local import LocalModelServer
+
+from .conftest import local_config
+
+pytestmark = pytest.mark.real_model
+
+COUNT = [{"role": "user", "content": "Count from 1 to 400, separated by commas."}]
+_RUNS = re.compile(r"^llama_perf_context_print:\s+eval time =.*/\s*(\d+) runs", re.M)
+
+
+def _decoded(server: LocalModelServer) -> list[int]:
+    """Tokens decoded by each completion so far, from the server's log."""
+    return [int(n) for n in _RUNS.findall(server.log_tail(lines=100_000))]
+
+
+def _settle(client: Client) -> None:
+    """A short call queues behind whatever the server still runs, so its log is complete after it."""
+    client.chat("Say hi.", model="local", temperature=0.0, seed=1, max_tokens=2)
+
+
+def test_a_timed_out_non_streamed_call_runs_on_a_stream_stops(local_server: LocalModelServer) -> None:
+    with Client(local_config(local_server)) as client:
+        _settle(client)
+        before = len(_decoded(local_server))
+        with pytest.raises(ProviderTimeout):
+            client.chat(COUNT, model="local", timeout=0.5, temperature=0.0, seed=1, max_tokens=300)
+        _settle(client)
+        after_plain = _decoded(local_server)[before:]
+
+        before = len(_decoded(local_server))
+        with (
+            pytest.raises((ProviderTimeout, StreamInterrupted)),
+            client.stream(
+                COUNT, model="local", timeout=0.5, temperature=0.0, seed=1, max_tokens=300
+            ) as stream,
+        ):
+            for _ in stream.text_stream():
+                pass
+        _settle(client)
+        after_stream = _decoded(local_server)[before:]
+    assert max(after_plain) >= 250  # the server decoded (nearly) all of max_tokens for nobody
+    assert max(after_stream) < 150  # the closed stream stopped it (it may not even log a summary)
