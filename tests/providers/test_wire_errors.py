@@ -116,6 +116,7 @@ OPENAI_ROWS: list[tuple[int, bytes, type[ProviderHTTPError], str | None]] = [
         ContentFiltered,
         "content_policy_violation",
     ),
+    (400, oa("invalid_request_error", "invalid_prompt"), ContentFiltered, "invalid_prompt"),
     (
         400,
         oa("invalid_request_error", None, "Assistant prefill is not supported by this model"),

@@ -44,7 +44,7 @@ QUOTA_CODES = frozenset(
     }
 )
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
-_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
+_FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
 _PREFILL_CODES = frozenset({"prefill_not_supported", "assistant_prefill_not_supported"})
 _AUTH_CODES = frozenset({"invalid_api_key", "authentication_error", "permission_error"})
 _RATE_CODES = frozenset({"rate_limit_exceeded", "rate_limit_error", "slow_down", "requests", "tokens"})

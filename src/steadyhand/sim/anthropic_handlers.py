@@ -89,7 +89,7 @@ def messages(router: Router, body: Any) -> Action:
     plain = shaping.plain_answer_for_anthropic(answer)
     if not stream:
         doc = shaping.shape_message(anthropic_wire.message_body(plain, rid=rid, model=model), answer)
-        payload = http.dumps(doc)
+        payload = http.json_body(doc)
         head = http.head(200, [("content-type", http.JSON_TYPE), *hdrs], length=len(payload))
         return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
     shaped = shaping.shape_events(anthropic_wire.message_events(plain, rid=rid, model=model), answer)
@@ -121,7 +121,9 @@ def count_tokens(router: Router, body: Any) -> Action:
         return router.error("anthropic", _invalid("messages: at least one message is required"))
     doc = {"input_tokens": count_messages(body["messages"], system=body.get("system"))}
     rid = "req_" + router.next_id()
-    return Plain(http.response(200, [("content-type", http.JSON_TYPE), ("request-id", rid)], http.dumps(doc)))
+    return Plain(
+        http.response(200, [("content-type", http.JSON_TYPE), ("request-id", rid)], http.json_body(doc))
+    )
 
 
 def _entry(model: str) -> dict[str, Any]:
@@ -163,4 +165,6 @@ def models(router: Router, name: str | None, query: str = "") -> Action:
             "last_id": page[-1] if page else None,
         }
     rid = "req_" + router.next_id()
-    return Plain(http.response(200, [("content-type", http.JSON_TYPE), ("request-id", rid)], http.dumps(doc)))
+    return Plain(
+        http.response(200, [("content-type", http.JSON_TYPE), ("request-id", rid)], http.json_body(doc))
+    )

@@ -28,7 +28,7 @@ SSE_TYPE = "text/event-stream; charset=utf-8"
 LAST_CHUNK = b"0\r\n\r\n"
 
 
-def dumps(doc: Any) -> bytes:
+def json_body(doc: Any) -> bytes:
     """Compact UTF-8 JSON, as the providers send it (orjson: big answers are built off the hot path
     in a fraction of the stdlib's time). Text that is not valid UTF-8, such as a lone surrogate echoed
     back from a prompt, falls back to ``\\u`` escapes, which is still valid JSON."""
@@ -39,10 +39,10 @@ def dumps(doc: Any) -> bytes:
 
 
 def dumps_items(doc: dict[str, Any], key: str) -> bytes:
-    """``dumps(doc)`` with the long list under ``key`` encoded item by item (and placed last): one
+    """``json_body(doc)`` with the long list under ``key`` encoded item by item (and placed last): one
     encoder call on a 60 MB embeddings answer holds the GIL long enough to stall every other client."""
-    rest = dumps({k: v for k, v in doc.items() if k != key})
-    items = b",".join(map(dumps, doc[key]))
+    rest = json_body({k: v for k, v in doc.items() if k != key})
+    items = b",".join(map(json_body, doc[key]))
     return rest[:-1] + (b"," if len(rest) > 2 else b"") + b'"' + key.encode() + b'":[' + items + b"]}"
 
 
@@ -62,16 +62,6 @@ def response(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> by
 def chunk(data: bytes) -> bytes:
     """One HTTP chunk of a chunked body."""
     return b"%x\r\n%b\r\n" % (len(data), data)
-
-
-def sse_data(doc: Any) -> bytes:
-    """An OpenAI-style ``data:`` event."""
-    return b"data: " + dumps(doc) + b"\n\n"
-
-
-def sse_event(name: str, doc: Any) -> bytes:
-    """An Anthropic-style named event."""
-    return b"event: " + name.encode() + b"\ndata: " + dumps(doc) + b"\n\n"
 
 
 SSE_DONE = b"data: [DONE]\n\n"

@@ -144,7 +144,7 @@ def chat(router: Router, body: Any) -> Action:
     rid, created, shape = "chatcmpl-" + router.next_id(), router.created, shaping.chat_shape(body)
     if not stream:
         doc = openai_wire.chat_body(answer, rid=rid, created=created, model=model)
-        payload = http.dumps(shaping.shape_chat(doc, answer, shape))
+        payload = http.json_body(shaping.shape_chat(doc, answer, shape))
         head = http.head(200, _headers(router, decision, 0.0, http.JSON_TYPE), length=len(payload))
         return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
     chunks = openai_wire.chat_chunks(
@@ -211,7 +211,7 @@ def completions(router: Router, body: Any) -> Action:
     rid, created, shape = "cmpl-" + router.next_id(), router.created, shaping.completion_shape(body)
     if not stream:
         doc = openai_wire.completion_body(answer, rid=rid, created=created, model=model)
-        payload = http.dumps(shaping.shape_completion(doc, answer, shape))
+        payload = http.json_body(shaping.shape_completion(doc, answer, shape))
         head = http.head(200, _headers(router, decision, 0.0, http.JSON_TYPE), length=len(payload))
         return plain_answer(head + payload, len(head), decision, answer.completion_tokens)
     chunks = openai_wire.completion_chunks(
@@ -306,7 +306,7 @@ def models(router: Router, name: str | None) -> Action:
         if name
         else openai_wire.models_body(MODELS, created=router.created)
     )
-    payload = http.dumps(doc)
+    payload = http.json_body(doc)
     rid = "req_" + router.next_id()
     hdrs = [("content-type", http.JSON_TYPE), ("x-request-id", rid), ("openai-processing-ms", "0")]
     return Plain(http.response(200, hdrs, payload))

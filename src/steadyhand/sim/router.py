@@ -163,7 +163,7 @@ class Router:
             hdrs = openai_wire.headers(request_id=rid, processing_ms=int(delay * 1000), limits=limits)
             hdrs += openai_wire.retry_headers(retry_after)
         return Plain(
-            http.response(spec.status, [("content-type", http.JSON_TYPE), *hdrs], http.dumps(doc)), delay
+            http.response(spec.status, [("content-type", http.JSON_TYPE), *hdrs], http.json_body(doc)), delay
         )
 
     def too_long(self, provider: Provider, model: str, prompt_tokens: int) -> Plain | None:

@@ -25,11 +25,11 @@ __all__ = [
     "DEFAULT_PATH",
     "create_engine",
     "sqlite_path",
-    "dumps",
+    "json_text",
     "deadline",
     "map_errors",
     "normalize_url",
-    "redact",
+    "mask_password",
     "write_transaction",
 ]
 
@@ -48,12 +48,12 @@ def normalize_url(url: str | None) -> str:
             return "postgresql+psycopg://" + url[len(prefix) :]
     if not url.startswith(("sqlite:", "postgresql+psycopg:")):
         raise StoreError(
-            f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+            f"unsupported database URL {mask_password(url)!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
         )
     return url
 
 
-def redact(url: str) -> str:
+def mask_password(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
@@ -61,7 +61,7 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def dumps(obj: Any) -> str:
+def json_text(obj: Any) -> str:
     """JSON as stored: compact, non-ASCII kept (so text search matches what users typed)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
@@ -94,14 +94,14 @@ def create_engine(url: str, *, create: bool = True) -> Engine:
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, json_serializer=dumps, connect_args={"timeout": 30}, pool_pre_ping=True
+            url, json_serializer=json_text, connect_args={"timeout": 30}, pool_pre_ping=True
         )
         event.listen(engine, "connect", _sqlite_pragmas if create else _sqlite_reader_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(
         url,
-        json_serializer=dumps,
+        json_serializer=json_text,
         pool_pre_ping=True,
         pool_size=2,
         max_overflow=4,
@@ -189,7 +189,7 @@ def _is_rejection(err: exc.DBAPIError) -> bool:
 @contextmanager
 def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
     """Turn driver and SQLAlchemy errors into :class:`StoreError` that say what to do."""
-    where = redact(url)
+    where = mask_password(url)
     try:
         yield
     except exc.DBAPIError as e:

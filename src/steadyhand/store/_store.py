@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from ..errors import ConfigurationError, StoreError, StoreRejected
 from ..records import CostUpdate, SpanRecord
 from . import _costs, _migrate, _read, _retention
-from ._engine import create_engine, deadline, map_errors, normalize_url, redact, write_transaction
+from ._engine import create_engine, deadline, map_errors, mask_password, normalize_url, write_transaction
 from ._write import write_batch
 from .views import PruneResult, SpanView, TailPage, TraceDetail, TracePage
 
@@ -66,7 +66,7 @@ class Store:
     @property
     def safe_url(self) -> str:
         """The URL with its password hidden: what messages and command output show."""
-        return redact(self.url)
+        return mask_password(self.url)
 
     def __enter__(self) -> Store:
         return self
@@ -90,8 +90,8 @@ class Store:
             present = MigrationContext.configure(conn).get_current_revision() is not None
         if not present:
             raise StoreError(
-                f"the database at {redact(self.url)} has no steadyhand tables: check the URL, or create "
-                "them with `steadyhand db upgrade`"
+                f"the database at {mask_password(self.url)} has no steadyhand tables: check the URL, or "
+                "create them with `steadyhand db upgrade`"
             )
 
     def close(self) -> None:

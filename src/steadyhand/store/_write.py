@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from ..records import SpanRecord
 from ._blobs import extract_blobs
-from ._engine import dumps
+from ._engine import json_text
 from ._fit import TAG_KEY_MAX, TAG_VALUE_MAX, cut, fit, fit_level, text_ok
 from ._write_sql import SPAN_PLAIN, TRACE_COLUMNS, PostgresSQL, SqliteSQL
 
@@ -101,7 +101,7 @@ def _encode(value: Any, strict: bool = True) -> str:
     try:
         text = orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
-        text = dumps(value)
+        text = json_text(value)
         if strict and not text_ok(text):
             raise _Dirty from None
     if strict and "\\u0000" in text:
