@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["Resilient", "resilient"]
 
 _SILENT = ProviderTimeout("probe", phase="first_token")
+_EPSILON = 1e-9  # float slack: a wait cut to fit exactly must still leave room for its attempt
 
 
 def _earliest(*deadlines: float | None) -> float | None:
@@ -118,7 +119,7 @@ class Resilient(PolicyProvider):
             made, wait = 0, 0.0
             while True:
                 start = clock + wait
-                if deadline is not None and deadline - start < self.min_attempt:
+                if deadline is not None and deadline - start < self.min_attempt - _EPSILON:
                     cut_by_deadline = True
                     break
                 state = None if breaker is None else breaker.admit(start)
@@ -187,7 +188,9 @@ class Resilient(PolicyProvider):
         deadline: float | None,
     ) -> ProviderError:
         """The error that ends the call: the provider's own when the request itself was refused."""
-        out_of_time = cut_by_deadline or (deadline is not None and deadline - clock < self.min_attempt)
+        out_of_time = cut_by_deadline or (
+            deadline is not None and deadline - clock < self.min_attempt - _EPSILON
+        )
         refused = last is not None and not (
             should_retry(last) or isinstance(last, CircuitOpen | ProviderTimeout)
         )
