@@ -71,7 +71,9 @@ class Scripted(Provider):
         for word in text.split():
             yield Chunk(text=word + " ")
 
-    async def astream(self, request: ModelRequest, *, ctx: CallContext = CallContext()) -> AsyncIterator[Chunk]:
+    async def astream(
+        self, request: ModelRequest, *, ctx: CallContext = CallContext()
+    ) -> AsyncIterator[Chunk]:
         for chunk in self.stream(request, ctx=ctx):
             yield chunk
 

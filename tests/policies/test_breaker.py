@@ -75,7 +75,7 @@ def test_the_cooldown_is_at_least_the_retry_after_seen() -> None:
 def test_settings_are_checked() -> None:
     for bad in ({"failures": 0}, {"window": 0.0}, {"cooldown": -1.0}, {"probes": 0}):
         with pytest.raises(ConfigurationError):
-            Breaker(**bad)  # type: ignore[arg-type]
+            Breaker(**bad)
 
 
 def test_an_open_breaker_skips_the_target_without_a_request() -> None:
@@ -84,14 +84,21 @@ def test_an_open_breaker_skips_the_target_without_a_request() -> None:
     primary = Scripted("p", clock, [DOWN, DOWN])
     backup = Scripted("b", clock, ["one", "two", "three"])
     breaker = Breaker(failures=2, window=30.0, cooldown=15.0)
-    policy = resilient(clock, primary, backup, fallbacks=["b:m"], breaker=breaker, state=state, retry=Retry(1))
+    policy = resilient(
+        clock, primary, backup, fallbacks=["b:m"], breaker=breaker, state=state, retry=Retry(1)
+    )
     assert policy.complete(REQUEST, ctx=ctx(clock)).text == "one"
     second = policy.complete(REQUEST, ctx=ctx(clock))  # the second failure opens it
     assert second.text == "two" and second.route.steps[0].breaker == "closed"
     third = policy.complete(REQUEST, ctx=ctx(clock))
     assert third.text == "three" and len(primary.calls) == 2  # skipped: no third request
     skipped = third.route.steps[0]
-    assert (skipped.outcome, skipped.error, skipped.breaker, skipped.duration) == ("skipped", "CircuitOpen", "open", 0)
+    assert (skipped.outcome, skipped.error, skipped.breaker, skipped.duration) == (
+        "skipped",
+        "CircuitOpen",
+        "open",
+        0,
+    )
 
 
 def test_probes_bring_the_primary_back() -> None:
@@ -113,9 +120,9 @@ def test_clients_sharing_state_share_the_breaker() -> None:
     state = SharedState()
     breaker = Breaker(failures=1, cooldown=60.0)
     first = Scripted("p", clock, [DOWN])
-    resilient(clock, first, Scripted("b", clock, ["x"]), fallbacks=["b:m"], breaker=breaker, state=state).complete(
-        REQUEST, ctx=ctx(clock)
-    )
+    resilient(
+        clock, first, Scripted("b", clock, ["x"]), fallbacks=["b:m"], breaker=breaker, state=state
+    ).complete(REQUEST, ctx=ctx(clock))
     other = Scripted("p", clock, [])  # another client's provider for the same target
     alone = resilient(clock, other, breaker=breaker, state=state)
     with pytest.raises(DeadlineExceeded) as info:

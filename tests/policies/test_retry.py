@@ -97,7 +97,9 @@ def test_backoff_is_full_jitter_from_the_injected_random() -> None:
 
 def test_retries_wait_the_backoff_on_the_fake_clock() -> None:
     clock = Clock()
-    primary = Scripted("p", clock, [ServerError("x", status_code=500), ServerError("x", status_code=503), "ok"])
+    primary = Scripted(
+        "p", clock, [ServerError("x", status_code=500), ServerError("x", status_code=503), "ok"]
+    )
     policy = resilient(clock, primary, retry=Retry(attempts=3, base=1.0, cap=10.0), seed=11)
     response = policy.complete(REQUEST, ctx=ctx(clock))
     rng = random.Random(11)
@@ -139,7 +141,9 @@ def test_a_retry_after_that_does_not_fit_ends_the_call_on_the_deadline() -> None
 
 def test_a_retry_after_above_cap_is_not_waited_for() -> None:
     retry = Retry(attempts=3, base=0.1, cap=5.0)
-    assert retry.wait(RateLimited("x", status_code=429, retry_after=60), 1, random.Random(), left=None) is None
+    assert (
+        retry.wait(RateLimited("x", status_code=429, retry_after=60), 1, random.Random(), left=None) is None
+    )
     assert retry.wait(RateLimited("x", status_code=429, retry_after=4), 1, random.Random(), left=None) == 4
 
 
@@ -177,4 +181,4 @@ def test_each_attempt_gets_the_deadline_and_its_number() -> None:
 def test_settings_are_checked() -> None:
     for bad in ({"attempts": 0}, {"base": -1.0}, {"base": 2.0, "cap": 1.0}, {"attempts": True}):
         with pytest.raises(ConfigurationError):
-            Retry(**bad)  # type: ignore[arg-type]
+            Retry(**bad)

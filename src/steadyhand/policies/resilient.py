@@ -158,8 +158,8 @@ class Resilient(PolicyProvider):
                 if breaker is not None:
                     breaker.record(error, clock)
                 if error is None:
-                    self._finish(route, ctx, "answer", now, clock, deadline)
                     route.answered_by = step.target
+                    self._finish(route, ctx, "answer", now, clock, deadline)
                     if ctx.span is not None:
                         ctx.span.answered_by(target.provider, target.model)
                     if outcome.response is not None:
