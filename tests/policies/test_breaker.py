@@ -131,3 +131,37 @@ def test_clients_sharing_state_share_the_breaker() -> None:
     assert isinstance(info.value.last_error, CircuitOpen) and "fallback" in str(info.value.last_error)
     separate = Scripted("p", clock, ["fine"])
     assert resilient(clock, separate, breaker=breaker).complete(REQUEST, ctx=ctx(clock)).text == "fine"
+
+
+def test_a_cancelled_probe_gives_its_slot_back() -> None:
+    clock = Clock()
+    state = SharedState()
+    breaker = Breaker(failures=1, cooldown=5.0)
+    primary = Scripted("p", clock, [DOWN])
+    policy = resilient(
+        clock, primary, Scripted("b", clock, ["x"]), fallbacks=["b:m"], breaker=breaker, state=state
+    )
+    policy.complete(REQUEST, ctx=ctx(clock))  # opens it
+    clock.now += 5.0
+    decisions = policy.decide(REQUEST, ctx(clock), now=clock.now)
+    probe = next(decisions)
+    assert probe.provider is primary  # the probe is out
+    decisions.close()  # the caller cancelled before the probe answered
+    shared = state.get("steadyhand.breaker:p:m", lambda: BreakerState(breaker))
+    assert shared.admit(clock.now) == "half_open"  # without the release: None, stuck half-open
+
+
+def test_the_reason_is_the_last_targets() -> None:
+    """A primary cut short by a long Retry-After, then a fallback whose breaker is open: options."""
+    clock = Clock()
+    state = SharedState()
+    breaker = Breaker(failures=1, cooldown=100.0)
+    state.get("steadyhand.breaker:b:m", lambda: BreakerState(breaker)).record(DOWN, clock.now)
+    primary = Scripted("p", clock, [RateLimited("wait", status_code=429, retry_after=50.0)])
+    backup = Scripted("b", clock, [])
+    retry = Retry(attempts=2, base=0.0, cap=60.0)
+    policy = resilient(clock, primary, backup, fallbacks=["b:m"], retry=retry, breaker=breaker, state=state)
+    with pytest.raises(DeadlineExceeded) as info:
+        policy.complete(REQUEST, ctx=ctx(clock, timeout=20.0))
+    assert info.value.reason == "options" and backup.calls == []
+    assert isinstance(info.value.last_error, CircuitOpen)

@@ -91,6 +91,11 @@ class BreakerState:
                 self._probes_out += 1
             return state
 
+    def release(self) -> None:
+        """Give back a half-open probe whose request ended without a verdict (the caller cancelled)."""
+        with self._lock:
+            self._probes_out = max(0, self._probes_out - 1)
+
     def record(self, error: BaseException | None, now: float) -> None:
         """Report how an admitted request ended (``error`` None for an answer)."""
         with self._lock:

@@ -117,6 +117,7 @@ class Resilient(PolicyProvider):
                 continue
             breaker = self._breaker(target)
             made, wait = 0, 0.0
+            cut_by_deadline = False  # says how the last target tried ended
             while True:
                 start = clock + wait
                 if deadline is not None and deadline - start < self.min_attempt - _EPSILON:
@@ -140,7 +141,12 @@ class Resilient(PolicyProvider):
                     attempt=number, deadline=self._attempt_deadline(index, start, deadline), target=target
                 )
                 asked = request if index == 0 else request.model_copy(update={"model": target.model})
-                outcome = yield Attempt(self._provider(index, target), asked, sub, wait=wait)
+                try:
+                    outcome = yield Attempt(self._provider(index, target), asked, sub, wait=wait)
+                except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
+                    if breaker is not None and state == "half_open":
+                        breaker.release()  # no verdict on the probe: let another one go
+                    raise
                 clock = outcome.ended
                 error = outcome.error
                 step = Step(
