@@ -17,6 +17,7 @@ from ._config import Config, Target, is_pinned
 from ._validate import MessagesInput, build_request, check_request
 from .context import CallContext, OpenSpan, TrafficClass
 from .errors import ConfigurationError
+from .policies.config import policies_from_config
 from .policies.stack import Policy, SharedState, StackInfo, build_stack, guard
 from .providers._common import assemble
 from .providers.base import Provider
@@ -79,7 +80,8 @@ class _BaseClient(Generic[_T]):
         self._tracer = tracer
         self._timeouts = timeouts
         self._transport = transport
-        self._policies = tuple(policies)
+        # The alias tables of steadyhand.toml apply first (innermost); the caller's policies wrap them.
+        self._policies = (policies_from_config, *policies)
         self.state = state if state is not None else SharedState()
         """State the policies keep (breakers, limits); pass one object to several clients to share it."""
         self.traffic: TrafficClass = traffic

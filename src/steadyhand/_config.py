@@ -57,8 +57,51 @@ def is_pinned(name: str) -> bool:
     return _DATED.search(name) is not None
 
 
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class RetryTable(_Table):
+    """``retry = { attempts = 3, base = 0.25, cap = 8.0 }``: see docs/policies.md."""
+
+    attempts: int = Field(default=3, ge=1)
+    base: float = Field(default=0.25, ge=0)
+    cap: float = Field(default=8.0, ge=0)
+
+
+class BreakerTable(_Table):
+    """``breaker = { failures = 5, window = 30.0, cooldown = 15.0 }``."""
+
+    failures: int = Field(default=5, ge=1)
+    window: float = Field(default=30.0, gt=0)
+    cooldown: float = Field(default=15.0, ge=0)
+    probes: int = Field(default=1, ge=1)
+
+
+class FallbackTable(_Table):
+    """``{ target = "provider:model" or "alias", on = ["context_window"] }``."""
+
+    target: str
+    on: tuple[str, ...] = ("any",)
+
+
+class RateLimitTable(_Table):
+    """``rate_limit = { rpm = 600, tpm = 200000 }`` (parsed; not enforced yet)."""
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
+class CacheTable(_Table):
+    """``cache = { ttl = 3600 }`` (parsed; not applied yet)."""
+
+    ttl: float = Field(default=3600.0, gt=0)
+    sampled: bool = False
+
+
 class ModelAlias(BaseModel):
-    """What an alias points at: ``provider:model``, and which API of that provider to call."""
+    """What an alias points at: ``provider:model``, which API of that provider to call, and the
+    policies for its calls (fallbacks, deadline, retry, breaker: docs/policies.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -67,6 +110,24 @@ class ModelAlias(BaseModel):
     api: Api | None = None
     """``chat`` (default), ``completions`` (OpenAI legacy text completions) or ``messages`` (Anthropic);
     ``None`` picks the provider kind's native API."""
+    fallbacks: tuple[str | FallbackTable, ...] = ()
+    """Targets (aliases or ``provider:model``) tried in order when this one cannot answer."""
+    deadline: float | None = Field(default=None, gt=0)
+    """Seconds for the whole call: every attempt, wait and fallback."""
+    attempt_timeout: float | None = Field(default=None, gt=0)
+    retry: RetryTable | None = None
+    breaker: BreakerTable | None = None
+    rate_limit: RateLimitTable | None = None
+    cache: CacheTable | None = None
+    degraded: str | None = None
+
+    @property
+    def has_policies(self) -> bool:
+        """Whether any policy key is set (else calls go straight to the target)."""
+        return bool(self.fallbacks) or any(
+            getattr(self, key) is not None
+            for key in ("deadline", "attempt_timeout", "retry", "breaker", "rate_limit", "cache", "degraded")
+        )
 
     @field_validator("target")
     @classmethod
@@ -227,6 +288,7 @@ class Config(BaseModel):
         except ValidationError as exc:
             raise ConfigurationError(f"invalid configuration in {where}:\n{exc}{_misplaced(exc)}") from None
         config._check_alias_providers(where)
+        config.check_policies(where)
         config._env = environ
         return config
 
@@ -248,6 +310,51 @@ class Config(BaseModel):
                 f"alias {name!r} in {str(where)!r} points at provider {provider!r}, which is not "
                 "configured; " + _known("providers", provider, list(providers), "[providers.NAME]")
             )
+
+    def check_policies(self, where: str | os.PathLike[str] = "the configuration") -> None:
+        """Each alias's fallbacks name known aliases or providers and known error kinds, without a cycle."""
+        from .policies.fallback import KINDS
+
+        models, providers = self.all_models(), self.all_providers()
+        for name, alias in models.items():
+            for entry in alias.fallbacks:
+                target, on = (entry, ("any",)) if isinstance(entry, str) else (entry.target, entry.on)
+                unknown = sorted(set(on) - KINDS)
+                if unknown:
+                    raise ConfigurationError(
+                        f"models.{name}.fallbacks in {str(where)!r}: unknown error kind(s) {unknown} in "
+                        f"`on`; use some of {', '.join(sorted(KINDS))}"
+                    )
+                provider, sep, _ = target.partition(":")
+                if not sep and target not in models:
+                    raise ConfigurationError(
+                        f"models.{name}.fallbacks in {str(where)!r} names {target!r}, which is not an alias; "
+                        + _known("aliases", target, list(models), "[models]")
+                        + " or write 'provider:model'"
+                    )
+                if sep and provider not in providers:
+                    raise ConfigurationError(
+                        f"models.{name}.fallbacks in {str(where)!r} names provider {provider!r}, which is "
+                        "not configured; "
+                        + _known("providers", provider, list(providers), "[providers.NAME]")
+                    )
+        for name in models:
+            _check_cycle(name, models, [], where)
+
+
+def _fallback_aliases(alias: ModelAlias, models: Mapping[str, ModelAlias]) -> list[str]:
+    names = [e if isinstance(e, str) else e.target for e in alias.fallbacks]
+    return [n for n in names if n in models]
+
+
+def _check_cycle(name: str, models: Mapping[str, ModelAlias], path: list[str], where: object) -> None:
+    if name in path:
+        loop = " -> ".join([*path[path.index(name) :], name])
+        raise ConfigurationError(
+            f"models in {str(where)!r}: the fallbacks form a cycle ({loop}); remove one of these fallbacks"
+        )
+    for child in _fallback_aliases(models[name], models):
+        _check_cycle(child, models, [*path, name], where)
 
 
 def _misplaced(exc: ValidationError) -> str:

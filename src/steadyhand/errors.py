@@ -10,6 +10,8 @@
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
     │  ├─ StreamInterrupted                   a stream ended before the provider said it was done
     │  ├─ UnexpectedProviderResponse          a body or event that is not the provider's format
+    │  ├─ DeadlineExceeded                    the policies ran out of time or options: .reason .route
+    │  ├─ CircuitOpen                         a target's breaker is open: skipped without a request
     │  └─ ProviderHTTPError                   .status_code .body .headers .retry_after .code
     │     ├─ RateLimited                      retry after .retry_after
     │     ├─ QuotaExhausted                   billing/spend limit: never retryable
@@ -36,9 +38,11 @@ from typing import Any
 __all__ = [
     "AuthenticationFailed",
     "BadRequest",
+    "CircuitOpen",
     "ConfigurationError",
     "ContentFiltered",
     "ContextWindowExceeded",
+    "DeadlineExceeded",
     "InvalidRequest",
     "ModelNotFound",
     "Overloaded",
@@ -109,6 +113,8 @@ class ProviderError(SteadyhandError):
     """A model provider did not give a usable answer."""
 
     retryable: bool = False
+    route: Any = None
+    """The policies' decision record (:class:`steadyhand.policies.Route`) when they ended the call."""
 
     def __init__(self, message: str, *, provider: str | None = None, model: str | None = None) -> None:
         super().__init__(message)
@@ -155,6 +161,45 @@ class UnexpectedProviderResponse(ProviderError):
     """The provider answered with something that is not its documented format."""
 
     retryable = True
+
+
+class DeadlineExceeded(ProviderError):
+    """The policies ended the call: ``reason`` is ``deadline`` (no time left for another attempt or
+    wait) or ``options`` (every target, retry and fallback was used). ``route`` is the decision record
+    (:class:`steadyhand.policies.Route`); ``last_error`` the error of the last attempt, if any.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        route: Any = None,
+        last_error: BaseException | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.reason = reason
+        self.route = route
+        self.last_error = last_error
+
+
+class CircuitOpen(ProviderError):
+    """The target's circuit breaker is open after repeated failures: it was skipped without a request.
+
+    Configure a fallback (or a degraded answer) so calls do not fail while it cools down.
+    """
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, retry_in: float, provider: str | None = None, model: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.retry_in = retry_in
 
 
 class ProviderHTTPError(ProviderError):

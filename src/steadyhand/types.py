@@ -160,6 +160,9 @@ class ModelResponse(_Model):
     choices: list[Choice]
     usage: Usage = Field(default_factory=Usage)
     created: int | None = None
+    route: Any = Field(default=None, exclude=True, repr=False)
+    """The policies' decision record (:class:`steadyhand.policies.Route`) when a policy answered;
+    not part of the response's JSON."""
 
     @property
     def message(self) -> Message:

@@ -1,0 +1,55 @@
+"""The policy every client applies first: the alias's own policy table from steadyhand.toml.
+
+``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry`` or ``breaker``
+gets a :class:`~steadyhand.policies.Resilient` built from those keys; an alias without them is left
+alone (no wrapper, no cost). ``rate_limit``, ``cache`` and ``degraded`` are parsed and checked but
+not enforced yet: a warning says so once per alias.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..providers.base import Provider
+from .breaker import Breaker
+from .fallback import Fallback
+from .resilient import Resilient
+from .retry import Retry
+from .stack import StackInfo
+
+__all__ = ["policies_from_config"]
+
+log = logging.getLogger("steadyhand.policies")
+_NOT_YET = ("rate_limit", "cache", "degraded")
+
+
+def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
+    """Wrap ``provider`` in the policies its alias's table configures (a :data:`Policy`)."""
+    alias = info.config.all_models().get(info.target.alias)
+    if alias is None or not alias.has_policies:
+        return provider
+    pending = [key for key in _NOT_YET if getattr(alias, key) is not None]
+    if pending:
+        log.warning(
+            "alias %r sets %s, which steadyhand does not enforce yet (issue 14); the alias's fallbacks, "
+            "deadline, retry and breaker apply",
+            info.target.alias,
+            ", ".join(pending),
+        )
+    info.config.check_policies()
+    fallbacks = [
+        Fallback(entry) if isinstance(entry, str) else Fallback(entry.target, on=entry.on)
+        for entry in alias.fallbacks
+    ]
+    retry = None if alias.retry is None else Retry(alias.retry.attempts, alias.retry.base, alias.retry.cap)
+    table = alias.breaker
+    breaker = None if table is None else Breaker(table.failures, table.window, table.cooldown, table.probes)
+    return Resilient(
+        provider,
+        info,
+        fallbacks=fallbacks,
+        retry=retry,
+        breaker=breaker,
+        deadline=alias.deadline,
+        attempt_timeout=alias.attempt_timeout,
+    )

@@ -1,0 +1,293 @@
+"""The policy that runs deadline, retry, breaker and fallback together over one call.
+
+They are one decision, not a stack of wrappers: whether to retry depends on the deadline left and
+on whether a fallback would take the error; a breaker decides whether a target is tried at all. So
+one :class:`Resilient` ``decide`` walks the chain (the alias's own target, then each fallback that
+takes the last error), retrying on a target while :mod:`~steadyhand.policies.retry` says so and the
+wait fits, and records every step in a :class:`~steadyhand.policies.Route`. The settings come from
+:mod:`retry <steadyhand.policies.retry>`, :mod:`breaker <steadyhand.policies.breaker>` and
+:mod:`fallback <steadyhand.policies.fallback>`; :func:`resilient` makes it a client ``Policy``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
+
+from ..context import CallContext
+from ..errors import CircuitOpen, ConfigurationError, DeadlineExceeded, ProviderError, ProviderTimeout
+from ..providers.base import Provider
+from ..types import ModelRequest
+from .breaker import Breaker, BreakerState
+from .driver import Attempt, Decisions, Outcome, PolicyProvider
+from .fallback import Fallback
+from .retry import Retry, should_retry
+from .route import EndedBy, Route, Step
+from .stack import Policy, StackInfo
+
+if TYPE_CHECKING:
+    from .._config import Target
+
+__all__ = ["Resilient", "resilient"]
+
+_SILENT = ProviderTimeout("probe", phase="first_token")
+_EPSILON = 1e-9  # float slack: a wait cut to fit exactly must still leave room for its attempt
+
+
+def _earliest(*deadlines: float | None) -> float | None:
+    known = [d for d in deadlines if d is not None]
+    return min(known) if known else None
+
+
+def _name(target: Target) -> str:
+    return f"{target.provider}:{target.model}"
+
+
+class Resilient(PolicyProvider):
+    """Deadline, retry, circuit breaker and fallback for the calls to one alias."""
+
+    wall: Callable[[], float] = staticmethod(time.time)
+    """Unix time, to date the attempt spans (the decision clock is monotonic)."""
+
+    def __init__(
+        self,
+        inner: Provider,
+        info: StackInfo,
+        *,
+        fallbacks: Sequence[str | Fallback] = (),
+        retry: Retry | None = None,
+        breaker: Breaker | None = None,
+        deadline: float | None = None,
+        attempt_timeout: float | None = None,
+        min_attempt: float = 0.05,
+        reserve_for_fallbacks: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(inner)
+        for key, value in (("deadline", deadline), ("attempt_timeout", attempt_timeout)):
+            if value is not None and (isinstance(value, bool) or not value > 0):
+                raise ConfigurationError(f"{key} must be a positive number of seconds, not {value!r}")
+        self.info = info
+        self.retry = retry or Retry()
+        self.breaker = breaker
+        self.deadline = deadline
+        self.attempt_timeout = attempt_timeout
+        self.min_attempt = min_attempt
+        self.reserve_for_fallbacks = reserve_for_fallbacks
+        self.rng = rng or random.Random()
+        chain: list[tuple[Fallback | None, Target]] = [(None, info.target)]
+        for entry in fallbacks:
+            fallback = entry if isinstance(entry, Fallback) else Fallback(entry)
+            chain.append((fallback, info.resolver.resolve(fallback.target)))
+        self.chain = chain
+        # How many later targets would take a silent attempt: the deadline is shared with them.
+        self._takers_after = [
+            sum(1 for f, _ in chain[i + 1 :] if f is not None and f.takes(_SILENT)) for i in range(len(chain))
+        ]
+
+    def _provider(self, index: int, target: Target) -> Provider:
+        return self.inner if index == 0 else self.info.resolver.provider(target)
+
+    def _breaker(self, target: Target) -> BreakerState | None:
+        if self.breaker is None:
+            return None
+        settings = self.breaker
+        key = f"steadyhand.breaker:{_name(target)}"
+        return self.info.state.get(key, lambda: BreakerState(settings))
+
+    def _attempt_deadline(self, index: int, start: float, deadline: float | None) -> float | None:
+        limit = None if self.attempt_timeout is None else start + self.attempt_timeout
+        takers = self._takers_after[index]
+        if self.reserve_for_fallbacks and deadline is not None and takers:
+            limit = _earliest(limit, start + (deadline - start) / (takers + 1))
+        return _earliest(limit, deadline)
+
+    def decide(self, request: ModelRequest, ctx: CallContext, *, now: float) -> Decisions:
+        wall_offset = self.wall() - now
+        deadline = _earliest(ctx.deadline, None if self.deadline is None else now + self.deadline)
+        route = Route()
+        clock = now
+        last: ProviderError | None = None
+        cut_by_deadline = False
+        number = 0
+        for index, (fallback, target) in enumerate(self.chain):
+            if fallback is not None and (last is None or not fallback.takes(last)):
+                continue
+            breaker = self._breaker(target)
+            made, wait = 0, 0.0
+            cut_by_deadline = False  # says how the last target tried ended
+            while True:
+                start = clock + wait
+                if deadline is not None and deadline - start < self.min_attempt - _EPSILON:
+                    cut_by_deadline = True
+                    break
+                state = None if breaker is None else breaker.admit(start)
+                if breaker is not None and state is None:
+                    retry_in = breaker.retry_in(start)
+                    last = CircuitOpen(
+                        f"the circuit breaker is open after repeated failures; it lets a probe through in "
+                        f"{retry_in:.1f}s: configure a fallback so calls do not fail meanwhile",
+                        retry_in=retry_in,
+                        provider=target.provider,
+                        model=target.model,
+                    )
+                    skipped = Step(_name(target), target.alias, "skipped", "CircuitOpen", breaker="open")
+                    route.steps.append(skipped)
+                    break
+                made, number = made + 1, number + 1
+                sub = ctx.replace(
+                    attempt=number, deadline=self._attempt_deadline(index, start, deadline), target=target
+                )
+                asked = request if index == 0 else request.model_copy(update={"model": target.model})
+                try:
+                    outcome = yield Attempt(self._provider(index, target), asked, sub, wait=wait)
+                except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
+                    if breaker is not None and state == "half_open":
+                        breaker.release()  # no verdict on the probe: let another one go
+                    raise
+                clock = outcome.ended
+                error = outcome.error
+                step = Step(
+                    _name(target),
+                    target.alias,
+                    "ok" if error is None else "error",
+                    None if error is None else type(error).__name__,
+                    getattr(error, "status_code", None),
+                    wait,
+                    outcome.ended - outcome.started,
+                    state,
+                )
+                route.steps.append(step)
+                self._span(ctx, step, outcome, number, wall_offset)
+                if breaker is not None:
+                    breaker.record(error, clock)
+                if error is None:
+                    route.answered_by = step.target
+                    self._finish(route, ctx, "answer", now, clock, deadline)
+                    if ctx.span is not None:
+                        ctx.span.answered_by(target.provider, target.model)
+                    if outcome.response is not None:
+                        outcome.response = outcome.response.model_copy(update={"route": route})
+                    return outcome
+                if not isinstance(error, ProviderError):
+                    self._finish(route, ctx, "error", now, clock, deadline)
+                    raise error  # a bug, not a provider failure: no retry, no fallback
+                last = error
+                left = None if deadline is None else deadline - clock - self.min_attempt
+                next_wait = self.retry.wait(error, made, self.rng, left=left)
+                if next_wait is None:
+                    cut_by_deadline = left is not None and self.retry.allows(error, made)
+                    break
+                wait = next_wait
+        raise self._give_up(route, ctx, last, cut_by_deadline, now, clock, deadline)
+
+    def _give_up(
+        self,
+        route: Route,
+        ctx: CallContext,
+        last: ProviderError | None,
+        cut_by_deadline: bool,
+        now: float,
+        clock: float,
+        deadline: float | None,
+    ) -> ProviderError:
+        """The error that ends the call: the provider's own when the request itself was refused."""
+        out_of_time = cut_by_deadline or (
+            deadline is not None and deadline - clock < self.min_attempt - _EPSILON
+        )
+        refused = last is not None and not (
+            should_retry(last) or isinstance(last, CircuitOpen | ProviderTimeout)
+        )
+        if refused and not out_of_time:
+            assert last is not None
+            self._finish(route, ctx, "error", now, clock, deadline)
+            last.route = route
+            return last
+        reason: EndedBy = "deadline" if out_of_time else "options"
+        self._finish(route, ctx, reason, now, clock, deadline)
+        why = (
+            "the deadline left no time for another attempt; give the call more time (timeout= on the "
+            "call or the alias's deadline) or add a faster fallback"
+            if reason == "deadline"
+            else "every target, retry and fallback failed; add a fallback target or check the "
+            "provider's status"
+        )
+        target = self.info.target
+        return DeadlineExceeded(
+            f"no answer: {why} (route: {route.summary()})",
+            reason=reason,
+            route=route,
+            last_error=last,
+            provider=target.provider,
+            model=target.model,
+        )
+
+    @staticmethod
+    def _finish(
+        route: Route, ctx: CallContext, ended_by: EndedBy, now: float, clock: float, deadline: float | None
+    ) -> None:
+        route.ended_by = ended_by
+        route.deadline_left = None if deadline is None else deadline - clock
+        spent = sum(s.wait + s.duration for s in route.steps)
+        route.overhead = max(0.0, clock - now - spent)
+        ctx.note("steadyhand.route", route.as_dict())
+
+    @staticmethod
+    def _span(ctx: CallContext, step: Step, outcome: Outcome, number: int, wall_offset: float) -> None:
+        """The attempt's own span under the llm span; never billed (no usage on it)."""
+        if ctx.span is None:
+            return
+        provider, _, model = step.target.partition(":")
+        record = ctx.span.child(
+            f"attempt {number}",
+            start_time=outcome.started + wall_offset,
+            end_time=outcome.ended + wall_offset,
+            model_alias=step.alias,
+            provider=provider,
+            model=model,
+        )
+        record.attributes = {"steadyhand.attempt": number, "steadyhand.wait": step.wait}
+        if step.breaker is not None:
+            record.attributes["steadyhand.breaker"] = step.breaker
+        if outcome.error is not None:
+            record.status = "error"
+            record.error_type = step.error
+            record.error_message = str(outcome.error)
+            if step.status is not None:
+                record.attributes["http.status_code"] = step.status
+        ctx.span.emit(record)
+
+
+def resilient(
+    *,
+    fallbacks: Sequence[str | Fallback] = (),
+    retry: Retry | None = None,
+    breaker: Breaker | None = None,
+    deadline: float | None = None,
+    attempt_timeout: float | None = None,
+    min_attempt: float = 0.05,
+    reserve_for_fallbacks: bool = True,
+    rng: random.Random | None = None,
+    aliases: Collection[str] | None = None,
+) -> Policy:
+    """A client ``Policy`` applying :class:`Resilient` to every alias (or only to ``aliases``)."""
+
+    def apply(provider: Provider, info: StackInfo) -> Provider:
+        if aliases is not None and info.target.alias not in aliases:
+            return provider
+        return Resilient(
+            provider,
+            info,
+            fallbacks=fallbacks,
+            retry=retry,
+            breaker=breaker,
+            deadline=deadline,
+            attempt_timeout=attempt_timeout,
+            min_attempt=min_attempt,
+            reserve_for_fallbacks=reserve_for_fallbacks,
+            rng=rng,
+        )
+
+    return apply
