@@ -35,6 +35,7 @@ def _settle(client: Client) -> None:
     client.chat("Say hi.", model="local", temperature=0.0, seed=1, max_tokens=2)
 
 
+@pytest.mark.timeout(900)  # the abandoned call decodes 300 tokens before the next one runs
 def test_a_timed_out_non_streamed_call_runs_on_a_stream_stops(local_server: LocalModelServer) -> None:
     with Client(local_config(local_server)) as client:
         _settle(client)
