@@ -8,11 +8,16 @@ one run: back to back (the worst case: the writer competes for the GIL all the t
 1,000 and 5,000 calls/s with the writer storing into a real SQLite store; each with the writer as a
 thread (the default) and as a subprocess (``writer="process"``). The garbage collector is off while
 timing, so the figures are the tracer's and not the collector's.
+
+The ``client span`` rows time the spans the Client really produces (recorded through the simulator by
+``record_client_spans.py``: a real response ``id``, ``created``, usage details), next to ``json.dumps``
+of the same span; ``--only-client`` runs just those (``bench_tracer_client.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import resource
@@ -20,12 +25,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
+from record_client_spans import load_spans
 from steadyhand.errors import StoreError
 from steadyhand.store import open_store
 from steadyhand.tracing import SpanRecord, Tracer
@@ -81,6 +87,24 @@ def llm_span(i: int) -> SpanRecord:
     )
 
 
+_CLIENT_SPANS = load_spans()
+CLIENT_SPANS = ("chat_app", "chat_bare", "chat_tools", "anthropic_messages", "chat_error")
+"""Spans the Client really produced (``tests/tracing/fixtures/client_spans.json``, recorded through the
+simulator by ``record_client_spans.py``): the response ``id``, ``created``, usage details and all."""
+
+
+def client_span(name: str) -> Callable[[int], SpanRecord]:
+    """Fresh copies of one recorded span (``record()`` takes ownership and redacts in place)."""
+    base = _CLIENT_SPANS[name]
+
+    def make(i: int) -> SpanRecord:
+        span = copy.deepcopy(base)
+        span.span_id = f"{i:016x}"
+        return span
+
+    return make
+
+
 def _stats(samples: list[int]) -> dict[str, float]:
     samples.sort()
     n = len(samples)
@@ -119,7 +143,14 @@ def timed_records(tracer: Any, spans: list[SpanRecord], rate: float | None) -> l
 
 
 def hot_path(
-    *, calls: int, rate: float | None, redact: bool, sqlite: bool, idle: bool, process: bool = False
+    *,
+    calls: int,
+    rate: float | None,
+    redact: bool,
+    sqlite: bool,
+    idle: bool,
+    process: bool = False,
+    make: Callable[[int], SpanRecord] = llm_span,
 ) -> dict[str, float]:
     """``idle``: the writer stores nothing while calls are timed (everything waits for close());
     ``process``: the writer is a subprocess tailing the spool into the SQLite store."""
@@ -130,7 +161,7 @@ def hot_path(
         if process:
             hold["writer"] = "process"
         tracer = Tracer(store, spool_dir=Path(tmp) / "spool", redact=redact, exit_timeout=None, **hold)
-        spans = [llm_span(i) for i in range(calls + WARMUP)]
+        spans = [make(i) for i in range(calls + WARMUP)]
         for s in spans[:WARMUP]:  # warm up (regex caches, price lookups, page cache, the store's SQL)
             tracer.record(s)
         assert tracer.flush(30)
@@ -173,8 +204,10 @@ class JsonOnly:
         json.dumps(span_to_dict(span))
 
 
-def reference(*, calls: int, rate: float | None) -> dict[str, float]:
-    spans = [llm_span(i) for i in range(calls + WARMUP)]
+def reference(
+    *, calls: int, rate: float | None, make: Callable[[int], SpanRecord] = llm_span
+) -> dict[str, float]:
+    spans = [make(i) for i in range(calls + WARMUP)]
     timed_records(JsonOnly(), spans[:WARMUP], None)
     gc.collect()
     gc.disable()
@@ -231,12 +264,45 @@ LOADS: list[tuple[str, float | None, bool, bool, bool]] = [
 in a subprocess)."""
 
 
+CLIENT_LOADS: list[tuple[str, float | None, bool, bool]] = [
+    ("back to back, no-op store", None, False, False),
+    ("back to back, SQLite store, process writer", None, True, True),
+    ("1,000/s, SQLite store", 1000.0, True, False),
+]
+"""(label, calls per second or back to back, SQLite or no-op store, process writer) for the spans the
+client really produces."""
+
+
+def client_rows(args: argparse.Namespace, add: Callable[[str, dict[str, float]], None]) -> None:
+    """record() of the recorded client spans, redaction on and off, next to json.dumps of the same span."""
+    for span in ("chat_app", *(() if args.quick_client else CLIENT_SPANS[1:])):
+        make = client_span(span)
+        for load, rate, sqlite, process in CLIENT_LOADS if span == "chat_app" else CLIENT_LOADS[:1]:
+            calls = args.calls if rate is None else int(rate * args.paced_seconds)
+            for redact in (True, False):
+                r = hot_path(
+                    calls=calls,
+                    rate=rate,
+                    redact=redact,
+                    sqlite=sqlite,
+                    idle=False,
+                    process=process,
+                    make=make,
+                )
+                add(f"client span {span}: {load}, redaction {'on' if redact else 'off'}", r)
+            if rate is None and not sqlite:
+                add(f"client span {span}: reference json.dumps(span) alone, {load}", reference(
+                    calls=calls, rate=rate, make=make))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20_000, help="record() calls timed back to back")
     parser.add_argument("--paced-seconds", type=float, default=4.0, help="seconds per paced variant")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the store stays down")
     parser.add_argument("--rate", type=int, default=500, help="calls per second while it is down")
+    parser.add_argument("--only-client", action="store_true", help="only the rows of real client spans")
+    parser.add_argument("--quick-client", action="store_true", help="only the chat_app client span")
     args = parser.parse_args()
 
     rows: list[list[Any]] = []
@@ -247,6 +313,17 @@ def main() -> None:
         stats = (r[k] for k in ("p50_us", "p90_us", "p99_us", "p99_9_us", "max_us", "mean_us"))
         rows.append([case, int(r["n"]), *stats, "yes" if r["p99_us"] < TARGET_P99_US else "NO"])
 
+    if args.only_client:
+        client_rows(args, add)
+        report(
+            "bench_tracer_client",
+            "Tracer.record() of the spans the client produces (µs), spool on; target p99 < 50 µs",
+            ["case", "calls", "p50", "p90", "p99", "p99.9", "max", "mean", "p99<50"],
+            rows,
+            results=results,
+            args=vars(args),
+        )
+        return
     for load, rate, sqlite, idle, process in LOADS:
         calls = args.calls if rate is None else int(rate * args.paced_seconds)
         for redact in (True, False):
@@ -255,6 +332,7 @@ def main() -> None:
     for name, rate in (("back to back", None), ("1,000/s", 1000.0), ("5,000/s", 5000.0)):
         calls = args.calls if rate is None else int(rate * args.paced_seconds)
         add(f"reference: json.dumps(span) alone, {name}", reference(calls=calls, rate=rate))
+    client_rows(args, add)
     startup = process_startup()
     mem = store_down_memory(args.seconds, args.rate)
     report(

@@ -20,8 +20,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_client": ([], ["--calls", "300", "--rounds", "3"]),
     "bench_sim": ([], ["--requests", "3000", "--streams", "300"]),
     "bench_tracer": ([], ["--calls", "5000", "--seconds", "10"]),
+    "bench_tracer_faults": ([], ["--calls", "1000"]),
     "bench_store": ([], ["--spans", "5000", "--fill", "100000", "--repeats", "10"]),
     "bench_local": ([], ["--rounds", "2"]),
+    "bench_codecs": ([], ["--ops", "300", "--rounds", "2"]),
 }
 
 

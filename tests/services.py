@@ -53,13 +53,15 @@ def postgres_bin_dir() -> Path:
 class PostgresCluster:
     """A PostgreSQL cluster of its own: ``start()``, ``stop()``, ``restart()``, or use it as a context."""
 
-    def __init__(self, *, database: str = "steadyhand") -> None:
+    def __init__(self, *, database: str = "steadyhand", durable: bool = False) -> None:
         self.bin = postgres_bin_dir()
         self.database = database
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="steadyhand-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
+        self.durable = durable
+        """Keep PostgreSQL's durable defaults (fsync, synchronous commit) instead of test settings."""
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
@@ -87,10 +89,9 @@ class PostgresCluster:
         first = not self._initialized
         if first:
             self._init()
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             "pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.log), "-o", options
         )

@@ -22,6 +22,12 @@ FORBIDDEN = [
     ("steadyhand.server", {"server", "cli"}),
     ("steadyhand.cli", {"cli"}),
 ]
+# (import prefix, the top-level packages that must never import it): package cycles kept broken
+NEVER = [
+    ("steadyhand.tracing", {"store"}),  # both share the leaf module steadyhand.records instead
+]
+LEAF_MODULES = {"records.py": {"steadyhand.types"}}
+"""Modules shared across packages, with the only steadyhand modules they may import (type hints)."""
 
 
 def _modules() -> list[Path]:
@@ -58,6 +64,9 @@ def _violations(path: Path) -> list[str]:
         for forbidden, allowed_in in FORBIDDEN:
             if (name == forbidden or name.startswith(forbidden + ".")) and top not in allowed_in:
                 found.append(f"{path.relative_to(SRC)} imports {name}; only {sorted(allowed_in)} may")
+        for forbidden, never_in in NEVER:
+            if (name == forbidden or name.startswith(forbidden + ".")) and top in never_in:
+                found.append(f"{path.relative_to(SRC)} imports {name}; {sorted(never_in)} must not")
     return found
 
 
@@ -69,11 +78,18 @@ def test_all_is_sorted_and_complete() -> None:
 
 
 def test_public_names_resolve_from_their_modules() -> None:
+    """Each public class or function is the object its ``__module__`` defines under that name (no stale
+    re-export, no alias that pickling or ``repr`` would get wrong)."""
+    checked = 0
     for name in steadyhand.__all__:
         obj = getattr(steadyhand, name)
-        module = getattr(obj, "__module__", None)
-        if module:
-            assert getattr(importlib.import_module(module), name, obj) is obj
+        if not isinstance(obj, type) and not callable(obj):
+            continue  # constants carry no __module__
+        module = importlib.import_module(obj.__module__)
+        assert obj.__name__ == name, f"steadyhand.{name} is {obj.__module__}.{obj.__name__}"
+        assert getattr(module, name, None) is obj, f"{obj.__module__}.{name} is not steadyhand.{name}"
+        checked += 1
+    assert checked >= len(steadyhand.__all__) // 2
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
@@ -87,7 +103,30 @@ def test_module_size_cap(path: Path) -> None:
     assert lines <= MAX_LINES, f"{path.relative_to(SRC)} has {lines} lines; split it by concern"
 
 
+@pytest.mark.parametrize("name", sorted(LEAF_MODULES))
+def test_leaf_modules_import_no_steadyhand_package(name: str) -> None:
+    path = SRC / name
+    own = {n for n in _imports(path.read_text(), "steadyhand") if n.startswith("steadyhand")}
+    assert own <= LEAF_MODULES[name], f"{name} is a leaf module: it imports {sorted(own)}"
+
+
+def test_span_record_keeps_its_public_paths() -> None:
+    from steadyhand import records, tracing
+    from steadyhand.tracing import records as tracing_records
+
+    assert tracing.SpanRecord is tracing_records.SpanRecord is records.SpanRecord
+    assert tracing.CostUpdate is records.CostUpdate
+
+
 def test_import_rules_catch_a_violation() -> None:
     imports = _imports("from ..store import models\nimport fastapi\n", "steadyhand.tracing")
     assert imports == {"steadyhand.store", "fastapi"}
     assert _imports("from . import sim\n", "steadyhand.cli") == {"steadyhand.cli.sim"}
+    store_module = SRC / "store" / "_write.py"
+    assert _violations(store_module) == []
+    bad = store_module.with_name("_bad.py")
+    try:
+        bad.write_text("from ..tracing.records import SpanRecord\n")
+        assert _violations(bad) == ["store/_bad.py imports steadyhand.tracing.records; ['store'] must not"]
+    finally:
+        bad.unlink()

@@ -60,3 +60,17 @@ def test_no_package_cycle_between_providers_and_configuration() -> None:
     }
     assert not any(m.startswith("providers") for m in config_imports)
     assert "sim" not in _internal_imports("providers")  # cassettes are a transport wrapper, not the simulator
+
+
+def test_the_providers_facade_types_match_its_lazy_table() -> None:
+    """The facade's TYPE_CHECKING imports (for type checkers) and its lazy table name the same things."""
+    tree = ast.parse((SRC / "providers" / "__init__.py").read_text())
+    typed = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        for inner in node.body
+        if isinstance(inner, ast.ImportFrom)
+        for alias in inner.names
+    }
+    assert typed == set(steadyhand.providers.__all__)

@@ -1,37 +1,37 @@
-"""Every example in the README runs: Python blocks against a live simulator, TOML blocks as config."""
+"""Every example in the README runs: Python blocks against a live simulator, printing what their ``#>``
+lines say; TOML blocks load as config."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
+from _docs import REPO, Example, examples, run_example
 from steadyhand import Config
 from steadyhand.sim import SimServer
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
+README = REPO / "README.md"
+PYTHON = examples(README)
 
 
 def blocks(lang: str) -> list[str]:
-    return [body for kind, body in BLOCK.findall(README.read_text()) if kind == lang]
+    return [e.code for e in examples(README, lang)]
 
 
 def test_readme_has_examples() -> None:
-    assert len(blocks("python")) >= 2 and blocks("toml") and "make demo" in README.read_text()
+    assert len(PYTHON) >= 2 and blocks("toml") and "make demo" in README.read_text()
 
 
-@pytest.mark.parametrize("code", blocks("python"), ids=lambda c: c.splitlines()[0])
-def test_python_examples_run(
-    code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("example", PYTHON, ids=lambda e: e.id)
+def test_python_examples_run_and_print_what_they_say(
+    example: Example, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # no steadyhand.toml: the built-in default config applies
+    """In an empty directory (the conftest's) with a scrubbed environment: the built-in default config."""
     with SimServer() as sim:
         monkeypatch.setenv("STEADYHAND_SIM_URL", sim.base_url)
-        exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
+        run_example(example)
         assert sim.requests, "the example never reached the simulator"
-    assert capsys.readouterr().out.strip()
 
 
 @pytest.mark.parametrize("text", blocks("toml"))

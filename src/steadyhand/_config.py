@@ -60,7 +60,7 @@ def is_pinned(name: str) -> bool:
 class ModelAlias(BaseModel):
     """What an alias points at: ``provider:model``, and which API of that provider to call."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     target: str
     """``provider:model``, e.g. ``openai:gpt-4o-2024-08-06``."""
@@ -80,7 +80,7 @@ class ModelAlias(BaseModel):
 class ProviderConfig(BaseModel):
     """One provider: its kind, where it is, how to authenticate, and its limits."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: ProviderKind
     """``openai``, ``anthropic``, ``openai_compatible`` (vLLM, Ollama, llama.cpp, LM Studio) or ``sim``."""
@@ -122,7 +122,7 @@ class Config(BaseModel):
     ``sim_url`` and the alias ``default -> sim:sim-basic``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelAlias] = Field(default_factory=dict)

@@ -4,7 +4,7 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
-    │  └─ InvalidRequest                      a request argument is wrong: .param names it
+    │  └─ InvalidRequest                      a wrong argument or body: .param .code .status_code
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -22,6 +22,7 @@
     │        ├─ PrefillNotSupported
     │        └─ ModelNotFound
     └─ StoreError
+       └─ StoreRejected                   the store refused these records (writing them again fails too)
 
 ``retryable`` on every provider error says whether sending the same request again may succeed.
 Every error pickles with its fields (process pools in evals send them between processes).
@@ -51,6 +52,7 @@ __all__ = [
     "ServerError",
     "SteadyhandError",
     "StoreError",
+    "StoreRejected",
     "StreamInterrupted",
     "UnexpectedProviderResponse",
 ]
@@ -78,16 +80,29 @@ class ConfigurationError(SteadyhandError, ValueError):
 class InvalidRequest(ConfigurationError):
     """A request argument is wrong (a type, a range, a role); ``param`` names it, the message the fix.
 
-    Raised before anything is sent, so it never costs a provider call.
+    Raised before anything is sent, so it never costs a provider call. The inbound codecs raise it
+    for a request body sent *to* steadyhand (the gateway, the simulator) that the real API would
+    refuse: the message is then in that API's own wording, ``param`` in its notation
+    (``messages[0].role``, ``messages.0.role``), ``code`` OpenAI's machine-readable code, and each
+    format's encoder turns it into the 400 (or 413, ``status_code``) body that API sends.
     """
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, status_code: int = 400
+    ) -> None:
         super().__init__(message)
+        self.message = message
         self.param = param
+        self.code = code
+        self.status_code = status_code
 
 
 class StoreError(SteadyhandError):
     """The trace store cannot be reached or used."""
+
+
+class StoreRejected(StoreError):
+    """The store is up but refused the records themselves: the tracer puts them aside, never retries."""
 
 
 class ProviderError(SteadyhandError):

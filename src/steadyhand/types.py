@@ -32,7 +32,7 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusa
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=False, extra="forbid")
+    model_config = ConfigDict(frozen=False, extra="forbid", defer_build=True)
 
 
 class TextPart(_Model):

@@ -16,13 +16,13 @@ SECRET = "sk-proj-THISISASECRETKEY1234567890"
 
 def _config(base_url: str, cassette: Path, mode: str) -> Config:
     return Config(
-        providers={"sim": ProviderConfig(kind="sim", base_url=base_url, api_key=SECRET)},  # type: ignore[arg-type]
+        providers={"sim": ProviderConfig(kind="sim", base_url=base_url, api_key=SECRET)},
         models={
             "default": ModelAlias(target="sim:sim-echo"),
             "claude": ModelAlias(target="sim:sim-echo", api="messages"),
         },
         cassette=str(cassette),
-        cassette_mode=mode,  # type: ignore[arg-type]
+        cassette_mode=mode,
     )
 
 

@@ -136,8 +136,8 @@ def test_pin_rule(name: str, pinned: bool) -> None:
 
 def test_a_floating_name_warns_once_per_client(caplog: pytest.LogCaptureFixture) -> None:
     config = Config(
-        providers={"openai": ProviderConfig(kind="openai", api_key="sk-x")},  # type: ignore[arg-type]
-        models={"fast": "openai:gpt-4o", "pinned": "openai:gpt-4o-2024-08-06"},  # type: ignore[dict-item]
+        providers={"openai": ProviderConfig(kind="openai", api_key="sk-x")},
+        models={"fast": "openai:gpt-4o", "pinned": "openai:gpt-4o-2024-08-06"},
     )
     caplog.set_level(logging.WARNING, logger="steadyhand.client")
     client = Client(config)

@@ -148,7 +148,7 @@ ANTHROPIC_BODY = {
 
 def _config(kind: str, **provider: Any) -> Config:
     return Config(
-        providers={"p": ProviderConfig(kind=kind, api_key="k", base_url="http://127.0.0.1:9/v1", **provider)},  # type: ignore[arg-type]
+        providers={"p": ProviderConfig(kind=kind, api_key="k", base_url="http://127.0.0.1:9/v1", **provider)},
         models={"default": ModelAlias(target="p:claude-haiku-4-5-20251001")},
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -71,7 +71,7 @@ class SeenContexts(WrapperProvider):
         return await self.inner.acomplete(request, ctx=ctx)
 
 
-def _stack(seen: list[SeenContexts]) -> list[object]:
+def _stack(seen: list[SeenContexts]) -> list[Callable[[Provider, StackInfo], Provider]]:
     def record_contexts(provider: Provider, info: StackInfo) -> Provider:
         wrapper = SeenContexts(provider)
         seen.append(wrapper)
@@ -85,8 +85,8 @@ def _stack(seen: list[SeenContexts]) -> list[object]:
 
 def test_a_policy_retries_with_attempt_spans_under_the_llm_span() -> None:
     fake = QueueProvider().enqueue(RateLimited("busy", status_code=429), "ok")
-    sink, seen = Sink(), []
-    client = Client(Config(), providers={"q": fake}, tracer=sink, policies=_stack(seen))  # type: ignore[arg-type]
+    sink, seen = Sink(), list[SeenContexts]()
+    client = Client(Config(), providers={"q": fake}, tracer=sink, policies=_stack(seen))
     assert client.chat("hi", tags={"user": "u1"}).text == "ok"
     first, second, llm = sink.spans
     assert llm.kind == "llm" and llm.status == "ok"
@@ -102,13 +102,13 @@ def test_a_policy_retries_with_attempt_spans_under_the_llm_span() -> None:
 
 async def test_the_same_policy_runs_async() -> None:
     fake = QueueProvider().enqueue(ServerError("down", status_code=500), "ok")
-    sink, seen = Sink(), []
+    sink, seen = Sink(), list[SeenContexts]()
     client = AsyncClient(
         Config(),
         providers={"q": fake},
         tracer=sink,
         policies=_stack(seen),
-        traffic="test",  # type: ignore[arg-type]
+        traffic="test",
     )
     assert (await client.chat("hi")).text == "ok"
     assert [s.kind for s in sink.spans] == ["attempt", "attempt", "llm"]
@@ -129,8 +129,8 @@ def test_the_drivers_run_on_a_fake_clock() -> None:
             return outcome
 
     policy = Backoff(QueueProvider().enqueue(ServerError("x", status_code=500), "ok"))
-    policy.clock = lambda: next(clock)  # type: ignore[method-assign]
-    policy.sleep = slept.append  # type: ignore[method-assign, assignment]
+    policy.clock = lambda: next(clock)
+    policy.sleep = slept.append
     assert (
         policy.complete(ModelRequest(model="m", messages=[Message(role="user", content="hi")])).text == "ok"
     )
@@ -300,3 +300,19 @@ async def test_every_provider_honours_the_deadline_async() -> None:
 def test_a_deadline_is_not_imposed_without_a_timeout() -> None:
     client = Client(Config(), providers={"slow": _sleepy(0.3)})
     assert client.chat("hi").text == "late"
+
+
+def test_a_guarded_provider_still_sees_the_callers_span() -> None:
+    from steadyhand.tracing import current_span
+
+    seen: list[object] = []
+
+    def answer(request: ModelRequest) -> str:
+        seen.append(current_span())
+        return "ok"
+
+    sink = Sink()
+    client = Client(Config(), providers={"f": FunctionProvider(answer)}, tracer=sink)
+    client.chat("hi", timeout=5)  # runs on the guard's thread
+    (llm,) = sink.spans
+    assert getattr(seen[0], "span_id", None) == llm.span_id

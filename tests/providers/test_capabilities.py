@@ -31,7 +31,7 @@ LLAMA_VALIDATION_500 = {
 
 
 def _request(**kw: object) -> ModelRequest:
-    return ModelRequest(model="m", messages=[Message(role="user", content="hi")], **kw)  # type: ignore[arg-type]
+    return ModelRequest(model="m", messages=[Message(role="user", content="hi")], **kw)
 
 
 def test_every_kind_has_a_profile_and_names_resolve() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +26,7 @@ def wire(caps: Capabilities = CAPS) -> AnthropicMessages:
 
 def req(**kw: object) -> ModelRequest:
     kw.setdefault("messages", [Message(role="user", content="Hi")])
-    return ModelRequest(model="claude-sonnet-4-5-20250929", **kw)  # type: ignore[arg-type]
+    return ModelRequest(model="claude-sonnet-4-5-20250929", **kw)
 
 
 def body(r: ModelRequest, w: AnthropicMessages | None = None, *, stream: bool = False) -> dict[str, object]:
@@ -248,7 +249,7 @@ def test_stream_text_tool_and_cumulative_usage() -> None:
 
 
 def test_stream_tool_without_arguments_and_answer_tool() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "type": "message_start",
             "message": {"id": "m", "model": "c", "usage": {"input_tokens": 1, "output_tokens": 1}},

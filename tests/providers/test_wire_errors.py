@@ -30,7 +30,7 @@ from .wire_fixtures import CAPS, named_sse
 NOW = 1_735_732_800.0  # 2025-01-01T12:00:00Z
 
 
-def openai(cls: type[OpenAIChat] = OpenAIChat) -> OpenAIChat:
+def openai(cls: type[OpenAIChat | OpenAICompletions] = OpenAIChat) -> OpenAIChat | OpenAICompletions:
     return cls(
         base_url="http://h/v1", api_key="k", provider_name="openai", capabilities=CAPS, clock=lambda: NOW
     )

@@ -42,7 +42,7 @@ def wire(caps: Capabilities = CAPS, api_key: str | None = "sk-test") -> OpenAICh
 
 def req(**kw: object) -> ModelRequest:
     kw.setdefault("messages", [Message(role="user", content="Hi")])
-    return ModelRequest(model="gpt-4o-mini", **kw)  # type: ignore[arg-type]
+    return ModelRequest(model="gpt-4o-mini", **kw)
 
 
 def body(w: OpenAIChat, r: ModelRequest, *, stream: bool = False) -> dict[str, object]:

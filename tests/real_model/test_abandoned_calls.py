@@ -21,7 +21,6 @@ from .conftest import local_config
 pytestmark = pytest.mark.real_model
 
 COUNT = [{"role": "user", "content": "Count from 1 to 400, separated by commas."}]
-LONG = {"temperature": 0.0, "seed": 1, "max_tokens": 300}
 _RUNS = re.compile(r"^llama_perf_context_print:\s+eval time =.*/\s*(\d+) runs", re.M)
 
 
@@ -41,14 +40,16 @@ def test_a_timed_out_non_streamed_call_runs_on_a_stream_stops(local_server: Loca
         _settle(client)
         before = len(_decoded(local_server))
         with pytest.raises(ProviderTimeout):
-            client.chat(COUNT, model="local", timeout=0.5, **LONG)
+            client.chat(COUNT, model="local", timeout=0.5, temperature=0.0, seed=1, max_tokens=300)
         _settle(client)
         after_plain = _decoded(local_server)[before:]
 
         before = len(_decoded(local_server))
         with (
             pytest.raises((ProviderTimeout, StreamInterrupted)),
-            client.stream(COUNT, model="local", timeout=0.5, **LONG) as stream,
+            client.stream(
+                COUNT, model="local", timeout=0.5, temperature=0.0, seed=1, max_tokens=300
+            ) as stream,
         ):
             for _ in stream.text_stream():
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ CALLS = [
     [{"role": "user", "content": "Say hello."}],
     [{"role": "user", "content": "Name a colour."}],
 ]
-OPTIONS = {"temperature": 0.8, "seed": 5, "max_tokens": 12}
+OPTIONS: dict[str, Any] = {"temperature": 0.8, "seed": 5, "max_tokens": 12}
 
 
 def _run(config: Config) -> list[ModelResponse]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from steadyhand import AsyncClient, Client
@@ -13,7 +15,7 @@ from .conftest import SpanList
 pytestmark = pytest.mark.real_model
 
 HELLO = [{"role": "user", "content": "Say hello in one short sentence."}]
-FIXED = {"temperature": 0.0, "seed": 7, "max_tokens": 24}
+FIXED: dict[str, Any] = {"temperature": 0.0, "seed": 7, "max_tokens": 24}
 
 
 def test_chat_answers_with_reported_usage(config: Config, spans: SpanList) -> None:

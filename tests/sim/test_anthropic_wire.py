@@ -55,7 +55,7 @@ def test_sdk_messages_stream_and_tools(sim: SimServer) -> None:
         tool = {"name": "lookup", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
         m = client.messages.create(model="sim-tool-call", max_tokens=64, messages=MSGS, tools=[tool])  # type: ignore[list-item]
         assert m.stop_reason == "tool_use" and m.content[0].type == "tool_use"
-        assert m.content[0].name == "lookup" and m.content[0].input == {"q": "example"}  # type: ignore[union-attr]
+        assert m.content[0].name == "lookup" and m.content[0].input == {"q": "example"}
         with client.messages.stream(model="sim-tool-call", max_tokens=64, messages=MSGS, tools=[tool]) as s:  # type: ignore[list-item]
             streamed = s.get_final_message()
         assert streamed.content[0].input == {"q": "example"}  # type: ignore[union-attr]

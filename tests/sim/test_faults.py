@@ -38,7 +38,9 @@ def _ant(sim: SimServer, timeout: float = 5.0) -> anthropic.Anthropic:
         ("sim-503", openai.InternalServerError, 503, "server_is_overloaded"),
         ("sim-529", openai.InternalServerError, 529, "server_is_overloaded"),
         ("sim-context-length", openai.BadRequestError, 400, "context_length_exceeded"),
-        ("sim-content-filter", openai.BadRequestError, 400, "content_filter"),
+        ("sim-overloaded", openai.InternalServerError, 503, "server_is_overloaded"),
+        ("sim-content-filter", openai.BadRequestError, 400, "content_policy_violation"),
+        ("sim-content-filter-prompt", openai.BadRequestError, 400, "invalid_prompt"),
     ],
 )
 def test_openai_error_faults(
@@ -70,6 +72,7 @@ def test_context_length_names_messages_param(sim: SimServer) -> None:
     ("model", "error", "status"),
     [
         ("sim-529", anthropic.OverloadedError, 529),
+        ("sim-overloaded", anthropic.OverloadedError, 529),
         ("sim-500", anthropic.InternalServerError, 500),
         ("sim-429", anthropic.RateLimitError, 429),
         ("sim-quota", anthropic.RateLimitError, 429),
@@ -108,7 +111,7 @@ def test_no_prefill_only_when_last_message_is_assistant(sim: SimServer) -> None:
         assert client.messages.create(model="sim-no-prefill", max_tokens=16, messages=MSGS).content
         prefill = [*MSGS, {"role": "assistant", "content": "Sure,"}]
         with pytest.raises(anthropic.BadRequestError, match="prefill"):
-            client.messages.create(model="sim-no-prefill", max_tokens=16, messages=prefill)  # type: ignore[arg-type]
+            client.messages.create(model="sim-no-prefill", max_tokens=16, messages=prefill)
 
 
 def test_reset_is_a_tcp_rst_before_headers(sim: SimServer) -> None:
@@ -129,12 +132,12 @@ def test_hang_and_slow_first_token_time_out(sim: SimServer, model: str) -> None:
     started = time.monotonic()
     with _oai(sim, timeout=0.3) as client, pytest.raises(openai.APITimeoutError):
         client.chat.completions.create(model=model, messages=MSGS)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # the fault lasts far longer: only the client's timeout ends it
 
 
 def test_stall_keeps_connection_open_after_some_chunks(sim: SimServer) -> None:
     seen: list[str] = []
-    with _oai(sim, timeout=0.5) as client, pytest.raises(openai.APITimeoutError):
+    with _oai(sim, timeout=2.0) as client, pytest.raises(openai.APITimeoutError):
         for chunk in client.chat.completions.create(model="sim-stall", messages=MSGS, stream=True):
             seen.append(chunk.choices[0].delta.content or "")
     assert len(seen) == 3  # role chunk + 2 content chunks, then silence

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 
 from steadyhand.sim import SimServer
 
@@ -172,7 +173,7 @@ async def test_openai_sdk_async_tools_and_json_schema(sim: SimServer) -> None:
 
 
 async def _tools_and_json_schema(client: openai.AsyncOpenAI) -> None:
-    tool = {
+    tool: Any = {
         "type": "function",
         "function": {
             "name": "lookup",
@@ -183,27 +184,30 @@ async def _tools_and_json_schema(client: openai.AsyncOpenAI) -> None:
             },
         },
     }
-    out = await client.chat.completions.create(model="sim-tool-call", messages=MSGS, tools=[tool])  # type: ignore[list-item]
+    out = await client.chat.completions.create(model="sim-tool-call", messages=MSGS, tools=[tool])
     call = out.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert out.choices[0].finish_reason == "tool_calls"
-    assert call.function.name == "lookup" and set(json.loads(call.function.arguments)) == {"q", "n"}  # type: ignore[union-attr]
+    assert isinstance(call, ChatCompletionMessageFunctionToolCall)
+    assert call.function.name == "lookup" and set(json.loads(call.function.arguments)) == {"q", "n"}
     stream = await client.chat.completions.create(
         model="sim-tool-call", messages=MSGS, tools=[tool], stream=True
-    )  # type: ignore[list-item]
+    )
     args = "".join(
         [
-            c.choices[0].delta.tool_calls[0].function.arguments or ""
+            fn.arguments or ""
             async for c in stream
             if c.choices and c.choices[0].delta.tool_calls
+            for fn in [c.choices[0].delta.tool_calls[0].function]
+            if fn is not None
         ]
     )
-    assert args == call.function.arguments  # type: ignore[union-attr]
+    assert args == call.function.arguments
     schema = {
         "type": "object",
         "properties": {"city": {"type": "string"}, "temp": {"type": "number"}},
         "required": ["city", "temp"],
         "additionalProperties": False,
     }
-    fmt = {"type": "json_schema", "json_schema": {"name": "w", "schema": schema, "strict": True}}
-    out = await client.chat.completions.create(model="gpt-4o", messages=MSGS, response_format=fmt)  # type: ignore[arg-type]
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "w", "schema": schema, "strict": True}}
+    out = await client.chat.completions.create(model="gpt-4o", messages=MSGS, response_format=fmt)
     assert set(json.loads(out.choices[0].message.content or "")) == {"city", "temp"}

@@ -11,22 +11,11 @@ from typing import Any
 
 import pytest
 
-from services import PostgresCluster, ServiceMissing
+from services import PostgresCluster
 from steadyhand.store import Store, open_store
 from steadyhand.tracing.records import SpanRecord
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """One cluster per test session; a missing server fails (never skips), naming the Debian package."""
-    try:
-        cluster = PostgresCluster()
-    except ServiceMissing as e:
-        pytest.fail(f"{e}{' (CI)' if os.environ.get('CI') else ''}", pytrace=False)
-    with cluster:
-        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

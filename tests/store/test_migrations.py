@@ -22,7 +22,7 @@ def test_migrate_empty_database_to_head(empty_url: str) -> None:
             store.upgrade()  # a second run is a no-op
         assert set(sa.inspect(engine).get_table_names()) == TABLES
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0002"
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], f"models and migrations differ; add a migration: {diff}"
     finally:

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="comparison-overlap"
+# (tuples holding pytest.approx compare by Approx.__eq__, which mypy cannot see)
 """Re-pricing stored spans after a price change, on both engines: the store, ``recompute_costs``, the CLI."""
 
 from __future__ import annotations

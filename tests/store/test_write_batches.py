@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -96,12 +97,17 @@ def test_a_trace_without_its_root_has_no_tags(store: Store, make_span: MakeSpan)
 
 def test_blob_walk_hashes_each_text_once_and_leaves_the_input_alone() -> None:
     long = "x" * 300
-    request = {"messages": [{"role": "system", "content": long}, {"role": "user", "content": "hi"}], "n": 1}
+    request: dict[str, Any] = {
+        "messages": [{"role": "system", "content": long}, {"role": "user", "content": "hi"}],
+        "n": 1,
+    }
     digests: dict[str, str] = {}
     first: set[str] = set()
     out = extract_blobs(request, digests, first)
+    assert isinstance(out, dict)
     second: set[str] = set()
     again = extract_blobs({"docs": [long, long[:-1] + "y"], "t": (long,)}, digests, second)
+    assert isinstance(again, dict)
     assert out["messages"][0]["content"] == {BLOB_KEY: next(iter(first))}
     assert out["messages"][1] == {"role": "user", "content": "hi"} and out["n"] == 1
     assert request["messages"][0]["content"] == long  # a copy, never the caller's dict changed

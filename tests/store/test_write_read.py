@@ -63,7 +63,7 @@ def test_long_shared_content_is_stored_once(store: Store, make_span: MakeSpan) -
     got = store.get_span(b.span_id)
     assert got is not None and got.request == b.request
     long_system = "You are terse. " * 40
-    assert got.request["messages"][0]["content"] == long_system
+    assert got.request is not None and got.request["messages"][0]["content"] == long_system
 
 
 def test_trace_summary_follows_the_root_span(store: Store, make_span: MakeSpan) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 from steadyhand.store import open_store
 from steadyhand.tracing import SpanRecord, Tracer
@@ -17,10 +18,14 @@ from steadyhand.tracing import SpanRecord, Tracer
 
 def main() -> None:
     db, spool, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    writer = sys.argv[4] if len(sys.argv) > 4 else "thread"
+    writer: Literal["thread", "process"] = "process" if sys.argv[4:5] == ["process"] else "thread"
     url = f"sqlite:///{db}"
     store = url if writer == "process" else open_store(url)
-    tracer = Tracer(store, writer=writer, spool_dir=spool, batch_size=64, flush_interval=0.01)
+    # exit_timeout: the default (5 s) is too short for a loaded test machine, where the writer process
+    # alone can take seconds to start; the tests assert that atexit flushes, not how fast.
+    tracer = Tracer(
+        store, writer=writer, spool_dir=spool, batch_size=64, flush_interval=0.01, exit_timeout=60.0
+    )
     out = sys.stdout
     if writer == "process":
         out.write(f"pid {tracer.writer_pid}\n")

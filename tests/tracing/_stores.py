@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from steadyhand.errors import StoreError
 from steadyhand.tracing import SpanRecord
 
+STORE_HANG = 30.0
+"""How long a write blocks while ``hang`` is set (unless ``release`` is set first)."""
+
 
 class MemoryStore:
     """Keeps spans by id (idempotent); ``down`` makes writes fail, ``hang`` makes them block."""
@@ -21,7 +24,7 @@ class MemoryStore:
 
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
         if self.hang.is_set():
-            self.release.wait(30)
+            self.release.wait(STORE_HANG)
         if self.down:
             raise StoreError("store is down (test)")
         self.writes += 1

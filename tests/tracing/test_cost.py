@@ -1,13 +1,21 @@
+# mypy: disable-error-code="comparison-overlap"
+# (tuples holding pytest.approx compare by Approx.__eq__, which mypy cannot see)
 """Worked cost examples for every token kind, both providers' conventions, streamed or not."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from steadyhand.errors import ConfigurationError
+from steadyhand.providers._common import assemble
+from steadyhand.providers.anthropic import AnthropicMessages
+from steadyhand.providers.base import Capabilities, HTTPResponse
+from steadyhand.providers.openai_chat import OpenAIChat
 from steadyhand.tracing import (
     CostUpdate,
     PriceTable,
@@ -17,7 +25,7 @@ from steadyhand.tracing import (
     load_prices,
     recompute_costs,
 )
-from steadyhand.types import Usage
+from steadyhand.types import Message, ModelRequest, Usage
 
 from ._stores import MemoryStore
 
@@ -53,28 +61,81 @@ def _cost(prices: PriceTable, model: str, usage: Usage) -> float | None:
     return span.cost_usd
 
 
-# Usage as the adapters normalize it: input_tokens includes cached and cache-write tokens.
-def _openai(raw: dict) -> Usage:  # type: ignore[type-arg]
-    """OpenAI: prompt_tokens already includes cached_tokens; completion_tokens includes reasoning."""
-    return Usage(
-        input_tokens=raw["prompt_tokens"],
-        output_tokens=raw["completion_tokens"],
-        cached_input_tokens=raw.get("prompt_tokens_details", {}).get("cached_tokens"),
-        reasoning_tokens=raw.get("completion_tokens_details", {}).get("reasoning_tokens"),
-        raw=raw,
-    )
+# Usage as the real adapters parse it from each provider's wire format, non-streamed and streamed.
+_HI = [Message(role="user", content="Hi")]
+CAPS = Capabilities()
 
 
-def _anthropic(raw: dict) -> Usage:  # type: ignore[type-arg]
-    """Anthropic: input_tokens excludes cache reads and writes, so the adapter adds them in."""
-    read, write = raw.get("cache_read_input_tokens", 0), raw.get("cache_creation_input_tokens", 0)
-    return Usage(
-        input_tokens=raw["input_tokens"] + read + write,
-        output_tokens=raw["output_tokens"],
-        cached_input_tokens=read,
-        cache_write_tokens=write,
-        raw=raw,
+def _openai(raw: dict[str, Any], *, stream: bool = False) -> Usage:
+    """OpenAI chat: the usage object of a response, or of the last chunk of a stream (include_usage)."""
+    wire = OpenAIChat(
+        base_url="https://api.openai.com/v1/", api_key="sk-test", provider_name="openai", capabilities=CAPS
     )
+    request = ModelRequest(model="oa-model", messages=_HI)
+    if not stream:
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "oa-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "ok"},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": raw,
+        }
+        return wire.parse_response(_json(body), request).usage
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "oa-model"}
+    events = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}}], "usage": None},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None},
+        {**base, "choices": [], "usage": raw},
+    ]
+    data = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    decoder = wire.stream_decoder(request)
+    chunks = decoder.feed(data.encode()) + decoder.close()
+    return assemble(chunks, provider="openai", model="oa-model").usage
+
+
+def _anthropic(raw: dict[str, Any], *, stream_output: list[int] | None = None) -> Usage:
+    """Anthropic messages: the response's usage, or (``stream_output``) a stream whose message_start
+    carries the input counts and whose message_delta events carry the cumulative output counts."""
+    wire = AnthropicMessages(
+        base_url="https://api.anthropic.com", api_key="sk-ant", provider_name="anthropic", capabilities=CAPS
+    )
+    request = ModelRequest(model="an-model", messages=_HI)
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "an-model"}
+    if stream_output is None:
+        body = {
+            **message,
+            "content": [{"type": "text", "text": "ok"}],
+            "stop_reason": "end_turn",
+            "usage": raw,
+        }
+        return wire.parse_response(_json(body), request).usage
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {**message, "content": [], "usage": raw}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ok"}},
+        {"type": "content_block_stop", "index": 0},
+        *(
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": n}}
+            for n in stream_output
+        ),
+        {"type": "message_stop"},
+    ]
+    data = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    decoder = wire.stream_decoder(request)
+    chunks = decoder.feed(data.encode()) + decoder.close()
+    return assemble(chunks, provider="anthropic", model="an-model").usage
+
+
+def _json(body: dict[str, Any]) -> HTTPResponse:
+    return HTTPResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
 
 
 @pytest.mark.parametrize(
@@ -107,7 +168,9 @@ def test_openai_convention_non_streamed_and_streamed(prices: PriceTable) -> None
     # 200 uncached*2.0 + 1000 cached*0.5 + 100 visible out*8.0 + 200 reasoning*8.0 = 3300 per million
     non_streamed = _openai(OPENAI_RAW)
     # streamed: the one usage chunk before [DONE] carries the same object
-    streamed = _openai(dict(OPENAI_RAW))
+    streamed = _openai(OPENAI_RAW, stream=True)
+    for usage in (non_streamed, streamed):
+        assert (usage.input_tokens, usage.cached_input_tokens, usage.reasoning_tokens) == (1200, 1000, 200)
     assert _cost(prices, "oa-model", non_streamed) == pytest.approx(0.0033)
     assert _cost(prices, "oa-model", streamed) == pytest.approx(0.0033)
 
@@ -122,10 +185,10 @@ def test_anthropic_convention_non_streamed_and_streamed(prices: PriceTable) -> N
     raw = {"input_tokens": 50, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 2000}
     non_streamed = _anthropic({**raw, "output_tokens": 100})
     # streamed: message_start carries input and cache counts, message_delta the cumulative output (last wins)
-    start = {**raw, "output_tokens": 1}
-    deltas = [{"output_tokens": 40}, {"output_tokens": 100}]
-    streamed = _anthropic({**start, "output_tokens": deltas[-1]["output_tokens"]})
-    assert non_streamed.input_tokens == 3050
+    streamed = _anthropic({**raw, "output_tokens": 1}, stream_output=[40, 100])
+    for usage in (non_streamed, streamed):  # input_tokens includes cache reads and writes, as for OpenAI
+        assert (usage.input_tokens, usage.output_tokens) == (3050, 100)
+        assert (usage.cached_input_tokens, usage.cache_write_tokens) == (1000, 2000)
     # 50*3.0 + 1000*0.30 + 2000*3.75 + 100*15.0 = 9450 per million
     assert _cost(prices, "an-model", non_streamed) == pytest.approx(0.00945)
     assert _cost(prices, "an-model", streamed) == pytest.approx(0.00945)

@@ -1,21 +1,18 @@
-"""Every ```python example in docs/tracing.md runs."""
+"""Every ```python example in docs/tracing.md runs and prints what its ``#>`` lines say."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "tracing.md"
-EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+from _docs import DOCS, Example, examples, run_example
+
+EXAMPLES = examples(DOCS / "tracing.md")
 
 
 def test_the_doc_has_examples() -> None:
     assert len(EXAMPLES) >= 5
 
 
-@pytest.mark.parametrize("source", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
-def test_example_runs(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    exec(compile(source, str(DOC), "exec"), {"__name__": "docs_example"})
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.id)
+def test_example_runs(example: Example) -> None:
+    run_example(example)  # in the conftest's empty working directory

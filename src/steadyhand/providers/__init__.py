@@ -7,69 +7,97 @@ httpx, so they are imported when first asked for.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._common import assemble
-from .anthropic import AnthropicMessages
-from .base import (
-    AsyncHTTPStream,
-    AsyncTransport,
-    Capabilities,
-    HTTPRequest,
-    HTTPResponse,
-    HTTPStream,
-    Provider,
-    StreamDecoder,
-    Transport,
-    WireFormat,
-)
-from .capabilities import PROFILES
-from .cassette import AsyncCassetteTransport, Cassette, CassetteMiss, CassetteTransport
-from .http_provider import HTTPProvider
-from .openai_chat import OpenAIChat
-from .openai_completions import OpenAICompletions
-from .registry import build_provider
-from .shaping import shape_request
-from .sse import SSEEvent, SSEParser
-from .wrapper import WrapperProvider
-
 if TYPE_CHECKING:
-    from .http import AsyncHttpxTransport, HttpxTransport
+    from ._common import assemble as assemble
+    from .anthropic import AnthropicMessages as AnthropicMessages
+    from .base import (
+        AsyncHTTPStream as AsyncHTTPStream,
+    )
+    from .base import (
+        AsyncTransport as AsyncTransport,
+    )
+    from .base import (
+        Capabilities as Capabilities,
+    )
+    from .base import (
+        HTTPRequest as HTTPRequest,
+    )
+    from .base import (
+        HTTPResponse as HTTPResponse,
+    )
+    from .base import (
+        HTTPStream as HTTPStream,
+    )
+    from .base import (
+        Provider as Provider,
+    )
+    from .base import (
+        StreamDecoder as StreamDecoder,
+    )
+    from .base import (
+        Transport as Transport,
+    )
+    from .base import (
+        WireFormat as WireFormat,
+    )
+    from .capabilities import PROFILES as PROFILES
+    from .cassette import (
+        AsyncCassetteTransport as AsyncCassetteTransport,
+    )
+    from .cassette import (
+        Cassette as Cassette,
+    )
+    from .cassette import (
+        CassetteMiss as CassetteMiss,
+    )
+    from .cassette import (
+        CassetteTransport as CassetteTransport,
+    )
+    from .http import AsyncHttpxTransport as AsyncHttpxTransport
+    from .http import HttpxTransport as HttpxTransport
+    from .http_provider import HTTPProvider as HTTPProvider
+    from .openai_chat import OpenAIChat as OpenAIChat
+    from .openai_completions import OpenAICompletions as OpenAICompletions
+    from .registry import build_provider as build_provider
+    from .shaping import shape_request as shape_request
+    from .sse import SSEEvent as SSEEvent
+    from .sse import SSEParser as SSEParser
+    from .wrapper import WrapperProvider as WrapperProvider
 
-__all__ = [
-    "PROFILES",
-    "AnthropicMessages",
-    "AsyncCassetteTransport",
-    "AsyncHTTPStream",
-    "AsyncHttpxTransport",
-    "AsyncTransport",
-    "Capabilities",
-    "Cassette",
-    "CassetteMiss",
-    "CassetteTransport",
-    "HTTPProvider",
-    "HTTPRequest",
-    "HTTPResponse",
-    "HTTPStream",
-    "HttpxTransport",
-    "OpenAIChat",
-    "OpenAICompletions",
-    "Provider",
-    "SSEEvent",
-    "SSEParser",
-    "StreamDecoder",
-    "Transport",
-    "WireFormat",
-    "WrapperProvider",
-    "assemble",
-    "build_provider",
-    "shape_request",
-]
+_HOME = {
+    "._common": ("assemble",),
+    ".anthropic": ("AnthropicMessages",),
+    ".base": (
+        "AsyncHTTPStream", "AsyncTransport", "Capabilities", "HTTPRequest", "HTTPResponse", "HTTPStream",
+        "Provider", "StreamDecoder", "Transport", "WireFormat",
+    ),
+    ".capabilities": ("PROFILES",),
+    ".cassette": ("AsyncCassetteTransport", "Cassette", "CassetteMiss", "CassetteTransport"),
+    ".http": ("AsyncHttpxTransport", "HttpxTransport"),
+    ".http_provider": ("HTTPProvider",),
+    ".openai_chat": ("OpenAIChat",),
+    ".openai_completions": ("OpenAICompletions",),
+    ".registry": ("build_provider",),
+    ".shaping": ("shape_request",),
+    ".sse": ("SSEEvent", "SSEParser"),
+    ".wrapper": ("WrapperProvider",),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
+__all__ = sorted(_MODULE_OF, key=lambda name: (name != name.upper(), name))
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("HttpxTransport", "AsyncHttpxTransport"):
-        from . import http
+    """Load a name's module when it is first asked for: wire formats and httpx are not import-time costs."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'steadyhand.providers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(http, name)
-    raise AttributeError(f"module 'steadyhand.providers' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

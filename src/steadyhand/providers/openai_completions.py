@@ -29,6 +29,8 @@ from .openai_chat import OpenAIWire
 __all__ = ["USER_STOP", "OpenAICompletions", "render_prompt"]
 
 USER_STOP = "\nUser:"
+MAX_STOP = 4
+"""The legacy API's limit on stop sequences (``CreateCompletionRequest.stop``: at most 4)."""
 _LABELS = {"user": "User", "assistant": "Assistant", "tool": "Tool"}
 
 
@@ -62,6 +64,12 @@ class OpenAICompletions(OpenAIWire):
             )
         stop = list(request.stop or ())
         if USER_STOP not in stop:
+            if len(stop) >= MAX_STOP:
+                raise ConfigurationError(
+                    f"{request.model} is a legacy completions model: the API takes at most {MAX_STOP} stop "
+                    f"sequences and steadyhand adds {USER_STOP!r} to end the answer's turn; pass at most "
+                    f"{MAX_STOP - 1} (got {len(stop)})"
+                )
             stop.append(USER_STOP)
         body: dict[str, Any] = {
             "model": request.model,

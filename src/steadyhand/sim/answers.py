@@ -17,6 +17,11 @@ DEFAULT_JSON: dict[str, Any] = {"answer": "example", "confidence": 0.5}
 DEFAULT_TOOL = ("get_weather", {"city": "Paris"})
 _TEMPLATE_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 JSON_FAULTS = frozenset({"json-prose", "json-fenced", "json-trailing-comma", "json-truncated"})
+OUTPUT_FAULTS = JSON_FAULTS | {"content-filter-finish"}
+"""Faults that change the answer rather than the transport or the status."""
+TOOL_RESULT_REPLY = "The tool returned: {result}"
+"""What ``tool_calls: auto`` says once the conversation holds the tool's result (so agent loops end)."""
+_REPLY_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,12 @@ class Prompt:
     json_schema: Any = None
     """The ``response_format`` schema when the request asks for JSON, else None."""
     wants_json: bool = False
+    json_hint: Any = None
+    """For ``json_object`` requests: a value shaped by the schema or example found in the prompt."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences: the answer ends before the first one it contains."""
+    tool_results: tuple[str, ...] = ()
+    """Tool results sent since the last user message (the current turn of an agent loop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,8 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     tool_calls: tuple[ToolCall, ...] = field(default=())
+    stop_sequence: str | None = None
+    """The stop sequence that ended the answer, if one did."""
 
 
 def render_template(template: str, prompt: Prompt) -> str:
@@ -72,7 +85,12 @@ def compose(
     prompt: Prompt, *, respond: Respond | None, output_fault: str | None, default_text: str | None
 ) -> Answer:
     """Build the answer for ``prompt`` following ``respond`` and an optional output fault."""
+    if output_fault == "content-filter-finish":
+        return _filtered(compose(prompt, respond=respond, output_fault=None, default_text=default_text))
     if respond is not None and respond.tool_calls is not None:
+        if respond.tool_calls == "auto" and prompt.tool_results:
+            result = prompt.tool_results[-1][:_REPLY_CHARS]
+            return _text_answer(prompt, TOOL_RESULT_REPLY.format(result=result))
         return _tool_answer(prompt, respond)
     if output_fault in JSON_FAULTS:
         value = respond.json_ if respond is not None and respond.json_ is not None else _json_value(prompt)
@@ -92,15 +110,33 @@ def compose(
 
 
 def _json_value(prompt: Prompt) -> Any:
-    return instance_of(prompt.json_schema) if prompt.json_schema is not None else DEFAULT_JSON
+    if prompt.json_schema is not None:
+        return instance_of(prompt.json_schema)
+    return prompt.json_hint if prompt.json_hint is not None else DEFAULT_JSON
+
+
+def _filtered(answer: Answer) -> Answer:
+    """The first half of ``answer``, ended by the provider's content filter (a 200, not an error)."""
+    pieces = answer.pieces[: len(answer.pieces) // 2]
+    return Answer("".join(pieces), pieces, "content_filter", answer.prompt_tokens, len(pieces))
+
+
+def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, str | None]:
+    hits = [(text.find(s), s) for s in stop if s and s in text]
+    if not hits:
+        return text, None
+    at, sequence = min(hits)
+    return text[:at], sequence
 
 
 def _text_answer(prompt: Prompt, text: str, *, finish: str = "stop") -> Answer:
+    text, sequence = _cut_at_stop(text, prompt.stop)
     pieces = split_pieces(text)
     if prompt.max_tokens is not None and len(pieces) > prompt.max_tokens:
-        pieces, finish = pieces[: prompt.max_tokens], "length"
+        pieces, finish, sequence = pieces[: prompt.max_tokens], "length", None
         text = "".join(pieces)
-    return Answer(text, tuple(pieces), finish, prompt.prompt_tokens, len(pieces) if text else 0)
+    used = len(pieces) if text else 0
+    return Answer(text, tuple(pieces), finish, prompt.prompt_tokens, used, stop_sequence=sequence)
 
 
 def _json_fault(prompt: Prompt, value: Any, fault: str) -> Answer:

@@ -9,10 +9,16 @@ import random
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import TypeVar
 
 from .faults import STREAM_ONLY, builtin_rule
 from .ratelimit import UNLIMITED, RateSnapshot, SlidingWindow
 from .scenario import Fault, Latency, Respond, Rule, Scenario
+
+V = TypeVar("V")
+MAX_TRACKED_MODELS = 4096
+"""Per-model state (fault counters of ``sim-*`` names, rate windows) kept for at most this many model
+names; the oldest is forgotten first, so clients inventing names cannot grow the simulator forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +58,13 @@ class Engine:
             for r in scenario.rules
         ]
         self._states: dict[str, _RuleState] = {}
-        self._windows: dict[str, SlidingWindow | None] = {}
+        self._model_states: dict[str, _RuleState] = {}
+        self._windows: dict[str, SlidingWindow] = {}
         self._count = 0
 
-    def _match(self, model: str, last_user: str) -> tuple[str, Rule] | None:
+    def _match(
+        self, model: str, last_user: str, last_role: str | None, tool_results: tuple[str, ...]
+    ) -> tuple[str, Rule] | None:
         for index, compiled in enumerate(self._rules):
             match = compiled.rule.match
             if match.model is not None and not fnmatchcase(model, match.model):
@@ -64,21 +73,31 @@ class Engine:
                 continue
             if compiled.regex is not None and not compiled.regex.search(last_user):
                 continue
+            if match.last_role is not None and match.last_role != last_role:
+                continue
+            if match.tool_result is not None and match.tool_result != bool(tool_results):
+                continue
+            needle = match.tool_result_contains
+            if needle is not None and not any(needle in result for result in tool_results):
+                continue
             return f"rule/{index}", compiled.rule
         builtin = builtin_rule(model)
         return (f"model/{model}", builtin) if builtin is not None else None
 
     def _window(self, model: str) -> SlidingWindow | None:
-        if model not in self._windows:
+        window = self._windows.get(model)
+        if window is None and self.scenario.rate_limits:
             spec = next((r for r in self.scenario.rate_limits if fnmatchcase(model, r.model)), None)
-            self._windows[model] = SlidingWindow(rpm=spec.rpm, tpm=spec.tpm) if spec else None
-        return self._windows[model]
+            if spec is not None:
+                window = _bounded_put(self._windows, model, SlidingWindow(rpm=spec.rpm, tpm=spec.tpm))
+        return window
 
     def _state(self, key: str, rule: Rule) -> _RuleState:
-        state = self._states.get(key)
+        states = self._model_states if key.startswith("model/") else self._states
+        state = states.get(key)
         if state is None:
             rngs = [random.Random(f"{self.seed}/{key}/{i}") for i in range(len(rule.faults))]
-            state = self._states[key] = _RuleState(rngs=rngs, fired=[0] * len(rule.faults))
+            state = _bounded_put(states, key, _RuleState(rngs=rngs, fired=[0] * len(rule.faults)))
         return state
 
     def decide(
@@ -90,12 +109,13 @@ class Engine:
         prompt_tokens: int,
         stream: bool,
         now: float,
+        tool_results: tuple[str, ...] = (),
     ) -> Decision:
         """Pick the rule, apply the rate limit, then try each of the rule's faults in order."""
         self._count += 1
         window = self._window(model)
         limits = window.acquire(prompt_tokens, now) if window is not None else UNLIMITED
-        found = self._match(model, last_user)
+        found = self._match(model, last_user, last_role, tool_results)
         latency = self.scenario.latency
         if found is None:
             return Decision(None, None, latency, limits, self._count)
@@ -131,3 +151,11 @@ class Engine:
             return False
         state.fired[index] += 1
         return True
+
+
+def _bounded_put(table: dict[str, V], key: str, value: V) -> V:
+    """Insert, forgetting the oldest entry past ``MAX_TRACKED_MODELS``."""
+    if len(table) >= MAX_TRACKED_MODELS:
+        del table[next(iter(table))]
+    table[key] = value
+    return value

@@ -14,8 +14,22 @@ NO_PREFILL = (
 )
 STREAM_ONLY = frozenset({"malformed-sse", "no-done", "error-in-stream"})
 ERROR_KINDS = frozenset(
-    {"429", "quota", "500", "502", "503", "529", "context-length", "content-filter", "no-prefill"}
+    {
+        "429",
+        "quota",
+        "500",
+        "502",
+        "503",
+        "529",
+        "overloaded",
+        "context-length",
+        "content-filter",
+        "content-filter-prompt",
+        "no-prefill",
+    }
 )
+RATE_KINDS = frozenset({"429", "quota"})
+"""Faults refused as 429: their rate-limit headers say nothing remains."""
 
 BUILTIN: dict[str, Rule] = {
     "sim-basic": Rule(name="sim-basic"),
@@ -31,13 +45,13 @@ BUILTIN: dict[str, Rule] = {
     "sim-context-length": Rule(
         name="sim-context-length", faults=[Fault(kind="context-length", retry_after=None)]
     ),
-    "sim-content-filter": Rule(
-        name="sim-content-filter", faults=[Fault(kind="content-filter", retry_after=None)]
-    ),
 }
+for _kind in ("content-filter", "content-filter-prompt", "content-filter-finish"):
+    BUILTIN[f"sim-{_kind}"] = Rule(name=f"sim-{_kind}", faults=[Fault(kind=_kind, retry_after=None)])
 for _kind in (
-    "429", "500", "502", "503", "529", "reset", "hang", "slow-first-token", "stall", "cut", "malformed-sse",
-    "no-done", "no-prefill", "json-prose", "json-fenced", "json-trailing-comma", "json-truncated",
+    "429", "500", "502", "503", "529", "overloaded", "reset", "hang", "slow-first-token", "stall", "cut",
+    "malformed-sse", "no-done", "no-prefill", "json-prose", "json-fenced", "json-trailing-comma",
+    "json-truncated",
 ):  # fmt: skip
     BUILTIN.setdefault(f"sim-{_kind}", Rule(name=f"sim-{_kind}", faults=[Fault(kind=_kind)]))
 del _kind
@@ -85,14 +99,20 @@ def _openai(kind: str, model: str, prompt_tokens: int) -> ErrorSpec:
         return ErrorSpec(400, "invalid_request_error", message, "context_length_exceeded", "messages")
     if kind == "content-filter":
         message = (
-            "The response was filtered due to the prompt triggering OpenAI's content management policy. "
-            "Please modify your prompt and retry."
+            "Your request was rejected as a result of our safety system. "
+            "Your prompt may contain text that is not allowed by our safety system."
         )
-        return ErrorSpec(400, "invalid_request_error", message, "content_filter", "prompt")
+        return ErrorSpec(400, "invalid_request_error", message, "content_policy_violation")
+    if kind == "content-filter-prompt":
+        message = (
+            "Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try "
+            "again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting"
+        )
+        return ErrorSpec(400, "invalid_request_error", message, "invalid_prompt")
     if kind == "no-prefill":
         message = NO_PREFILL
         return ErrorSpec(400, "invalid_request_error", message, None, "messages")
-    if kind == "503":
+    if kind in ("503", "overloaded"):
         return ErrorSpec(
             503,
             "server_error",
@@ -120,12 +140,12 @@ def _anthropic(kind: str, prompt_tokens: int) -> ErrorSpec:
     if kind == "context-length":
         message = f"prompt is too long: {max(prompt_tokens, 200_001)} tokens > 200000 maximum"
         return ErrorSpec(400, "invalid_request_error", message)
-    if kind == "content-filter":
+    if kind in ("content-filter", "content-filter-prompt"):
         return ErrorSpec(400, "invalid_request_error", "Output blocked by content filtering policy")
     if kind == "no-prefill":
         message = NO_PREFILL
         return ErrorSpec(400, "invalid_request_error", message)
-    if kind == "529":
+    if kind in ("529", "overloaded"):
         return ErrorSpec(529, "overloaded_error", "Overloaded")
     if kind in ("502", "503"):
         return ErrorSpec(int(kind), "api_error", "Service unavailable")

@@ -6,13 +6,18 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Content Too Large",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
@@ -24,8 +29,13 @@ LAST_CHUNK = b"0\r\n\r\n"
 
 
 def dumps(doc: Any) -> bytes:
-    """Compact JSON, as the providers send it."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON, as the providers send it (orjson: big answers are built off the hot path
+    in a fraction of the stdlib's time). Text that is not valid UTF-8, such as a lone surrogate echoed
+    back from a prompt, falls back to ``\\u`` escapes, which is still valid JSON."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def head(status: int, headers: Iterable[tuple[str, str]], *, length: int | None) -> bytes:

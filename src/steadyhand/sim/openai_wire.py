@@ -1,4 +1,8 @@
-"""OpenAI wire format as pure builders: bodies, stream chunks, embeddings, errors and headers."""
+"""OpenAI wire format as pure builders: bodies, stream chunks, embeddings, errors and headers.
+
+Chat and completion envelopes and the error body come from the inbound codec
+(``steadyhand.providers.inbound_openai_encode``), the one copy of the format the gateway shares.
+"""
 
 from __future__ import annotations
 
@@ -8,129 +12,59 @@ import math
 import struct
 from typing import Any
 
+from ..providers import inbound_openai_encode as codec
+from ..types import Usage
+from . import envelope
 from .answers import Answer
 from .ratelimit import RateSnapshot, duration
-from .tokens import split_pieces
 
 FINGERPRINT = "fp_steadyhand"
+CALL_PREFIX = "call_"
 Headers = list[tuple[str, str]]
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
     """Chat usage with the detail objects the real API sends."""
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-def _tool_calls(answer: Answer) -> list[dict[str, Any]]:
-    return [
-        {"id": f"call_{c.key}", "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-        for c in answer.tool_calls
-    ]
+    return codec.chat_usage(Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens))
 
 
 def chat_body(answer: Answer, *, rid: str, created: int, model: str) -> dict[str, Any]:
     """A ``chat.completion`` object."""
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": None if answer.tool_calls else answer.text,
-        "refusal": None,
-        "annotations": [],
-    }
-    if answer.tool_calls:
-        message["tool_calls"] = _tool_calls(answer)
-    return {
-        "id": rid,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish}],
-        "usage": usage(answer.prompt_tokens, answer.completion_tokens),
-        "service_tier": "default",
-        "system_fingerprint": FINGERPRINT,
-    }
+    response = envelope.response(answer, rid=rid, model=model, call_prefix=CALL_PREFIX)
+    return codec.chat_completion(response, created=created, system_fingerprint=FINGERPRINT)
+
+
+def _stream(
+    encoder: codec.ChatStreamEncoder | codec.CompletionStreamEncoder, answer: Answer
+) -> list[dict[str, Any]]:
+    docs = [doc for chunk in envelope.chunks(answer, call_prefix=CALL_PREFIX) for doc in encoder.feed(chunk)]
+    return docs + encoder.close()
 
 
 def chat_chunks(
     answer: Answer, *, rid: str, created: int, model: str, include_usage: bool
 ) -> list[dict[str, Any]]:
     """Every chunk of a streamed chat answer, in order (``[DONE]`` excluded)."""
-    base = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model}
-    base["system_fingerprint"] = FINGERPRINT
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        doc = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
-        if include_usage:
-            doc["usage"] = None
-        return doc
-
-    if answer.tool_calls:
-        chunks = [chunk({"role": "assistant", "content": None, "refusal": None})]
-        for index, call in enumerate(answer.tool_calls):
-            head = {"index": index, "id": f"call_{call.key}", "type": "function"}
-            chunks.append(chunk({"tool_calls": [{**head, "function": {"name": call.name, "arguments": ""}}]}))
-            for part in split_pieces(call.arguments):
-                chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
-    else:
-        chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        chunks.extend(chunk({"content": piece}) for piece in answer.pieces)
-    chunks.append(chunk({}, answer.finish))
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": usage(answer.prompt_tokens, answer.completion_tokens)})
-    return chunks
-
-
-def _completion_usage(answer: Answer) -> dict[str, int]:
-    total = answer.prompt_tokens + answer.completion_tokens
-    return {
-        "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.completion_tokens,
-        "total_tokens": total,
-    }
+    encoder = codec.ChatStreamEncoder(
+        id=rid, model=model, created=created, include_usage=include_usage, system_fingerprint=FINGERPRINT
+    )
+    return _stream(encoder, answer)
 
 
 def completion_body(answer: Answer, *, rid: str, created: int, model: str) -> dict[str, Any]:
     """A legacy ``text_completion`` object."""
-    choice = {"text": answer.text, "index": 0, "logprobs": None, "finish_reason": answer.finish}
-    return {
-        "id": rid,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": FINGERPRINT,
-        "choices": [choice],
-        "usage": _completion_usage(answer),
-    }
+    response = envelope.response(answer, rid=rid, model=model, call_prefix=CALL_PREFIX)
+    return codec.completion(response, created=created, system_fingerprint=FINGERPRINT)
 
 
 def completion_chunks(
     answer: Answer, *, rid: str, created: int, model: str, include_usage: bool
 ) -> list[dict[str, Any]]:
     """Every chunk of a streamed legacy completion (``[DONE]`` excluded)."""
-    base = {"id": rid, "object": "text_completion", "created": created, "model": model}
-    base["system_fingerprint"] = FINGERPRINT
-
-    def chunk(text: str, finish: str | None) -> dict[str, Any]:
-        doc = {**base, "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
-        if include_usage:
-            doc["usage"] = None
-        return doc
-
-    chunks = [chunk(piece, None) for piece in answer.pieces]
-    chunks.append(chunk("", answer.finish))
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": _completion_usage(answer)})
-    return chunks
+    encoder = codec.CompletionStreamEncoder(
+        id=rid, model=model, created=created, include_usage=include_usage, system_fingerprint=FINGERPRINT
+    )
+    return _stream(encoder, answer)
 
 
 def embedding_vector(text: str, *, model: str, dimensions: int) -> list[float]:
@@ -171,11 +105,7 @@ def models_body(names: list[str], *, created: int) -> dict[str, Any]:
     return {"object": "list", "data": [model_object(n, created=created) for n in names]}
 
 
-def error_body(
-    message: str, *, type: str, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """The one OpenAI error envelope; all four keys are always present."""
-    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+error_body = codec.error_body
 
 
 def headers(*, request_id: str, processing_ms: int, limits: RateSnapshot) -> Headers:

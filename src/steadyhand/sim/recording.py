@@ -28,14 +28,17 @@ class RecordedRequest:
 
 
 class Recorder:
-    """A thread-safe, bounded log (oldest entries drop first past ``limit``)."""
+    """A thread-safe, bounded log (oldest entries drop first past ``limit``; 0 records nothing)."""
 
     def __init__(self, *, limit: int) -> None:
         self._lock = threading.Lock()
+        self.limit = limit
         self._items: deque[RecordedRequest] = deque(maxlen=limit)
 
     def add(self, *, time: float, method: str, path: str, headers: dict[str, str], body: Any) -> None:
-        """Record one request."""
+        """Record one request (nothing at all when the limit is 0)."""
+        if not self.limit:
+            return
         safe = {k: (REDACTED if k in SECRET_HEADERS else v) for k, v in headers.items()}
         model = body.get("model") if isinstance(body, dict) else None
         stream = bool(body.get("stream")) if isinstance(body, dict) else False

@@ -2,36 +2,68 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 from . import anthropic_wire, http, openai_wire
 from .actions import Action, Hang, Plain, Reset, Stream
-from .answers import JSON_FAULTS
+from .answers import OUTPUT_FAULTS
 from .engine import Decision, Engine
-from .faults import ERROR_KINDS, ErrorSpec, Provider, error_for
+from .faults import BUILTIN, ERROR_KINDS, RATE_KINDS, ErrorSpec, Provider, builtin_rule, error_for
 from .ratelimit import UNLIMITED, RateSnapshot
 from .scenario import Fault, Scenario
 
-Body = Any  # parsed JSON, or the sentinel INVALID
-INVALID = object()
+Body = Any  # parsed JSON, None when absent, or Unparsed
+
+
+class Unparsed:
+    """A body the server could not (or would not) parse: the codec re-reads it to word the error."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+def wire_body(body: Body) -> Any:
+    """What the inbound codecs decode: the raw bytes of an unparsed or absent body, else the JSON."""
+    if isinstance(body, Unparsed):
+        return body.raw
+    return b"" if body is None else body
+
+
 MODELS = [
     "sim-basic",
     "sim-echo",
     "sim-tool-call",
     "gpt-4o",
+    "gpt-4o-2024-08-06",
     "gpt-4o-mini",
+    "gpt-4o-mini-2024-07-18",
     "gpt-3.5-turbo-instruct",
     "text-embedding-3-small",
     "text-embedding-3-large",
     "claude-3-5-sonnet-20241022",
     "claude-3-5-haiku-20241022",
+    "claude-haiku-4-5-20251001",
+    "claude-sonnet-4-5-20250929",
+    *sorted(set(BUILTIN) - {"sim-basic", "sim-echo", "sim-tool-call"}),
 ]
+"""What ``GET /v1/models`` lists: common real names, then every ``sim-*`` behaviour."""
+MAX_PROMPT_TOKENS = 1_048_576
+"""Longer prompts get the context-length error: past every real context window, and it bounds the work
+(and memory) an echo of a huge prompt could take."""
 
 
 class Router:
-    """Owns the engine and the id counter; the provider modules build the bodies."""
+    """Owns the engine and the id counter; the provider modules build the bodies.
+
+    Heavy requests are handled on worker threads, so the engine and the counter sit behind a lock.
+    """
 
     def __init__(self, scenario: Scenario, *, seed: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.scenario = scenario
@@ -39,18 +71,30 @@ class Router:
         self.clock = clock
         self.engine = Engine(scenario, seed=seed, started=clock())
         self._serial = 0
+        self._lock = threading.Lock()
         self.created = int(time.time())
 
     def next_id(self) -> str:
         """A unique, seed-tagged hex id for request ids and object ids."""
-        self._serial += 1
-        return f"{self.seed & 0xFFFF:04x}{self._serial:020x}"
+        with self._lock:
+            self._serial += 1
+            serial = self._serial
+        return f"{self.seed & 0xFFFF:04x}{serial:020x}"
 
-    def route(self, method: str, path: str, headers: dict[str, str], body: Body) -> Action:
+    def knows(self, model: str) -> bool:
+        """Whether ``GET /v1/models/{model}`` finds it: a listed name, a ``sim-*`` behaviour (``:suffix``
+        allowed) or a model a scenario rule names. Requests to other names are still answered."""
+        if model in MODELS or builtin_rule(model) is not None:
+            return True
+        patterns = (r.match.model for r in self.scenario.rules)
+        return any(p is not None and fnmatchcase(model, p) for p in patterns)
+
+    def route(self, method: str, path: str, headers: dict[str, str], body: Body, query: str = "") -> Action:
         """Dispatch by path; unknown paths get a 404 in the provider's error shape."""
         from . import anthropic_handlers, openai_handlers  # the handlers import this module
 
-        path = path.split("?", 1)[0].rstrip("/")
+        path, _, rest = path.partition("?")
+        path, query = path.rstrip("/"), query or rest
         if method == "POST":
             if path == "/v1/chat/completions":
                 return openai_handlers.chat(self, body)
@@ -60,10 +104,12 @@ class Router:
                 return openai_handlers.embeddings(self, body)
             if path == "/v1/messages":
                 return anthropic_handlers.messages(self, body)
+            if path == "/v1/messages/count_tokens":
+                return anthropic_handlers.count_tokens(self, body)
         if method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
             name = path[len("/v1/models/") :] if path.startswith("/v1/models/") else None
             if "anthropic-version" in headers:
-                return anthropic_handlers.models(self, name)
+                return anthropic_handlers.models(self, name, query)
             return openai_handlers.models(self, name)
         provider: Provider = (
             "anthropic" if path.startswith("/v1/messages") or "anthropic-version" in headers else "openai"
@@ -73,17 +119,26 @@ class Router:
         return self.error(provider, ErrorSpec(404, kind, message))
 
     def decide(
-        self, *, model: str, last_user: str, last_role: str | None, prompt_tokens: int, stream: bool
+        self,
+        *,
+        model: str,
+        last_user: str,
+        last_role: str | None,
+        prompt_tokens: int,
+        stream: bool,
+        tool_results: tuple[str, ...] = (),
     ) -> Decision:
         """Ask the engine, stamping the current time."""
-        return self.engine.decide(
-            model=model,
-            last_user=last_user,
-            last_role=last_role,
-            prompt_tokens=prompt_tokens,
-            stream=stream,
-            now=self.clock(),
-        )
+        with self._lock:
+            return self.engine.decide(
+                model=model,
+                last_user=last_user,
+                last_role=last_role,
+                prompt_tokens=prompt_tokens,
+                stream=stream,
+                now=self.clock(),
+                tool_results=tool_results,
+            )
 
     def error(
         self,
@@ -109,6 +164,14 @@ class Router:
             hdrs += openai_wire.retry_headers(retry_after)
         return Plain(
             http.response(spec.status, [("content-type", http.JSON_TYPE), *hdrs], http.dumps(doc)), delay
+        )
+
+    def too_long(self, provider: Provider, model: str, prompt_tokens: int) -> Plain | None:
+        """The context-length error for a prompt over ``MAX_PROMPT_TOKENS``, else None."""
+        if prompt_tokens <= MAX_PROMPT_TOKENS:
+            return None
+        return self.error(
+            provider, error_for("context-length", provider=provider, model=model, prompt_tokens=prompt_tokens)
         )
 
     def rate_limited(self, provider: Provider, model: str, limits: RateSnapshot) -> Plain:
@@ -145,14 +208,20 @@ def fault_action(
     if fault.kind in ERROR_KINDS:
         spec = error_for(fault.kind, provider=provider, model=model, prompt_tokens=prompt_tokens)
         retry = fault.retry_after if spec.status in (429, 500, 502, 503, 529) else None
-        return router.error(provider, spec, limits=decision.limits, retry_after=retry)
+        limits = decision.limits
+        if fault.kind in RATE_KINDS:  # the headers agree with the refusal: nothing remains
+            reset = retry if retry is not None else limits.reset_requests
+            limits = replace(
+                limits, remaining_requests=0, remaining_tokens=0, reset_requests=reset, reset_tokens=reset
+            )
+        return router.error(provider, spec, limits=limits, retry_after=retry)
     return None
 
 
 def output_fault(decision: Decision) -> str | None:
     """The fault kind when it changes the answer text rather than the transport."""
     fault = decision.fault
-    return fault.kind if fault is not None and fault.kind in JSON_FAULTS else None
+    return fault.kind if fault is not None and fault.kind in OUTPUT_FAULTS else None
 
 
 def timing(decision: Decision, tokens: int) -> tuple[float, float]:

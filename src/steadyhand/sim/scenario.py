@@ -23,6 +23,7 @@ FaultKind = Literal[
     "502",
     "503",
     "529",
+    "overloaded",
     "error-in-stream",
     "reset",
     "hang",
@@ -33,6 +34,8 @@ FaultKind = Literal[
     "no-done",
     "context-length",
     "content-filter",
+    "content-filter-prompt",
+    "content-filter-finish",
     "no-prefill",
     "json-prose",
     "json-fenced",
@@ -119,6 +122,12 @@ class Match(_Model):
     """Substring of the last user message."""
     prompt_regex: str | None = None
     """Regular expression searched in the last user message."""
+    last_role: Literal["system", "developer", "user", "assistant", "tool"] | None = None
+    """Role of the conversation's last message; ``tool`` when it carries tool results (both wires)."""
+    tool_result: bool | None = None
+    """True: the current turn holds a tool result (sent after the last user message); False: it does not."""
+    tool_result_contains: str | None = None
+    """Substring of one of the current turn's tool results."""
 
     @field_validator("prompt_regex")
     @classmethod

@@ -8,18 +8,22 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from ..errors import ConfigurationError
 from .recording import RecordedRequest, Recorder
 from .router import Router
 from .scenario import Scenario, load_scenario
-from .server import _Connection, _Core, _new_loop
+from .server import ServerLimits, _Connection, _Core, _new_loop
 
-DEFAULT_RECORD_LIMIT = 100_000
+DEFAULT_RECORD_LIMIT = 10_000
+_DEFAULTS = ServerLimits()
 
 
 class SimServer:
     """The provider simulator, serving OpenAI and Anthropic wire formats on ``base_url``.
 
     ``seed`` defaults to the scenario's own ``seed`` (0 without a scenario). ``port=0`` picks a free port.
+    ``record_limit`` bounds :attr:`requests` (the most recent are kept; 0 keeps none). The other
+    options are the front-end limits of :class:`~steadyhand.sim.server.ServerLimits`.
     """
 
     def __init__(
@@ -30,7 +34,19 @@ class SimServer:
         port: int = 0,
         seed: int | None = None,
         record_limit: int = DEFAULT_RECORD_LIMIT,
+        max_body_bytes: int = _DEFAULTS.max_body_bytes,
+        read_timeout: float = _DEFAULTS.read_timeout,
+        idle_timeout: float = _DEFAULTS.idle_timeout,
     ) -> None:
+        if not 0 <= port <= 65535:
+            raise ConfigurationError(f"port {port} is out of range: use 1 to 65535, or 0 for a free port")
+        if record_limit < 0:
+            raise ConfigurationError(f"record_limit must be 0 or more, got {record_limit}")
+        if max_body_bytes < 1 or read_timeout <= 0 or idle_timeout <= 0:
+            raise ConfigurationError("max_body_bytes, read_timeout and idle_timeout must be positive")
+        self.limits = ServerLimits(
+            max_body_bytes=max_body_bytes, read_timeout=read_timeout, idle_timeout=idle_timeout
+        )
         if scenario is None:
             scenario = Scenario()
         elif not isinstance(scenario, Scenario):
@@ -113,14 +129,14 @@ class SimServer:
             self._ready.set()
 
     async def _serve(self) -> None:
-        core = _Core(Router(self.scenario, seed=self.seed), self._recorder)
+        core = _Core(Router(self.scenario, seed=self.seed), self._recorder, self.limits)
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         try:
             server = await loop.create_server(
                 lambda: _Connection(core), self.host, self.port, reuse_address=True, backlog=2048
             )
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:
             self._error = exc
             return
         self.port = server.sockets[0].getsockname()[1]
@@ -135,3 +151,4 @@ class SimServer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        core.workers.close()

@@ -15,8 +15,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..tracing.cost import CostUpdate
-from ..tracing.records import SpanRecord
+from ..records import CostUpdate, SpanRecord
 from .models import Span, Trace
 
 __all__ = ["PRICED_KINDS", "count_llm_spans", "llm_spans_page", "update_span_costs"]

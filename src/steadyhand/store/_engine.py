@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreRejected
 
 __all__ = [
     "DEFAULT_PATH",
@@ -176,6 +176,16 @@ def _is_missing_table(err: exc.DBAPIError) -> bool:
     return getattr(orig, "sqlstate", None) == "42P01"  # undefined_table
 
 
+def _is_rejection(err: exc.DBAPIError) -> bool:
+    """The records themselves were refused (a value out of range, too long, invalid; a constraint), as
+    opposed to the database (permissions, resources, a missing table): only those are put aside."""
+    orig = err.orig
+    if isinstance(orig, sqlite3.Error):
+        return isinstance(orig, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError)
+    state = getattr(orig, "sqlstate", None) or ""
+    return state.startswith(("22", "23"))  # data_exception, integrity_constraint_violation
+
+
 @contextmanager
 def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
     """Turn driver and SQLAlchemy errors into :class:`StoreError` that say what to do."""
@@ -195,6 +205,7 @@ def map_errors(url: str, *, timeout: float | None = None) -> Iterator[None]:
             raise StoreError(
                 f"cannot reach the database at {where}: start it or set STEADYHAND_DATABASE_URL ({e.orig})"
             ) from e
-        raise StoreError(f"the database at {where} refused the operation: {e.orig}") from e
+        error = StoreRejected if _is_rejection(e) else StoreError
+        raise error(f"the database at {where} refused the operation: {e.orig}") from e
     except exc.SQLAlchemyError as e:
         raise StoreError(f"trace store error on {where}: {e}") from e

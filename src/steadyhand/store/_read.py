@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from ..errors import ConfigurationError
 from ..tracing.records import SpanKind
 from ._blobs import referenced, resolve_blobs
+from ._fit import tag_key, tag_value
 from .models import Blob, Span, SpanBlob, SpanTag, Trace
 from .views import SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
 
@@ -142,6 +143,7 @@ def list_traces(
         where.append(_span_filter(_S.kind == kind))
     for key, value in tags.items():
         tag = SpanTag.__table__.c
+        key, value = tag_key(key), tag_value(value)  # as the index holds them: long ones are cut
         where.append(sa.exists().where(tag.trace_id == _T.id, tag.key == key, tag.value == value))
     if search is not None:
         where.append(_search_filter(search))

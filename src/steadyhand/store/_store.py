@@ -11,9 +11,8 @@ from pathlib import Path
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from ..errors import ConfigurationError, StoreError
-from ..tracing.cost import CostUpdate
-from ..tracing.records import SpanRecord
+from ..errors import ConfigurationError, StoreError, StoreRejected
+from ..records import CostUpdate, SpanRecord
 from . import _costs, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, normalize_url, redact, write_transaction
 from ._write import write_batch
@@ -98,12 +97,24 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    def at_head(self) -> bool:
+        """Whether the schema is at the latest migration (``StoreError`` if the database is unreachable)."""
+        with map_errors(self.url), self._engine.connect() as conn:
+            return _migrate.is_at_head(conn)
+
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
-        """Write a batch in one transaction, idempotent by span id; returns how many spans were new."""
+        """Write a batch in one transaction, idempotent by span id; returns how many spans were new.
+
+        Raises ``StoreRejected`` when the records themselves cannot be stored (a value of the wrong
+        type), ``StoreError`` when the database cannot be reached.
+        """
         if not spans:
             return 0
-        with map_errors(self.url), write_transaction(self._engine) as conn:
-            return write_batch(conn, spans)
+        try:
+            with map_errors(self.url), write_transaction(self._engine) as conn:
+                return write_batch(conn, spans)
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
+            raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

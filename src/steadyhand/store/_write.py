@@ -8,6 +8,10 @@ This runs in the tracer's writer thread, and its Python time holds the GIL the a
 ``record()`` calls need: statements are prepared driver SQL (``_write_sql``), rows are plain tuples
 (SQLite) or one JSON document per table (PostgreSQL) encoded with ``orjson``, and each distinct long
 string is hashed once per batch.
+
+Every parameter is built before the first statement runs, so a value the engine cannot take (found
+while encoding: a NUL, a lone surrogate) makes the batch be built again from cleaned copies (``_fit``)
+instead of failing half-way; values too long for their column are cut up front.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from ..tracing.records import SpanRecord
+from ..records import SpanRecord
 from ._blobs import extract_blobs
 from ._engine import dumps
+from ._fit import TAG_KEY_MAX, TAG_VALUE_MAX, cut, fit, fit_level, text_ok
 from ._write_sql import SPAN_PLAIN, TRACE_COLUMNS, PostgresSQL, SqliteSQL
 
 __all__ = ["write_batch"]
@@ -85,17 +90,27 @@ class _TraceAcc:
         )
 
 
-def _encode(value: Any) -> str:
+class _Dirty(Exception):
+    """The batch holds text an engine refuses (NUL, a lone surrogate): build it again, cleaned."""
+
+
+def _encode(value: Any, strict: bool = True) -> str:
     """JSON text as stored (compact, non-ASCII kept), with ``orjson``; what it refuses (non-string
-    keys, integers past 64 bits) goes through ``json`` as before. NaN and infinities become null."""
+    keys, integers past 64 bits, lone surrogates) goes through ``json``. NaN and infinities become
+    null. ``strict``: raise ``_Dirty`` on text PostgreSQL refuses (a NUL is written ``\\u0000``)."""
     try:
-        return orjson.dumps(value).decode()
+        text = orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
-        return dumps(value)
+        text = dumps(value)
+        if strict and not text_ok(text):
+            raise _Dirty from None
+    if strict and "\\u0000" in text:
+        raise _Dirty
+    return text
 
 
-def _encode_opt(value: Any) -> str | None:
-    return None if value is None else _encode(value)
+def _encode_opt(value: Any, strict: bool = True) -> str | None:
+    return None if value is None else _encode(value, strict)
 
 
 @dataclass(slots=True)
@@ -108,8 +123,11 @@ class _Batch:
     digests: dict[str, str]
     """Text → SHA-256 of every long string in the batch's requests."""
 
+    strict: bool
+    """Raise ``_Dirty`` on unstorable text; off once the spans were cleaned."""
+
     @classmethod
-    def of(cls, spans: Sequence[SpanRecord]) -> _Batch:
+    def of(cls, spans: Sequence[SpanRecord], *, strict: bool) -> _Batch:
         by_id: dict[str, SpanRecord] = {}
         for s in spans:
             if s.span_id not in by_id:
@@ -121,7 +139,9 @@ class _Batch:
             found: set[str] = set()
             requests.append(None if s.request is None else extract_blobs(s.request, digests, found))
             links.append(found)
-        return cls(list(by_id.values()), requests, links, digests)
+        if strict and not all(map(text_ok, digests)):
+            raise _Dirty
+        return cls(list(by_id.values()), requests, links, digests, strict)
 
     def blobs(self) -> list[tuple[str, str]]:
         """(hash, text) of every blob, by hash (a fixed lock order for concurrent writers)."""
@@ -138,7 +158,37 @@ def _traces(spans: Sequence[SpanRecord]) -> list[tuple[str, _TraceAcc]]:
     return sorted(traces.items())
 
 
-def _write_sqlite(conn: Connection, batch: _Batch, now: float) -> list[SpanRecord]:
+def _tag_rows(s: SpanRecord) -> list[tuple[str, str, str, str]]:
+    """``span_tags`` rows: keys and values cut to the index's columns (the span keeps them whole)."""
+    return [
+        (
+            s.span_id,
+            k if len(k) <= TAG_KEY_MAX else cut(k, TAG_KEY_MAX),
+            v if len(v) <= TAG_VALUE_MAX else cut(v, TAG_VALUE_MAX),
+            s.trace_id,
+        )
+        for k, v in s.tags.items()
+    ]
+
+
+def _sqlite_rows(batch: _Batch) -> list[tuple[Any, ...]]:
+    strict = batch.strict
+    return [
+        (
+            *_plain(s),
+            _encode(s.attributes, strict) if s.attributes else None,
+            _encode(s.tags, strict) if s.tags else None,
+            _encode_opt(request, strict),
+            _encode_opt(s.response, strict),
+            _encode_opt(s.usage_raw, strict),
+        )
+        for s, request in zip(batch.spans, batch.requests, strict=True)
+    ]
+
+
+def _write_sqlite(
+    conn: Connection, batch: _Batch, rows: list[tuple[Any, ...]], now: float
+) -> list[SpanRecord]:
     """The caller holds the write lock (``BEGIN IMMEDIATE``): look up the stored ids, insert the rest."""
     sql = _SQLITE
     conn.exec_driver_sql(sql.projects, [(p, now) for p in sorted({s.project for s in batch.spans})])
@@ -147,25 +197,13 @@ def _write_sqlite(conn: Connection, batch: _Batch, now: float) -> list[SpanRecor
     new = [i for i, s in enumerate(batch.spans) if s.span_id not in existing]
     if not new:
         return []
-    spans, requests, links = batch.spans, batch.requests, batch.links
+    spans, links = batch.spans, batch.links
     hashes: set[str] = set().union(*(links[i] for i in new))
     if hashes:
         blobs = [(h, t, len(t), now) for h, t in batch.blobs() if h in hashes]
         conn.exec_driver_sql(sql.blobs, blobs)
-    rows = [
-        (
-            *_plain(s),
-            _encode(s.attributes) if s.attributes else None,
-            _encode(s.tags) if s.tags else None,
-            _encode_opt(requests[i]),
-            _encode_opt(s.response),
-            _encode_opt(s.usage_raw),
-        )
-        for i in new
-        for s in (spans[i],)
-    ]
-    conn.exec_driver_sql(sql.spans, rows)
-    tags = [(s.span_id, k, v, s.trace_id) for i in new for s in (spans[i],) for k, v in s.tags.items()]
+    conn.exec_driver_sql(sql.spans, [rows[i] for i in new] if len(new) < len(rows) else rows)
+    tags = [row for i in new if spans[i].tags for row in _tag_rows(spans[i])]
     if tags:
         conn.exec_driver_sql(sql.tags, tags)
     span_blobs = [(spans[i].span_id, h) for i in new for h in links[i]]
@@ -174,15 +212,14 @@ def _write_sqlite(conn: Connection, batch: _Batch, now: float) -> list[SpanRecor
     return [spans[i] for i in new]
 
 
-def _write_postgres(conn: Connection, batch: _Batch, now: float) -> list[SpanRecord]:
-    """Spans, tags and blob links in one statement whose ``RETURNING`` says which spans were new."""
-    sql = _POSTGRES
-    conn.exec_driver_sql(sql.projects, (now, sorted({s.project for s in batch.spans})))
+def _postgres_params(batch: _Batch, now: float) -> tuple[str | None, tuple[str, str, str]]:
+    """The blobs document and the spans statement's three documents, encoded before anything runs."""
+    strict, spans, requests = batch.strict, batch.spans, batch.requests
+    blobs = None
     if batch.digests:
-        blobs = [{"hash": h, "content": t, "size": len(t), "created_at": now} for h, t in batch.blobs()]
-        conn.exec_driver_sql(sql.blobs, (_encode(blobs),))
-    spans, requests = batch.spans, batch.requests
-    rows = [
+        rows = [{"hash": h, "content": t, "size": len(t), "created_at": now} for h, t in batch.blobs()]
+        blobs = _encode(rows, strict)
+    span_rows = [
         dict(
             zip(SPAN_PLAIN, _plain(s), strict=True),
             attributes=s.attributes or None,
@@ -194,16 +231,33 @@ def _write_postgres(conn: Connection, batch: _Batch, now: float) -> list[SpanRec
         for i, s in enumerate(spans)
     ]
     tags = [
-        {"span_id": s.span_id, "key": k, "value": v, "trace_id": s.trace_id}
+        {"span_id": sid, "key": k, "value": v, "trace_id": tid}
         for s in spans
-        for k, v in s.tags.items()
+        if s.tags
+        for sid, k, v, tid in _tag_rows(s)
     ]
     links = [
         {"span_id": s.span_id, "hash": h} for s, found in zip(spans, batch.links, strict=True) for h in found
     ]
-    params = (_encode(rows), _encode(tags), _encode(links))
-    inserted = set(conn.exec_driver_sql(sql.spans, params).scalars().all())
-    return [s for s in spans if s.span_id in inserted]
+    return blobs, (_encode(span_rows, strict), _encode(tags, strict), _encode(links, strict))
+
+
+def _write_postgres(
+    conn: Connection, batch: _Batch, params: tuple[str | None, tuple[str, str, str]], now: float
+) -> list[SpanRecord]:
+    """Spans, tags and blob links in one statement whose ``RETURNING`` says which spans were new."""
+    sql = _POSTGRES
+    conn.exec_driver_sql(sql.projects, (now, sorted({s.project for s in batch.spans})))
+    blobs, docs = params
+    if blobs is not None:
+        conn.exec_driver_sql(sql.blobs, (blobs,))
+    inserted = set(conn.exec_driver_sql(sql.spans, docs).scalars().all())
+    return [s for s in batch.spans if s.span_id in inserted]
+
+
+def _prepare(spans: Sequence[SpanRecord], postgres: bool, now: float, *, strict: bool) -> tuple[_Batch, Any]:
+    batch = _Batch.of(spans, strict=strict)
+    return batch, _postgres_params(batch, now) if postgres else _sqlite_rows(batch)
 
 
 def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
@@ -211,21 +265,31 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
 
     On SQLite the caller must have begun the transaction with ``BEGIN IMMEDIATE`` (see ``write_conn``).
     """
-    batch = _Batch.of(spans)
+    if not spans:
+        return 0
+    levels = list(map(fit_level, spans))
+    if any(levels):
+        spans = [fit(s, deep=level > 1) if level else s for s, level in zip(spans, levels, strict=True)]
+    now = time.time()
+    postgres = conn.dialect.name == "postgresql"
+    try:
+        batch, params = _prepare(spans, postgres, now, strict=True)
+    except _Dirty:
+        batch, params = _prepare([fit(s, deep=True) for s in spans], postgres, now, strict=False)
     if not batch.spans:
         return 0
-    now = time.time()
-    if conn.dialect.name == "postgresql":
-        new = _write_postgres(conn, batch, now)
+    if postgres:
+        new = _write_postgres(conn, batch, params, now)
         if new:
             rows = [
                 dict(zip(TRACE_COLUMNS, acc.row(tid, acc.tags), strict=True)) for tid, acc in _traces(new)
             ]
-            conn.exec_driver_sql(_POSTGRES.traces, (_encode(rows),))
+            conn.exec_driver_sql(_POSTGRES.traces, (_encode(rows, strict=False),))
     else:
-        new = _write_sqlite(conn, batch, now)
+        new = _write_sqlite(conn, batch, params, now)
         if new:
             conn.exec_driver_sql(
-                _SQLITE.traces, [acc.row(tid, _encode_opt(acc.tags)) for tid, acc in _traces(new)]
+                _SQLITE.traces,
+                [acc.row(tid, _encode_opt(acc.tags, strict=False)) for tid, acc in _traces(new)],
             )
     return len(new)

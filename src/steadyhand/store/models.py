@@ -2,7 +2,7 @@
 
 Aligned with OpenTelemetry's GenAI conventions: a trace is a tree of spans; LLM spans carry the request,
 response, usage and cost. ``traces`` is a summary maintained on ingest so listing never scans spans.
-Times are unix seconds (double precision), as in :class:`~steadyhand.tracing.records.SpanRecord`.
+Times are unix seconds (double precision), as in :class:`~steadyhand.records.SpanRecord`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Trace(Base):
     start_time: Mapped[float]
     end_time: Mapped[float | None]
     root_span_id: Mapped[str | None] = mapped_column(Id)
-    root_span_name: Mapped[str | None] = mapped_column(sa.String(500))
+    root_span_name: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16))
     """The root span's status once it has arrived; before that, "error" if any span failed."""
     tags: Mapped[dict[str, Any] | None]
@@ -71,13 +71,15 @@ class Span(Base):
     trace_id: Mapped[str] = mapped_column(Id, index=True)
     parent_id: Mapped[str | None] = mapped_column(Id)
     project: Mapped[str] = mapped_column(sa.String(200), sa.ForeignKey("projects.name"))
-    name: Mapped[str] = mapped_column(sa.String(500))
+    name: Mapped[str] = mapped_column(sa.Text)
+    """Free text (names, error types, finish reasons) is ``text``: never cut. Bounded columns are ids
+    and identifiers, indexed or compared; ``_fit`` cuts what would not fit them."""
     kind: Mapped[str] = mapped_column(sa.String(16))
     start_time: Mapped[float]
     end_time: Mapped[float | None]
     first_token_time: Mapped[float | None]
     status: Mapped[str] = mapped_column(sa.String(16))
-    error_type: Mapped[str | None] = mapped_column(sa.String(200))
+    error_type: Mapped[str | None] = mapped_column(sa.Text)
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     attributes: Mapped[dict[str, Any] | None]
     tags: Mapped[dict[str, Any] | None]
@@ -90,7 +92,7 @@ class Span(Base):
     """The normalized request (``ModelRequest`` dump, not the wire body), with long strings replaced by
     ``{"$blob": hash}`` references into ``blobs``."""
     response: Mapped[dict[str, Any] | None]
-    finish_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    finish_reason: Mapped[str | None] = mapped_column(sa.Text)
     input_tokens: Mapped[int | None]
     output_tokens: Mapped[int | None]
     cached_input_tokens: Mapped[int | None]

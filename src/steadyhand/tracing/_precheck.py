@@ -6,13 +6,18 @@ It must never say no when the exact walk would find something; why each piece is
 
 - JSON, as ``orjson`` and ``json.dumps(ensure_ascii=False)`` write it, changes a string only by escaping
   ``"``, ``\\`` and control characters (``\\n``, ``\\t``, ``\\u001f``...); every other character,
-  non-ASCII included, appears as it is.
-- ``email``, ``card``, ``phone`` and the literal ``secret`` forms only match characters JSON never
-  escapes, so a match in a string appears verbatim in the text; each is reduced to a part every match
-  contains (``@`` plus a domain; a run of digits and separators; ``sk-`` plus 16 key characters...).
-- ``Bearer <token>`` and ``api_key = value`` allow whitespace and quotes, which JSON may escape: their
-  pre-checks accept the escaped forms too. The keyword is searched in the case-folded text (``re``'s
-  IGNORECASE equivalences for these letters, ``K`` and ``ſ`` included, all fold to ASCII).
+  non-ASCII included, appears as it is. Normalization (``_normalize``) neither makes nor removes those,
+  so the normalized JSON text is the JSON text of the normalized strings the detectors see.
+- The detectors are ASCII-only (but e-mail), so their searches behave the same on UTF-8 bytes. Each is
+  reduced to a part every match contains, in the characters JSON never escapes: ``@`` plus a domain;
+  ``sk-`` plus 20 key characters; ``bearer`` (case-folded) plus escaped or plain whitespace...
+- A secret name (``api_key=``, ``"password":``, ``AWS_SECRET_ACCESS_KEY=``, a dict key) ends, case-folded,
+  with one of ``KEYWORDS``, then ``[0-9_.-]*``, quotes (escaped or not), whitespace and ``:`` or ``=``.
+- Cards and phones hold 13 digits (separated by at most two of `` ./-``), 10 digits in a row, or
+  ``ddd-ddd``: searched with digits as ``0`` and separators as ``-``. Such a run found in a number, or in
+  the string value of an identifier or timestamp key (``"id"``, ``"created"``, ``"user_id"``), is not
+  looked at by the walk either, so it does not count: quotes are counted (escaped ones removed first) to
+  tell string from number, and the key before a value is read back.
 - User patterns are searched in the text itself when that is exact: the text holds no backslash (so
   every string appears verbatim, between ``"`` quotes, which ``\\b`` treats like a string's edge) and
   the pattern has no anchor or lookaround (which could see past a string's edge). Otherwise, and
@@ -26,31 +31,51 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ._detectors import ID, key_kind
+from ._normalize import normalize
+
 __all__ = ["Precheck"]
 
-_WS = r"(?:\s|\\[tnrfb]|\\u[0-9a-fA-F]{4})"
+_WS = rb"(?:\s|\\[tnrfb]|\\u[0-9a-fA-F]{4})"
 """Whitespace, as it appears in JSON text."""
-_EMAIL = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_NUMERIC = re.compile(r"\d[\d ().-]{7,}\d")
-"""What every card and phone match contains (a digit, 7+ digits or separators, a digit)."""
-_CARD_PHONE = re.compile(r"\d(?:[ -]?\d){12}|\d{10}|\d{2,4}(?:\)[ .-]?|[ .-])\d{3,4}[ .-]\d{3,4}")
-"""What every card and phone match contains from its first digit on; searched within ``_NUMERIC`` runs."""
-_SECRET = re.compile(
-    r"sk-[A-Za-z0-9_-]{16}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30}|xox[abposr]-[A-Za-z0-9-]{10}"
-    rf"|Bearer{_WS}+[A-Za-z0-9._~+/=-]{{16}}"
+_EMAIL_DOMAIN = r"@[^\W_][\w-]*(?:\.[^\W_][\w-]*)*\.[^\W\d_]{2,}"
+_EMAIL_B = re.compile(_EMAIL_DOMAIN.encode())
+_EMAIL_S = re.compile(_EMAIL_DOMAIN)
+_KEY = re.compile(
+    rb"sk-[A-Za-z0-9_-]{20}|k_(?:live|test)_[A-Za-z0-9]{16}|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    rb"|gh[pousr]_[A-Za-z0-9]{30}|github_pat_[A-Za-z0-9_]{30}|xox[abposr]-[A-Za-z0-9-]{10}"
+    rb"|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8}"
 )
-_KEYWORDS = ("key", "secret", "token", "password", "passwd")
-"""``api_key``, ``access-key``... all end in ``key``; searched in the case-folded text."""
-_KEYWORD_TAIL = re.compile(rf"(?:\\\"|')?{_WS}*[:=]")
-"""What follows a keyword in ``api_key=...``, ``"token": "..."``, as JSON text."""
-_ASCII_SECRET = re.compile(_SECRET.pattern.encode())
-_ASCII_KEYWORDS = tuple(k.encode() for k in _KEYWORDS)
-_ASCII_KEYWORD_TAIL = re.compile(_KEYWORD_TAIL.pattern.encode())
-_DIGITS_SEPS = bytes.maketrans(b"0123456789 .-()", b"0000000000---))")
-"""ASCII text with every digit as ``0`` and ``[ .-]`` as ``-``: each phone match then holds ``000-000``
-(three or four digits, a separator, three or four digits) or ten zeros (``+`` and ten digits)."""
-_DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
-"""With ``[ -]`` deleted too, each card match is thirteen zeros in a row."""
+_MARKERS_A = re.compile(rb"A(?:KIA|SIA|Iza)")
+_MARKERS_K = re.compile(rb"k[-_]")
+_MARKERS_G = re.compile(rb"g(?:h[pousr]_|ithub_pat_)")
+"""Every ``_KEY`` match holds one of these, ``xox`` or ``eyJ`` (``sk-``, ``[rs]k_``...); each regex
+starts with one literal, which makes it one fast scan where several substring searches would be several."""
+_BEARER = re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")
+_BASIC = re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")
+_URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
+_TAIL = rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]"
+"""What follows a secret name's last word, as JSON text, lower-cased."""
+
+_NAMES = tuple(
+    re.compile(word + _TAIL)
+    for word in (
+        rb"key", rb"pass(?:word|wd|phrase)?", rb"pwd", rb"secret", rb"token", rb"auth(?:orization)?",
+        rb"credentials?", rb"cookie",
+    )
+)  # fmt: skip
+"""A secret name's last word (each of ``KEYWORDS``) and what follows it: one regex per word, each
+starting with a literal, so each is one fast scan and a hit that fails (``max_tokens``) fails in C."""
+_MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
+_CANDIDATES = (
+    re.compile(rb"000(?:0{7}|-000|(?:-{0,2}0){10})"),
+    re.compile(rb"00--?0(?:-{0,2}0){10}"),
+    re.compile(rb"0--?0(?:-{0,2}0){11}"),
+)
+"""In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
+these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
+any two, whose first group has three digits or more, two, or one (cards). Each starts with a literal,
+so each is one fast scan; one regex with the alternatives would try every digit."""
 _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 """Anchors and lookarounds: a pattern holding one may match differently inside the JSON text."""
 
@@ -74,52 +99,78 @@ class Precheck:
         """False only when no configured detector can match any string inside ``data`` (UTF-8 JSON).
 
         ASCII text is checked with byte-level translations and substring searches (C speed); other
-        text with the ``str`` regexes, since ``\\d``, ``\\s`` and case folding reach beyond ASCII.
+        text is normalized first, and e-mail addresses are searched in it as ``str`` (any script).
         """
         if self._always:
             return True
+        text: str | None = None
         if not data.isascii():
-            return self._may_find_text(data.decode())
+            text = normalize(data.decode())
+            data = text.encode()
         b = self._builtin
-        if "email" in b and b"@" in data and _EMAIL.search(data.decode()):
-            return True
-        if "card" in b or "phone" in b:
-            marked = data.translate(_DIGITS_SEPS)
-            if b"000-000" in marked or b"0000000000" in marked or b"0" * 13 in data.translate(_DIGITS, b" -"):
-                return True
-        if "secret" in b:
-            if _ASCII_SECRET.search(data):
-                return True
-            low = data.lower()
-            for k in _ASCII_KEYWORDS:
-                i = low.find(k)
-                while i >= 0:
-                    if _ASCII_KEYWORD_TAIL.match(low, i + len(k)):
-                        return True
-                    i = low.find(k, i + 1)
-        return bool(self._patterns) and self._patterns_may_match(data.decode())
-
-    def _may_find_text(self, text: str) -> bool:
-        b = self._builtin
-        if "email" in b and "@" in text and _EMAIL.search(text):
-            return True
-        if ("card" in b or "phone" in b) and any(
-            _CARD_PHONE.search(text, m.start(), m.end()) for m in _NUMERIC.finditer(text)
+        if (
+            "email" in b
+            and b"@" in data
+            and (_EMAIL_B.search(data) if text is None else _EMAIL_S.search(text))
         ):
             return True
-        if "secret" in b and (_SECRET.search(text) or _keyword(text.casefold())):
+        if "secret" in b and _secret(data):
             return True
-        return bool(self._patterns) and self._patterns_may_match(text)
+        if ("card" in b or "phone" in b) and _numbers_in_text(data):
+            return True
+        if self._patterns:
+            return _patterns_may_match(self._patterns, data.decode() if text is None else text)
+        return False
 
-    def _patterns_may_match(self, text: str) -> bool:
-        return "\\" in text or any(p.search(text) for p in self._patterns)
 
-
-def _keyword(folded: str) -> bool:
-    for k in _KEYWORDS:
-        i = folded.find(k)
-        while i >= 0:
-            if _KEYWORD_TAIL.match(folded, i + len(k)):
-                return True
-            i = folded.find(k, i + 1)
+def _secret(data: bytes) -> bool:
+    if (
+        _MARKERS_A.search(data)
+        or _MARKERS_K.search(data)
+        or _MARKERS_G.search(data)
+        or b"xox" in data
+        or b"eyJ" in data
+    ) and _KEY.search(data):
+        return True
+    if b"PRIVATE KEY-----" in data or (b"://" in data and _URL.search(data)):
+        return True
+    low = data.lower()
+    if _BEARER.search(low) or _BASIC.search(low):
+        return True
+    return any(rx.search(low) for rx in _NAMES)
     return False
+
+
+def _numbers_in_text(data: bytes) -> bool:
+    """Whether a card- or phone-like run of digits sits in a string the walk scans for them."""
+    marked = data.translate(_MARK)
+    cleaned: bytes | None = None
+    for rx in _CANDIDATES:
+        for m in rx.finditer(marked):  # few, and each within one string or number
+            if cleaned is None:
+                cleaned = data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in data else data
+            if _scanned_for_numbers(cleaned, data, m.start()):
+                return True
+    return False
+
+
+def _scanned_for_numbers(cleaned: bytes, data: bytes, pos: int) -> bool:
+    """``pos`` is in a key, or in a string that is not the value of an identifier or timestamp key.
+
+    ``cleaned`` is ``data`` with escaped backslashes and quotes blanked out: its quotes delimit strings.
+    """
+    if cleaned.count(b'"', 0, pos) % 2 == 0:
+        return False  # outside every string: a number
+    start = cleaned.rfind(b'"', 0, pos)
+    end = cleaned.find(b'"', pos)
+    if cleaned[end + 1 : end + 2] == b":":
+        return True  # a key
+    if start >= 2 and cleaned[start - 1 : start] == b":" and cleaned[start - 2 : start - 1] == b'"':
+        key = data[cleaned.rfind(b'"', 0, start - 2) + 1 : start - 2]
+        if b"\\" not in key and key_kind(key.decode()) == ID:
+            return False
+    return True
+
+
+def _patterns_may_match(patterns: Sequence[re.Pattern[str]], text: str) -> bool:
+    return "\\" in text or any(p.search(text) for p in patterns)

@@ -3,7 +3,8 @@
 Memory holds at most ``max_queue`` spans; what did not fit is read back from the spool in order, so
 the store sees spans in the order they were recorded whichever path they took. The spool checkpoint
 advances only after the store committed a batch; a store failure is retried with backoff for as long
-as it lasts, while ``record()`` keeps appending to the spool.
+as it lasts, while ``record()`` keeps appending to the spool. What the store refuses, or the spool
+cannot read back, is put aside span by span as a dead letter (``_deadletter``) and the rest flows on.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ._deadletter import DeadLetters, write_or_isolate
 from .records import SpanRecord
-from .spool import Pos, Spool, claim_orphans
+from .spool import Pos, Spool, _SpoolDir, claim_orphans
 
 __all__ = ["Item", "SpanWriter", "Writer", "WriterState"]
 
@@ -70,6 +72,7 @@ class WriterState:
     replayed: int = 0
     store_errors: int = 0
     export_failed: int = 0
+    dead_lettered: int = 0
     last_error: str | None = None
     orphans_done: bool = False
 
@@ -87,8 +90,10 @@ class Writer(threading.Thread):
         spool_root: Path | None,
         batch_size: int,
         interval: float,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         super().__init__(name="steadyhand-tracer", daemon=True)
+        self.dead = dead_letters or DeadLetters(spool_root)
         self.state = state
         self.wake = threading.Event()
         self.stop = threading.Event()
@@ -176,6 +181,7 @@ class Writer(threading.Thread):
                         continue
                     if item.start > expected:
                         got, expected = spool.read(expected, item.start, size - len(spans))
+                        count += self._put_aside_bad(spool)
                         spans.extend(s for s, _ in got)
                         count += len(got)
                         st.replayed += len(got)
@@ -192,6 +198,7 @@ class Writer(threading.Thread):
                 seen, spool_end = st.spool_only, spool.end  # in this order: lines counted are before end
                 if spool_end > expected:
                     got, expected = spool.read(expected, spool_end, size - len(spans))
+                    count += self._put_aside_bad(spool)
                     spans.extend(s for s, _ in got)
                     count += len(got)
                     st.replayed += len(got)
@@ -204,9 +211,10 @@ class Writer(threading.Thread):
         """Write to the store until it works (False if asked to stop first), then offer to exporters."""
         st = self.state
         backoff = 0.05
+        rejected: list[tuple[SpanRecord, str]] = []
         while self._store is not None:
             try:
-                self._store.write_spans(spans)
+                rejected = write_or_isolate(self._store.write_spans, spans)
                 break
             except Exception as e:
                 st.store_errors += 1
@@ -216,6 +224,13 @@ class Writer(threading.Thread):
                 if self.stop.wait(backoff):
                     return False
                 backoff = min(backoff * 2, 2.0)
+        for span, reason in rejected:
+            self.dead.span(span, reason)
+        if rejected:
+            st.dead_lettered += len(rejected)
+            st.last_error = f"dead letter: {rejected[-1][1]}"
+            refused = {id(s) for s, _ in rejected}
+            spans = [s for s in spans if id(s) not in refused]
         st.written += len(spans)
         for exporter in self._exporters:
             try:
@@ -242,6 +257,25 @@ class Writer(threading.Thread):
             self.state.last_error = f"spool checkpoint: {e}"
         self._next_checkpoint = time.monotonic() + _CHECKPOINT_S
 
+    def _put_aside_bad(self, spool: _SpoolDir) -> int:
+        """Dead-letter the lines the last read could not turn into spans; returns how many."""
+        n = len(spool.bad)
+        if n:
+            for line, reason in spool.bad:
+                self.dead.line(line, reason, source="spool")
+            self.state.dead_lettered += n
+            self.state.last_error = f"dead letter: {spool.bad[-1][1]}"
+            spool.bad.clear()
+        return n
+
+    def _report_warnings(self, spool: _SpoolDir) -> None:
+        for warning in spool.warnings:
+            log.warning("steadyhand %s", warning)
+            self.dead.line(None, warning, source="spool checkpoint")
+            self.state.spool_errors += 1
+            self.state.last_error = warning
+        spool.warnings.clear()
+
     def _advance(self, count: int) -> None:
         with self.progress:
             self.state.delivered += count
@@ -252,9 +286,13 @@ class Writer(threading.Thread):
             own = self._spool.path if self._spool is not None else None
             for orphan in claim_orphans(self._root, own=own):
                 pos = orphan.checkpoint()
+                self._report_warnings(orphan)
                 while True:
                     got, nxt = orphan.read(pos, None, self._batch_size)
+                    self._put_aside_bad(orphan)
                     if not got:
+                        if nxt != pos:  # only unreadable lines: they are put aside, move past them
+                            orphan.commit(nxt)
                         break
                     if not self._deliver([s for s, _ in got]):
                         orphan.release(remove=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigurationError
-from .records import SpanRecord, fill_usage
+from ..records import CostUpdate, SpanRecord, fill_usage
 
 __all__ = [
     "CostStore",
@@ -167,13 +167,6 @@ def load_prices(source: PriceTable | str | Path | None = None) -> PriceTable:
     if isinstance(source, PriceTable):
         return source
     return PriceTable.load(source)
-
-
-@dataclass(frozen=True, slots=True)
-class CostUpdate:
-    span_id: str
-    cost_usd: float | None
-    price_version: str | None
 
 
 class CostStore(Protocol):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreRejected
 from .cost import load_prices
 from .records import SpanRecord
 from .tracer import DEFAULT_SPOOL_DIR, Tracer
@@ -41,7 +41,10 @@ class _MigratingStore:
         if not self._migrated:
             with self._lock:
                 if not self._migrated:
-                    self.store.upgrade()
+                    try:
+                        self.store.upgrade()
+                    except StoreRejected as e:  # the schema, not these spans: wait and retry
+                        raise StoreError(str(e)) from e
                     self._migrated = True
         return self.store.write_spans(spans)
 

@@ -9,7 +9,12 @@ replays it from its checkpoint and deletes it, so two processes never replay the
 Durability: one ``os.write`` of a whole line on an ``O_APPEND`` fd; once it returns the bytes are in the
 kernel's page cache and survive the process being killed (``kill -9``), not a power loss (pass
 ``fsync=True`` for that, at a large cost per record). A line torn by a crash mid-write belongs to a
-``record()`` that had not returned; readers skip a last line with no newline and any unparsable line.
+``record()`` that had not returned; readers skip a last line with no newline, and hand any line they
+cannot read back as a span to the writer (``bad``), which puts it aside as a dead letter.
+
+A checkpoint that cannot be right (past the end of its segment, mid-line, or past the last segment:
+a segment truncated or replaced behind our back) is never trusted to skip data: the spool is replayed
+from its first segment (the store drops what it already has) and the writer reports it (``warnings``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class _SpoolDir:
         self.path = path
         self._lock_fd: int | None = lock_fd
         self.corrupt = 0
+        self.bad: list[tuple[bytes, str]] = []
+        """Lines read that are not span records, with why: the reader's caller dead-letters them."""
+        self.warnings: list[str] = []
+        """Checkpoints found wrong (see the module docstring): the caller reports and clears them."""
 
     def segments(self) -> list[int]:
         try:
@@ -50,11 +59,41 @@ class _SpoolDir:
         return sorted(int(n[: -len(_SUFFIX)]) for n in names if n.endswith(_SUFFIX) and n[:-6].isdigit())
 
     def checkpoint(self) -> Pos:
+        """Where replay starts: the checkpoint, unless it points somewhere no line ends (then the start)."""
         try:
             seq, offset = (self.path / "checkpoint").read_text().split()
-            return int(seq), int(offset)
+            pos = int(seq), int(offset)
         except (OSError, ValueError):
             return (0, 0)
+        problem = self._check(pos)
+        if problem is None:
+            return pos
+        self.warnings.append(
+            f"spool {self.path.name}: checkpoint {pos[0]} {pos[1]} {problem}: replaying the spool from its "
+            "start (the store skips spans it already has)"
+        )
+        return (0, 0)
+
+    def _check(self, pos: Pos) -> str | None:
+        """Why ``pos`` cannot be a stored position, or ``None``."""
+        segments = self.segments()
+        if not segments or pos[0] < segments[0] or pos[1] == 0 and pos[0] in segments:
+            return None
+        if pos[0] > segments[-1]:
+            return f"is past the last segment ({segments[-1]})"
+        if pos[0] not in segments:
+            return None
+        try:
+            with open(self.path / _segment_name(pos[0]), "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if pos[1] > size:
+                    return f"is past the end of its segment ({size} bytes)"
+                f.seek(pos[1] - 1)
+                if f.read(1) != b"\n":
+                    return "is not at the end of a line"
+        except OSError as e:
+            return f"cannot be checked ({e})"
+        return None
 
     def commit(self, pos: Pos) -> None:
         """Record that everything before ``pos`` is stored, and delete segments wholly before it."""
@@ -94,8 +133,9 @@ class _SpoolDir:
                     pos = (seq, offset)
                     try:
                         out.append((span_from_json(line), pos))
-                    except (ValueError, TypeError):
+                    except (ValueError, TypeError, RecursionError) as e:
                         self.corrupt += 1
+                        self.bad.append((line, f"unreadable spool line ({type(e).__name__}: {e})"))
             if len(out) >= max_n:
                 return out, pos
         if limit is not None and pos < limit:

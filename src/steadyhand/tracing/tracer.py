@@ -57,6 +57,13 @@ class TracerStats:
     spool_errors: int
     export_failed: int
     last_error: str | None
+    dead_lettered: int = 0
+    """Spans (or unreadable spool lines) the store refused, put aside in ``dead-letters.jsonl`` under
+    the spool root: see ``steadyhand traces doctor``."""
+    writer_alive: bool = True
+    """Whether the writer (thread or process) is running; a dead writer process is restarted."""
+    writer_restarts: int = 0
+    """Writer processes started again after one died."""
 
 
 class Tracer:
@@ -125,6 +132,8 @@ class Tracer:
         self._max_spool = max_spool_bytes
         self._state = WriterState()
         self._closed = False
+        self._dead_seen = 0
+        """``dead_lettered`` when ``flush()`` last returned: a flush over new dead letters is no success."""
         root = Path(spool_dir) if spool_dir is not None else None
         self._spool: Spool | None = None
         if root is not None:
@@ -286,7 +295,20 @@ class Tracer:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait at most ``timeout`` s for every span accepted so far (and any dead process's spool) to
-        reach the store; returns whether they all did. Spans not yet stored stay in the spool."""
+        reach the store; returns whether they all did. Spans not yet stored stay in the spool; spans
+        the store refused since the last flush (dead letters, see ``stats()``) make it return False."""
+        ok = self._flush(timeout)
+        dead = self.stats().dead_lettered
+        if dead != self._dead_seen:
+            log.warning(
+                "steadyhand put %d span(s) aside as dead letters: run `steadyhand traces doctor`",
+                dead - self._dead_seen,
+            )
+            self._dead_seen = dead
+            return False
+        return ok
+
+    def _flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + max(timeout, 0.0)
         st, writer = self._state, self._writer
         if self._process is not None and self._spool is not None:
@@ -348,6 +370,10 @@ class Tracer:
         """Counters; in process mode ``written``/``replayed``/``store_errors`` are the writer process's."""
         st = self._state
         child = self._process.status() if self._process is not None else None
+        if self._process is not None:
+            alive, restarts = self._process.alive, self._process.restarts
+        else:
+            alive, restarts = self._writer is not None and self._writer.is_alive(), 0
         return TracerStats(
             enqueued=st.accepted,
             written=st.written if child is None else int(child.get("written", 0)),
@@ -356,9 +382,12 @@ class Tracer:
             dropped=st.dropped,
             queued=len(st.queue),
             store_errors=st.store_errors if child is None else int(child.get("store_errors", 0)),
-            spool_errors=st.spool_errors,
+            spool_errors=st.spool_errors + (0 if child is None else int(child.get("spool_errors", 0))),
             export_failed=st.export_failed,
             last_error=st.last_error if child is None else child.get("last_error") or st.last_error,
+            dead_lettered=st.dead_lettered if child is None else int(child.get("dead_lettered", 0)),
+            writer_alive=alive or self._closed,
+            writer_restarts=restarts,
         )
 
     @property

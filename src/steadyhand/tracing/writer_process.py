@@ -11,6 +11,12 @@ a later Tracer replays from) and to a ``status`` file the app reads in ``flush()
 drained after the app stopped appending is deleted; one that is not (store down) is left, unlocked once
 this process exits, for the next Tracer on the same root. Only stdlib and the spool reader load at start:
 the store (SQLAlchemy) is imported when the first batch is ready.
+
+Nothing here may end the process but the app going away: a checkpoint or status file that cannot be
+written (disk full) is retried with the next batch (a crash would replay a little more, never less),
+a record the store refuses is put aside as a dead letter, and any other failure is logged and retried.
+If this process dies anyway, the app's ``ProcessWriter`` starts another, which resumes from the
+checkpoint.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._deadletter import DeadLetters, write_or_isolate
 from .records import SpanRecord
-from .spool import Orphan, Pos, claim_orphans
+from .spool import Orphan, Pos, _SpoolDir, claim_orphans
 
 __all__ = ["Settings", "main", "read_status"]
 
@@ -69,10 +76,14 @@ class _Child:
         self.s = settings
         self.spool = Orphan(Path(settings.spool), settings.lock_fd)
         self.root = Path(settings.root)
+        self.dead = DeadLetters(self.root)
         self.cursor: Pos = self.spool.checkpoint()
+        self.checkpointed = self.cursor
         self.store: Any = None
-        self.written = self.replayed = self.store_errors = 0
+        self.written = self.replayed = self.store_errors = self.spool_errors = 0
         self.orphans_done = False
+        self.store_ok: bool | None = None
+        """Whether the last store write worked (``None`` before the first)."""
         self.last_error: str | None = None
         self.deadline: float | None = None
         """Set once the app closed or died: drain until then, then exit."""
@@ -123,10 +134,15 @@ class _Child:
                     from ..store import open_store  # SQLAlchemy loads only once there is work
 
                     self.store = open_store(self.s.url)
-                self.store.write_spans(spans)
-                self.written += len(spans)
+                rejected = write_or_isolate(self.store.write_spans, spans)
+                for span, reason in rejected:
+                    self.dead.span(span, reason)
+                    self.last_error = f"dead letter: {reason}"
+                self.written += len(spans) - len(rejected)
+                self.store_ok = True
                 return True
             except Exception as e:
+                self.store_ok = False
                 self.store_errors += 1
                 self.last_error = f"{type(e).__name__}: {e}"
                 if self.store_errors == 1 or self.store_errors % 100 == 0:
@@ -141,29 +157,63 @@ class _Child:
 
     def drain(self) -> bool:
         """Deliver everything the spool holds now; True when the cursor reached its end."""
+        self.warn(self.spool)
         while True:
             got, nxt = self.spool.read(self.cursor, None, self.s.batch_size)
+            self.put_aside(self.spool)
             if got and not self.deliver([s for s, _ in got]):
                 return False
             if nxt != self.cursor:
                 self.cursor = nxt
-                self.spool.commit(nxt)
+                self.commit(self.spool, nxt)
                 self.report()
             if len(got) < self.s.batch_size:
                 return True
 
+    def commit(self, spool: _SpoolDir, pos: Pos) -> bool:
+        """Checkpoint ``pos``; a disk that is full only means a crash replays more (duplicates)."""
+        try:
+            spool.commit(pos)
+        except OSError as e:
+            self.spool_errors += 1
+            self.last_error = f"spool checkpoint: {e}"
+            if self.spool_errors == 1 or self.spool_errors % 100 == 0:
+                log.warning("steadyhand writer cannot checkpoint the spool (%s); retrying", e)
+            return False
+        if spool is self.spool:
+            self.checkpointed = pos
+        return True
+
+    def put_aside(self, spool: _SpoolDir) -> None:
+        for line, reason in spool.bad:
+            self.dead.line(line, reason, source="spool")
+            self.last_error = f"dead letter: {reason}"
+        spool.bad.clear()
+
+    def warn(self, spool: _SpoolDir) -> None:
+        for warning in spool.warnings:
+            log.warning("steadyhand %s", warning)
+            self.dead.line(None, warning, source="spool checkpoint")
+            self.spool_errors += 1
+            self.last_error = warning
+        spool.warnings.clear()
+
     def replay_orphans(self) -> None:
         for orphan in claim_orphans(self.root, own=self.spool.path):
             pos = orphan.checkpoint()
+            self.warn(orphan)
             while True:
                 got, nxt = orphan.read(pos, None, self.s.batch_size)
+                self.put_aside(orphan)
                 if not got:
+                    if nxt != pos:  # only unreadable lines: put aside, move past them
+                        self.commit(orphan, nxt)
                     break
                 if not self.deliver([s for s, _ in got]):
                     orphan.release(remove=False)
                     return
                 self.replayed += len(got)
-                orphan.commit(nxt)
+                self.commit(orphan, nxt)
                 pos = nxt
             orphan.release(remove=True)
         self.orphans_done = True
@@ -176,7 +226,10 @@ class _Child:
             "written": self.written,
             "replayed": self.replayed,
             "store_errors": self.store_errors,
+            "spool_errors": self.spool_errors,
+            "dead_lettered": self.dead.count,
             "orphans_done": self.orphans_done,
+            "store_ok": self.store_ok,
             "last_error": self.last_error,
         }
         if final:  # the status file goes with the spool: the app reads the last report from our stdout
@@ -193,12 +246,21 @@ class _Child:
     def run(self) -> int:
         self.report()
         next_scan = 0.0
+        done = False
         while True:
-            if time.monotonic() >= next_scan:
-                self.replay_orphans()
-                next_scan = time.monotonic() + _ORPHAN_RESCAN_S
-            self.urgent = False
-            done = self.drain()
+            try:
+                if time.monotonic() >= next_scan:
+                    next_scan = time.monotonic() + _ORPHAN_RESCAN_S
+                    self.replay_orphans()
+                self.urgent = False
+                done = self.drain()
+                if done and self.checkpointed != self.cursor:
+                    self.commit(self.spool, self.cursor)  # a checkpoint the disk refused before
+            except Exception as e:  # a bug or a broken disk must not end the writer
+                log.exception("steadyhand writer process failed; retrying")
+                self.last_error = f"{type(e).__name__}: {e}"
+                done = False
+                self.wait(0.5)
             if self.deadline is not None and (done or self.give_up()):
                 break
             if not self.urgent:

@@ -1,0 +1,56 @@
+"""JSON Schema validators for the OpenAI OpenAPI contract (/work/shared/contracts/openai-openapi.yaml).
+
+``validator("CreateChatCompletionRequest").iter_errors(doc)``: every schema in the spec, with OpenAPI
+3.0's ``nullable: true`` rewritten to JSON Schema and ``$ref``s pointed at ``$defs``; parsed once.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO / ".." / "shared" / "contracts" / "openai-openapi.yaml"
+
+
+def allow_null(node: Any) -> Any:
+    """OpenAPI 3.0 ``nullable: true`` means null is allowed; JSON Schema ignores it, so rewrite it."""
+    if isinstance(node, list):
+        return [allow_null(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: allow_null(v) for k, v in node.items()}
+    if node.pop("nullable", False):
+        if "enum" in node and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        elif "type" not in node:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@cache
+def _defs() -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    schemas = yaml.load(SPEC.read_text(), Loader=loader)["components"]["schemas"]
+    text = json.dumps(allow_null(schemas), default=str).replace("#/components/schemas/", "#/$defs/")
+    defs: dict[str, Any] = json.loads(text)
+    return defs
+
+
+@cache
+def validator(name: str) -> jsonschema.Draft202012Validator:
+    defs = _defs()
+    return jsonschema.Draft202012Validator({"$defs": defs, **defs[name]})
+
+
+def schema_errors(name: str, doc: Any) -> list[str]:
+    """Every way ``doc`` breaks schema ``name``, as ``message at path`` lines (empty: valid)."""
+    errors = sorted(validator(name).iter_errors(doc), key=lambda e: list(e.path))
+    return [f"{e.message[:300]} at {list(e.path)}" for e in errors]
