@@ -9,6 +9,7 @@ completion decoded (``eval time = ... / N runs``), so the difference is read the
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from .conftest import local_config
 pytestmark = pytest.mark.real_model
 
 STORY = [{"role": "user", "content": "Write a long story about a dragon."}]
-LONG = {"temperature": 0.0, "seed": 1, "max_tokens": 80}
+LONG: dict[str, Any] = {"temperature": 0.0, "seed": 1, "max_tokens": 80}
 _RUNS = re.compile(r"^llama_perf_context_print:\s+eval time =.*/\s*(\d+) runs", re.M)
 
 
