@@ -327,6 +327,7 @@ def _innocent() -> list[Case]:
         "a secret garden", "token ring network", "the api is keyed by user", "monkey_patch=true",
         "use the tokens endpoint", "passwords must rotate", "secrets manager", "turkey: roasted",
         "whiskey=neat", "donkey-kong", "jockey: 3", "tokenize(text)", "Secretariat won in 1973",
+        "first_token = 20.0", "latency: {ttft: 0.05, per_token: 0.001}", "eos_token: </s>", "max_token=50",
     ]  # fmt: skip
     cases = [Case(f"text {t!r}", _text(t), ()) for t in texts]
     structured: list[tuple[str, Callable[[], SpanRecord]]] = [

@@ -193,8 +193,9 @@ def test_kill_9_of_the_app_the_child_drains_everything_exactly_once(tmp_path: Pa
 def test_kill_9_of_app_and_child_a_later_tracer_replays_the_rest(tmp_path: Path, reap: Reaper) -> None:
     db, spool = tmp_path / "traces.db", tmp_path / "spool"
     proc, child = _start_app(db, spool, 1_000_000, reap)
-    os.kill(child, signal.SIGKILL)  # first, so it cannot drain after the app dies
-    printed = _kill_mid_burst(proc, after=3000)
+    os.kill(child, signal.SIGSTOP)  # frozen first, so it cannot drain after the app dies (and a dead
+    printed = _kill_mid_burst(proc, after=3000)  # child would be restarted by the app's watchdog)
+    os.kill(child, signal.SIGKILL)
     assert _wait_gone(child, 10)
     stored_before = set(_stored_ids(db)) if db.exists() else set()
     assert len(stored_before) < len(printed), "everything was already stored: the kill proved nothing"

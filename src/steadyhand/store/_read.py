@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from ..errors import ConfigurationError
-from ..tracing.records import SpanKind
+from ..records import SpanKind
 from ._blobs import referenced, resolve_blobs
 from ._fit import tag_key, tag_value
 from .models import Blob, Span, SpanBlob, SpanTag, Trace

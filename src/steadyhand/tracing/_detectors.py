@@ -48,6 +48,12 @@ KEY_QUALIFIERS = frozenset({
     "ssh", "subscription", "service", "account", "app", "session",
 })  # fmt: skip
 """``<qualifier> key`` is a secret name (``api_key``, ``AWS_SECRET_ACCESS_KEY``); ``key`` alone is not."""
+_COUNTED_TOKENS = frozenset({
+    "first", "last", "next", "prev", "per", "max", "min", "num", "start", "end", "stop", "bos", "eos",
+    "pad", "unk", "sep", "cls", "mask", "special", "input", "output", "prompt", "completion", "total",
+    "cached", "reasoning", "each", "new",
+})  # fmt: skip
+"""``first_token``, ``per_token``, ``eos_token``: a language model's tokens, not credentials."""
 KEYWORDS = (
     "key", "password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "auth", "authorization",
     "credential", "credentials", "cookie",
@@ -68,7 +74,9 @@ def key_kind(key: str) -> int:
     if stripped and stripped[-1].isascii() and stripped[-1].isalpha():
         found = list(_WORDS.finditer(stripped))
         low = stripped.lower()
-        if any(low[m.start() :] in SECRET_WORDS for m in found[-3:]):
+        if any(low[m.start() :] in SECRET_WORDS for m in found[-3:]) and not (
+            low.endswith("token") and len(found) > 1 and found[-2].group().lower() in _COUNTED_TOKENS
+        ):
             return SECRET  # the last word, or the last words run together (PassWord, ApiKey)
         if low.endswith("key") and len(found) > 1 and found[-2].group().lower() in KEY_QUALIFIERS:
             return SECRET
@@ -218,7 +226,8 @@ def _group_check(text: str, m: re.Match[str]) -> Iterable[Span]:
 _NAME = re.compile(r"(?:[A-Za-z0-9]+ )?[A-Za-z_][A-Za-z0-9_.-]*(?:\\?[\"'])?\s*[:=]", re.ASCII)
 """``NAME:`` / ``NAME=`` (optionally quoted, optionally two words: ``API key:``); the value is read after."""
 _VALUE = re.compile(
-    r"\s*(?:\"([^\"\n]+)\"|'([^'\n]+)'|[\"']?((?i:(?:basic|bearer|token|digest)[ ]+)?[^\s\"',;&]+))", re.ASCII
+    r"\s*(?:\"([^\"\n]+)\"|'([^'\n]+)'|[\"']?((?i:(?:basic|bearer|token|digest)[ ]+)?[^\s\"',;&})\]]+))",
+    re.ASCII,
 )
 
 
