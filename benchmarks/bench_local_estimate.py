@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from _common import report
-from steadyhand import Client
+from steadyhand import Client, Timeouts
 from steadyhand.local import LocalModelServer, local_config
 
 DOCUMENT = " ".join(
@@ -46,7 +46,10 @@ OPTIONS: dict[str, Any] = {"temperature": 0.0, "seed": 5, "max_tokens": 48}
 
 def main() -> None:
     rows = []
-    with LocalModelServer(startup_timeout=180) as server, Client(local_config(server)) as client:
+    with (
+        LocalModelServer(startup_timeout=180) as server,
+        Client(local_config(server, timeouts=Timeouts(stall=600, total=900))) as client,
+    ):
         for name, messages in CASES:
             exact = client.chat(messages, model="local", **OPTIONS)
             with client.stream(messages, model="local", **OPTIONS) as stream:

@@ -54,7 +54,7 @@ def prompt_tokens(http: httpx.Client, server: LocalModelServer, prompt: str) -> 
     return int(answer["usage"]["prompt_tokens"])
 
 
-def measure(n_batch: int, rounds: int) -> list[object]:
+def measure(n_batch: int, rounds: int, words: int) -> list[object]:
     server = LocalModelServer(n_batch=n_batch, startup_timeout=180)
     try:
         server.start()
@@ -62,22 +62,32 @@ def measure(n_batch: int, rounds: int) -> list[object]:
         print(f"n_batch={n_batch}: {exc}")
         return [n_batch, "crashed on its first prompt", "-", "-", "-", "-"]
     try:
-        with httpx.Client(timeout=600, trust_env=False) as http:
-            tokens = prompt_tokens(http, server, long_prompt(-1))
-            times = [first_token(http, server, long_prompt(seed)) for seed in range(rounds)]
-            short = first_token(http, server, "Say hello.")
-        ttft = statistics.median(times)
-        return [n_batch, "ok", tokens, round(ttft * 1000), round(tokens / ttft), round(short * 1000)]
+        return _timed(server, n_batch, rounds, words)
+    except httpx.TimeoutException:
+        return [n_batch, "ok", "-", "over 600,000", "-", "-"]
     finally:
         server.stop()
+
+
+def _timed(server: LocalModelServer, n_batch: int, rounds: int, words: int) -> list[object]:
+    with httpx.Client(timeout=600, trust_env=False) as http:
+        tokens = prompt_tokens(http, server, long_prompt(-1, words))
+        times = [first_token(http, server, long_prompt(seed, words)) for seed in range(rounds)]
+        short = first_token(http, server, "Say hello.")
+    ttft = statistics.median(times)
+    return [n_batch, "ok", tokens, round(ttft * 1000), round(tokens / ttft), round(short * 1000)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", default="1,64,512")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--words", type=int, default=1000, help="prompt length (1,000 words: ~1,370 tokens)")
     args = parser.parse_args()
-    rows = [measure(int(b), args.rounds) for b in args.batches.split(",")]
+    rows = []
+    for batch in args.batches.split(","):
+        rows.append(measure(int(batch), args.rounds, args.words))
+        print(rows[-1], flush=True)
     report(
         "local_prompt",
         f"long-prompt time to first token per n_batch ({available_cores()} threads, median of {args.rounds})",

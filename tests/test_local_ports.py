@@ -120,12 +120,8 @@ def test_the_command_queues_requests_and_passes_extra_flags(
     assert command[-4:] == ["--n_ctx", "4096", "--verbose", "False"]  # last, so they win over ours
 
 
-def test_n_batch_is_512_unless_the_cpu_has_amx(tmp_path: Path, no_extra_needed: Path) -> None:
-    plain, amx = tmp_path / "plain", tmp_path / "amx"
-    plain.write_text("processor : 0\nflags : fpu sse avx2 avx512f\n")
-    amx.write_text("processor : 0\nflags : fpu avx512f amx_bf16 amx_tile amx_int8\n")
-    assert server_module.default_n_batch(plain) == 512
-    assert server_module.default_n_batch(amx) == 1
-    assert server_module.default_n_batch(tmp_path / "missing") == 512
-    command = LocalModelServer(model_path=no_extra_needed, n_batch=64).command()
-    assert command[command.index("--n_batch") + 1] == "64"
+def test_n_batch_is_1_unless_asked(no_extra_needed: Path) -> None:
+    command = LocalModelServer(model_path=no_extra_needed).command()
+    assert command[command.index("--n_batch") + 1] == "1"
+    command = LocalModelServer(model_path=no_extra_needed, n_batch=512).command()
+    assert command[command.index("--n_batch") + 1] == "512"

@@ -9,10 +9,11 @@ completion decoded (``eval time = ... / N runs``), so the difference is read the
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from steadyhand import Client
+from steadyhand import Client, Timeouts
 from steadyhand.errors import ProviderTimeout, StreamInterrupted
 from steadyhand.local import LocalModelServer
 
@@ -20,7 +21,8 @@ from .conftest import local_config
 
 pytestmark = pytest.mark.real_model
 
-COUNT = [{"role": "user", "content": "Count from 1 to 400, separated by commas."}]
+STORY = [{"role": "user", "content": "Write a long story about a dragon."}]
+LONG: dict[str, Any] = {"temperature": 0.0, "seed": 1, "max_tokens": 80}
 _RUNS = re.compile(r"^llama_perf_context_print:\s+eval time =.*/\s*(\d+) runs", re.M)
 
 
@@ -34,25 +36,29 @@ def _settle(client: Client) -> None:
     client.chat("Say hi.", model="local", temperature=0.0, seed=1, max_tokens=2)
 
 
+@pytest.mark.timeout(900)  # the abandoned call decodes its whole answer before the next one runs
 def test_a_timed_out_non_streamed_call_runs_on_a_stream_stops(local_server: LocalModelServer) -> None:
-    with Client(local_config(local_server)) as client:
+    patient = Timeouts(connect=10, stall=600, total=900)  # the waited-for call on a loaded machine
+    with Client(local_config(local_server, timeouts=patient)) as client:
+        whole = client.chat(STORY, model="local", **LONG)  # the same answer, waited for
         _settle(client)
+        full = _decoded(local_server)[-2]  # the story's completion, as the log counts it
+        assert whole.usage.output_tokens and whole.usage.output_tokens >= 40  # long enough to cut
+
         before = len(_decoded(local_server))
         with pytest.raises(ProviderTimeout):
-            client.chat(COUNT, model="local", timeout=0.5, temperature=0.0, seed=1, max_tokens=300)
+            client.chat(STORY, model="local", timeout=0.5, **LONG)
         _settle(client)
         after_plain = _decoded(local_server)[before:]
 
         before = len(_decoded(local_server))
         with (
             pytest.raises((ProviderTimeout, StreamInterrupted)),
-            client.stream(
-                COUNT, model="local", timeout=0.5, temperature=0.0, seed=1, max_tokens=300
-            ) as stream,
+            client.stream(STORY, model="local", timeout=0.5, **LONG) as stream,
         ):
             for _ in stream.text_stream():
                 pass
         _settle(client)
         after_stream = _decoded(local_server)[before:]
-    assert max(after_plain) >= 250  # the server decoded (nearly) all of max_tokens for nobody
-    assert max(after_stream) < 150  # the closed stream stopped it (it may not even log a summary)
+    assert max(after_plain) >= full - 1  # the server decoded the whole answer for nobody
+    assert max(after_stream) < full // 2  # the closed stream stopped it (it may not even log a summary)

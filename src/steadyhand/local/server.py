@@ -36,15 +36,6 @@ class PortUnavailable(LocalServerError):
     """The port is held by another process (before start, or it answered the readiness probe)."""
 
 
-def default_n_batch(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
-    """512 prompt tokens per step, or 1 on a CPU with AMX (the kernels that crash on some VMs)."""
-    try:
-        flags = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return 512
-    return 1 if "amx_tile" in flags.split() else 512
-
-
 def available_cores() -> int:
     """The cores this process may run on (its affinity mask where the OS has one)."""
     try:
@@ -68,10 +59,10 @@ class LocalModelServer:
     completion (so a server that loads but crashes on its first prompt fails here, with its log), or
     raises :class:`LocalServerError` after ``startup_timeout`` seconds.
 
-    ``n_batch`` (prompt tokens processed per step) defaults to :func:`default_n_batch`: 512, except on
-    CPUs that advertise AMX, where llama.cpp's AMX matrix kernels crash with SIGSEGV on batches of more
-    than one token on some VMs (Firecracker), so 1 there. A larger batch is what makes a long prompt
-    fast (docs/local-model.md has the figures); the warm-up completion turns a crash into an error.
+    ``n_batch`` (prompt tokens per step) defaults to 1: llama.cpp's AMX kernels crash with SIGSEGV on
+    larger batches on some VMs, and with 512 the same seed no longer gives the same answer once the
+    prompt's KV cache is reused (a non-streamed call and the stream after it diverged). 512 makes long
+    prompts several times faster (docs/local-model.md has the figures): pass it where that matters.
     ``n_threads`` defaults to the cores this process may use (llama.cpp's own default is half of them).
 
     The server is started with ``--interrupt_requests False``: by default llama-cpp-python cuts a
@@ -85,7 +76,7 @@ class LocalModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
         n_ctx: int = 2048,
-        n_batch: int | None = None,
+        n_batch: int = 1,
         n_threads: int | None = None,
         model_path: Path | None = None,
         model_name: str = DEFAULT_MODEL_NAME,
@@ -95,7 +86,7 @@ class LocalModelServer:
         self.host = host
         self.port = port
         self.n_ctx = n_ctx
-        self.n_batch = n_batch or default_n_batch()
+        self.n_batch = n_batch
         self.n_threads = n_threads or available_cores()
         self.model_path = model_path
         self.model_name = model_name

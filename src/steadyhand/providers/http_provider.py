@@ -6,6 +6,7 @@ small helpers shared by both paths; the sync and async methods differ only in ho
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TypeVar
 
@@ -96,6 +97,7 @@ class HTTPProvider(Provider):
         self.timeouts = timeouts or Timeouts()
         self._transport = transport
         self._async_transport = async_transport
+        self._lazy = threading.Lock()  # threads' first calls must share one pool, not each build one
 
     @property
     def capabilities(self) -> Capabilities:
@@ -120,9 +122,11 @@ class HTTPProvider(Provider):
 
     def _sync(self) -> Transport:
         if self._transport is None:
-            from .http import HttpxTransport
+            with self._lazy:
+                if self._transport is None:
+                    from .http import HttpxTransport
 
-            self._transport = HttpxTransport()
+                    self._transport = HttpxTransport()
         return self._transport
 
     def _async(self) -> AsyncTransport:

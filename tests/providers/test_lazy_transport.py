@@ -1,0 +1,40 @@
+"""Threads making a provider's first calls at once share one connection pool (none is built and leaked)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from steadyhand.providers import http as http_module
+from steadyhand.providers.capabilities import OPENAI
+from steadyhand.providers.http_provider import HTTPProvider
+from steadyhand.providers.openai_chat import OpenAIChat
+
+
+class _SlowPool:
+    """Stands in for HttpxTransport: slow to build, so racing first calls overlap."""
+
+    built: list[_SlowPool] = []
+    lock = threading.Lock()
+
+    def __init__(self) -> None:
+        time.sleep(0.05)
+        with self.lock:
+            self.built.append(self)
+
+    def close(self) -> None:
+        pass
+
+
+def test_concurrent_first_calls_build_one_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_module, "HttpxTransport", _SlowPool)
+    _SlowPool.built.clear()
+    provider = HTTPProvider(
+        OpenAIChat(base_url="http://h/v1", api_key=None, provider_name="p", capabilities=OPENAI)
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        transports = list(pool.map(lambda _: provider._sync(), range(8)))
+    assert len(_SlowPool.built) == 1 and all(t is transports[0] for t in transports)
