@@ -54,3 +54,9 @@ def schema_errors(name: str, doc: Any) -> list[str]:
     """Every way ``doc`` breaks schema ``name``, as ``message at path`` lines (empty: valid)."""
     errors = sorted(validator(name).iter_errors(doc), key=lambda e: list(e.path))
     return [f"{e.message[:300]} at {list(e.path)}" for e in errors]
+
+
+def validate(name: str, doc: Any) -> None:
+    """Fail with the first error when ``doc`` does not validate against spec schema ``name``."""
+    errors = schema_errors(name, doc)
+    assert not errors, f"{name}: {errors[0]}"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from openapi_contract import validate
+from _contract import validate
 from steadyhand.errors import InvalidRequest
 from steadyhand.providers._common import assemble
 from steadyhand.providers._inbound_check import MAX_BODY_BYTES
