@@ -9,6 +9,7 @@ deadline); hand both to the target's provider stack; record the span when the ca
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -89,6 +90,7 @@ class _BaseClient(Generic[_T]):
         self._built: dict[tuple[str, str], Provider] = {}
         self._guarded: dict[tuple[str, str], Provider] = {}
         self._stacks: dict[str, Provider] = {}
+        self._building = threading.RLock()
         self._pools: dict[str, _T] = {}
         self._warned: set[str] = set()
         self._cassette: Cassette | None = None
@@ -127,7 +129,10 @@ class _BaseClient(Generic[_T]):
         key = (target.provider, target.api)
         guarded = self._guarded.get(key)
         if guarded is None:
-            guarded = self._guarded[key] = guard(self._leaf(target))
+            with self._building:
+                guarded = self._guarded.get(key)
+                if guarded is None:
+                    guarded = self._guarded[key] = guard(self._leaf(target))
         return guarded
 
     def _leaf(self, target: Target) -> Provider:
@@ -137,7 +142,10 @@ class _BaseClient(Generic[_T]):
         key = (target.provider, target.api)
         provider = self._built.get(key)
         if provider is None:
-            provider = self._built[key] = self._build(target)
+            with self._building:  # threads making their first calls at once build one provider, one pool
+                provider = self._built.get(key)
+                if provider is None:
+                    provider = self._built[key] = self._build(target)
         return provider
 
     def _build(self, target: Target) -> Provider:
@@ -161,8 +169,12 @@ class _BaseClient(Generic[_T]):
     def _stack(self, target: Target) -> Provider:
         stack = self._stacks.get(target.alias)
         if stack is None:
-            info = StackInfo(target=target, config=self.config, state=self.state, resolver=self)
-            stack = self._stacks[target.alias] = build_stack(self._leaf(target), info, self._policies)
+            with self._building:
+                stack = self._stacks.get(target.alias)
+                if stack is None:
+                    info = StackInfo(target=target, config=self.config, state=self.state, resolver=self)
+                    stack = build_stack(self._leaf(target), info, self._policies)
+                    self._stacks[target.alias] = stack
         return stack
 
     # -- calls ---------------------------------------------------------------------------------------

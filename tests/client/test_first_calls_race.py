@@ -1,0 +1,40 @@
+"""Threads making a client's first calls at once share one provider and one connection pool."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from steadyhand import Client, Config
+from steadyhand.providers import HttpxTransport
+from steadyhand.sim import SimServer
+
+
+def test_concurrent_first_calls_build_one_provider_and_one_pool(monkeypatch: Any) -> None:
+    built: list[object] = []
+    original = HttpxTransport.__init__
+
+    def counting(self: HttpxTransport, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HttpxTransport, "__init__", counting)
+    with SimServer() as sim, Client(Config(sim_url=sim.base_url)) as client:
+        start = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def call() -> None:
+            start.wait()
+            try:
+                client.chat("hi")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+        assert len(client._built) == 1
+    assert len(built) == 1  # before the lock: up to 8 pools, 7 of them never closed
