@@ -30,10 +30,16 @@ def sim_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def sim_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start the CLI simulator, wait for its banner, yield (process, base URL); always reaped."""
+def sim_process(*args: str, measured: bool = True) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start the CLI simulator, wait for its banner, yield (process, base URL); always reaped.
+
+    ``measured=False`` keeps coverage out of the child: its tracing slows CPU-heavy work several
+    times over, which a test of how promptly the simulator answers must not measure.
+    """
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    if not measured:
+        env.pop("COVERAGE_PROCESS_CONFIG", None)
     process = subprocess.Popen(
         sim_command("--port", str(port), *args),
         stdout=subprocess.PIPE,

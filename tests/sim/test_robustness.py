@@ -173,7 +173,7 @@ def test_sigterm_stops_the_cli_promptly_under_load() -> None:
     def load(base: str) -> None:
         _swallow(lambda: httpx.post(f"{base}/v1/chat/completions", json=huge, timeout=60))
 
-    with sim_process() as (process, base):
+    with sim_process(measured=False) as (process, base):
         loaders = [threading.Thread(target=load, args=(base,)) for _ in range(3)]
         for loader in loaders:
             loader.start()
