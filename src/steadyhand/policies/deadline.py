@@ -19,6 +19,7 @@ from ..context import NO_CONTEXT, CallContext
 from ..errors import ProviderTimeout
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
+from .driver import aclose_iterator, close_iterator
 
 __all__ = ["DeadlineGuard", "deadline_exceeded"]
 
@@ -86,9 +87,7 @@ class DeadlineGuard(WrapperProvider):
             except BaseException as exc:
                 items.put(exc)
             finally:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
+                close_iterator(iterator)
 
         _start_thread(produce)
         try:
@@ -125,9 +124,7 @@ class DeadlineGuard(WrapperProvider):
                     raise deadline_exceeded(self.name, request, ctx) from None
                 yield chunk
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose_iterator(iterator)
 
 
 def _start_thread(work: Callable[[], None]) -> None:

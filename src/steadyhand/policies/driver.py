@@ -150,12 +150,13 @@ def _open(attempt: Attempt, clock: Callable[[], float]) -> Outcome:
     except StopIteration:
         first = []
     except Exception as exc:
-        _close(iterator)
+        close_iterator(iterator)
         return Outcome(attempt, started, clock(), error=exc)
     return Outcome(attempt, started, clock(), chunks=first, _rest=iterator)
 
 
-def _close(iterator: object) -> None:
+def close_iterator(iterator: object) -> None:
+    """Close a (sync) stream if it can be closed: releases its connection."""
     close = getattr(iterator, "close", None)
     if close is not None:
         close()
@@ -182,7 +183,7 @@ def drive_stream(
         decisions.close()
         for other in opened:
             if other is not step:
-                _close(other._rest)  # an opened stream the policy did not choose
+                close_iterator(other._rest)  # an opened stream the policy did not choose
     if step.error is not None:
         raise step.error
     rest = step._rest
@@ -191,7 +192,7 @@ def drive_stream(
         if isinstance(rest, Iterator):
             yield from rest
     finally:
-        _close(rest)
+        close_iterator(rest)
 
 
 async def _aopen(attempt: Attempt, clock: Callable[[], float]) -> Outcome:
@@ -202,12 +203,13 @@ async def _aopen(attempt: Attempt, clock: Callable[[], float]) -> Outcome:
     except StopAsyncIteration:
         first = []
     except Exception as exc:
-        await _aclose(iterator)
+        await aclose_iterator(iterator)
         return Outcome(attempt, started, clock(), error=exc)
     return Outcome(attempt, started, clock(), chunks=first, _rest=iterator)
 
 
-async def _aclose(iterator: object) -> None:
+async def aclose_iterator(iterator: object) -> None:
+    """The async twin of :func:`close_iterator`."""
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
         await aclose()
@@ -234,7 +236,7 @@ async def adrive_stream(
         decisions.close()
         for other in opened:
             if other is not step:
-                await _aclose(other._rest)
+                await aclose_iterator(other._rest)
     if step.error is not None:
         raise step.error
     rest = step._rest
@@ -245,7 +247,7 @@ async def adrive_stream(
             async for chunk in rest:
                 yield chunk
     finally:
-        await _aclose(rest)
+        await aclose_iterator(rest)
 
 
 class PolicyProvider(WrapperProvider):

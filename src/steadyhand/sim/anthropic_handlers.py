@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 from ..errors import InvalidRequest
 from ..providers import inbound_anthropic_encode as codec
 from ..providers.inbound_anthropic import decode_messages
-from ..types import ModelRequest
 from . import anthropic_wire, envelope, http, shaping
 from .actions import Action, Plain
 from .answers import Prompt, compose
@@ -24,6 +23,7 @@ from .router import (
     output_fault,
     plain_answer,
     stream_answer,
+    tool_specs,
     wire_body,
 )
 from .tokens import count_messages
@@ -34,10 +34,6 @@ MAX_PAGE = 1000
 
 def _invalid(message: str) -> ErrorSpec:
     return ErrorSpec(400, "invalid_request_error", message)
-
-
-def _tools(request: ModelRequest) -> tuple[tuple[str, Any], ...]:
-    return tuple((t.name, t.parameters) for t in request.tools or ())
 
 
 def messages(router: Router, body: Any) -> Action:
@@ -73,7 +69,7 @@ def messages(router: Router, body: Any) -> Action:
         request_number=decision.request_number,
         seed=router.seed,
         max_tokens=request.max_tokens,
-        tools=_tools(request),
+        tools=tool_specs(request),
         stop=stop_sequences(body.get("stop_sequences")),
         tool_results=talk.tool_results,
     )

@@ -23,6 +23,7 @@ from .router import (
     output_fault,
     plain_answer,
     stream_answer,
+    tool_specs,
     wire_body,
 )
 from .tokens import count_messages, count_tokens
@@ -65,10 +66,6 @@ def _response_format(request: ModelRequest) -> tuple[Any, bool]:
     if fmt.type == "json_schema":
         return (fmt.json_schema if fmt.json_schema is not None else {}), True
     return None, fmt.type == "json_object"
-
-
-def _tools(request: ModelRequest) -> tuple[tuple[str, Any], ...]:
-    return tuple((t.name, t.parameters) for t in request.tools or ())
 
 
 def _decode(router: Router, body: Any, decode: Any) -> InboundRequest | Action:
@@ -128,7 +125,7 @@ def chat(router: Router, body: Any) -> Action:
         request_number=decision.request_number,
         seed=router.seed,
         max_tokens=request.max_tokens,
-        tools=_tools(request),
+        tools=tool_specs(request),
         json_schema=schema,
         wants_json=wants_json,
         json_hint=shape_in(talk.instructions) if wants_json and schema is None else None,

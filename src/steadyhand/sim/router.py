@@ -9,6 +9,7 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ..types import ModelRequest
 from . import anthropic_wire, http, openai_wire
 from .actions import Action, Hang, Plain, Reset, Stream
 from .answers import OUTPUT_FAULTS
@@ -27,6 +28,11 @@ class Unparsed:
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+
+
+def tool_specs(request: ModelRequest) -> tuple[tuple[str, Any], ...]:
+    """The (name, JSON schema) of each tool a decoded request offers, whatever its wire."""
+    return tuple((t.name, t.parameters) for t in request.tools or ())
 
 
 def wire_body(body: Body) -> Any:
