@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from steadyhand.store import open_store
-from steadyhand.store._migrate import head_revision
+from steadyhand.store._migrate import HEAD_REVISION, current_revision, head_revision
 from steadyhand.store.models import Base
 
 TABLES = {"alembic_version", "blobs", "projects", "span_blobs", "span_tags", "spans", "traces"}
@@ -23,6 +23,8 @@ def test_migrate_empty_database_to_head(empty_url: str) -> None:
         assert set(sa.inspect(engine).get_table_names()) == TABLES
         with engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0002"
+            # the cheap check a traced app runs at start (no alembic import) agrees with alembic's
+            assert current_revision(conn) == HEAD_REVISION == head_revision()
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], f"models and migrations differ; add a migration: {diff}"
     finally:

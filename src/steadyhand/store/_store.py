@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from ..errors import ConfigurationError, StoreError, StoreRejected
@@ -87,7 +86,7 @@ class Store:
     def require_tables(self) -> None:
         """Raise ``StoreError`` unless steadyhand's tables exist here (at any migration revision)."""
         with map_errors(self.url), self._engine.connect() as conn:
-            present = MigrationContext.configure(conn).get_current_revision() is not None
+            present = _migrate.current_revision(conn) is not None
         if not present:
             raise StoreError(
                 f"the database at {mask_password(self.url)} has no steadyhand tables: check the URL, or "
