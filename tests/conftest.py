@@ -1,6 +1,6 @@
 """Suite-wide: a scrubbed environment, an empty working directory and a loopback-only network for
 every test (see ``_hermetic``), ``reap`` for the processes a test starts (see ``_procs``), and one
-throwaway PostgreSQL cluster per session.
+throwaway PostgreSQL cluster and one Redis server per session.
 
 Hypothesis runs without its per-example deadline (200 ms by default) and without the too-slow health
 check: both are wall-clock bounds, which a loaded machine breaks.
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from _hermetic import _hermetic, pytest_runtest_call, pytest_sessionfinish, pytest_sessionstart
 from _procs import reap
-from services import PostgresCluster, ServiceMissing
+from services import PostgresCluster, RedisServer, ServiceMissing
 
 __all__ = [
     "_hermetic",
@@ -25,6 +25,7 @@ __all__ = [
     "pytest_sessionfinish",
     "pytest_sessionstart",
     "reap",
+    "redis_server",
 ]
 
 settings.register_profile("steadyhand", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,3 +41,14 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         pytest.fail(f"{e}{' (CI)' if os.environ.get('CI') else ''}", pytrace=False)
     with cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server per test session; missing fails (never skips), naming the Debian package."""
+    try:
+        server = RedisServer()
+    except ServiceMissing as e:
+        pytest.fail(f"{e}{' (CI)' if os.environ.get('CI') else ''}", pytrace=False)
+    with server:
+        yield server

@@ -1,4 +1,5 @@
-"""Throwaway real services for tests and benchmarks: a PostgreSQL cluster in a temp dir, on a free port.
+"""Throwaway real services for tests and benchmarks: a PostgreSQL cluster or a Redis server in a temp
+dir, on a free port.
 
 Independent of pytest so any test suite or benchmark can use it::
 
@@ -22,11 +23,16 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["PostgresCluster", "ServiceMissing", "free_port", "postgres_bin_dir"]
+__all__ = ["PostgresCluster", "RedisServer", "ServiceMissing", "free_port", "postgres_bin_dir"]
 
 MISSING_MESSAGE = (
     "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin: install Debian's package with "
     "`apt-get install -y postgresql` (or run `make system-deps`)"
+)
+
+REDIS_MISSING_MESSAGE = (
+    "redis-server not found on PATH: install Debian's package with `apt-get install -y redis-server` "
+    "(or run `make system-deps`)"
 )
 
 
@@ -146,3 +152,66 @@ class PostgresCluster:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.destroy()
+
+
+class RedisServer:
+    """A redis-server of its own (no persistence, loopback only): ``start()``, ``stop()``, or a context.
+
+    ``stop()`` then ``start()`` is an outage: the same port comes back empty, as a restarted cache does.
+    """
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+        )
+        if binary is None:
+            raise ServiceMissing(REDIS_MISSING_MESSAGE)
+        self.binary = binary
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="steadyhand-redis-"))
+        self.log = self.root / "redis.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(self.root), "--logfile", str(self.log),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                log = self.log.read_text()[-2000:] if self.log.exists() else ""
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}\n{log}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
