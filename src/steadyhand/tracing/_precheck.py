@@ -41,41 +41,44 @@ _WS = rb"(?:\s|\\[tnrfb]|\\u[0-9a-fA-F]{4})"
 _EMAIL_DOMAIN = r"@[^\W_][\w-]*(?:\.[^\W_][\w-]*)*\.[^\W\d_]{2,}"
 _EMAIL_B = re.compile(_EMAIL_DOMAIN.encode())
 _EMAIL_S = re.compile(_EMAIL_DOMAIN)
-_KEY = re.compile(
-    rb"sk-[A-Za-z0-9_-]{20}|k_(?:live|test)_[A-Za-z0-9]{16}|(?:AKIA|ASIA)[0-9A-Z]{16}"
-    rb"|gh[pousr]_[A-Za-z0-9]{30}|github_pat_[A-Za-z0-9_]{30}|xox[abposr]-[A-Za-z0-9-]{10}"
-    rb"|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8}"
-)
-_MARKERS_A = re.compile(rb"A(?:KIA|SIA|Iza)")
-_MARKERS_K = re.compile(rb"k[-_]")
-_MARKERS_G = re.compile(rb"g(?:h[pousr]_|ithub_pat_)")
-"""Every ``_KEY`` match holds one of these, ``xox`` or ``eyJ`` (``sk-``, ``[rs]k_``...); each regex
-starts with one literal, which makes it one fast scan where several substring searches would be several."""
-_BEARER = re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")
-_BASIC = re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")
-_URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
 _TAIL = rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]"
 """What follows a secret name's last word, as JSON text, lower-cased."""
-
+_KEYS = tuple(
+    re.compile(rx)
+    for rx in (
+        rb"k(?:-[A-Za-z0-9_-]{20}|_(?:live|test)_[A-Za-z0-9]{16})",
+        rb"A(?:(?:KIA|SIA)[0-9A-Z]{16}|Iza[0-9A-Za-z_-]{35})",
+        rb"gh[pousr]_[A-Za-z0-9]{30}",
+        rb"xox[abposr]-[A-Za-z0-9-]{10}",
+        rb"eyJ[A-Za-z0-9_-]{8}",
+    )
+)
+"""Every provider key the exact detector finds holds one of these (``sk-``, ``[rs]k_live_`` from their
+``k``; AWS and Google keys from their ``A``; ``github_pat_`` is a substring search)."""
 _NAMES = tuple(
     re.compile(word + _TAIL)
-    for word in (
-        rb"key", rb"pass(?:word|wd|phrase)?", rb"pwd", rb"secret", rb"token", rb"auth(?:orization)?",
-        rb"credentials?", rb"cookie",
-    )
-)  # fmt: skip
-"""A secret name's last word (each of ``KEYWORDS``) and what follows it: one regex per word, each
-starting with a literal, so each is one fast scan and a hit that fails (``max_tokens``) fails in C."""
-_MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
-_CANDIDATES = (
-    re.compile(rb"000(?:0{7}|-000|(?:-{0,2}0){10})"),
-    re.compile(rb"00--?0(?:-{0,2}0){10}"),
-    re.compile(rb"0--?0(?:-{0,2}0){11}"),
+    for word in (rb"key", rb"pass(?:word|wd|phrase)?", rb"pwd", rb"auth(?:orization)?")
 )
+_RARE_NAMES = tuple((word, re.compile(word + _TAIL)) for word in (rb"secret", rb"credential", rb"cookie"))
+"""A secret name's last word (each of ``KEYWORDS``) and what follows it, over lower-cased text: one
+regex per word, each starting with a literal, so each is one fast scan and a hit that fails
+(``max_tokens``) fails in C. Longer, rarer words are found by substring search first (skipping ahead
+by their length, several times faster than a scan), their regex run only when they are there."""
+_TOKEN = re.compile(rb"token" + _TAIL)
+"""Searched in text where ``tokens`` (token counts: every usage block names a dozen) was made
+``tokenz``: neither can start a match, and each would be one more restart of the scan."""
+_SCHEMES = (
+    (b"bearer", re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")),
+    (b"basic", re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")),
+)
+_URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
+_MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
+_CANDIDATES = (re.compile(rb"000(?:0{7}|-000|(?:-{0,2}0){10})"), re.compile(rb"0--?0(?:-{0,2}0){10}"))
 """In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
 these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
-any two, whose first group has three digits or more, two, or one (cards). Each starts with a literal,
-so each is one fast scan; one regex with the alternatives would try every digit."""
+any two whose first group has three digits or more (cards); a card whose first group has one or two
+digits holds the second from its last digit of that group on. Each starts with a literal, so each is
+one fast scan; one regex with the alternatives would try every digit."""
 _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 """Anchors and lookarounds: a pattern holding one may match differently inside the JSON text."""
 
@@ -124,52 +127,63 @@ class Precheck:
 
 
 def _secret(data: bytes) -> bool:
-    if (
-        _MARKERS_A.search(data)
-        or _MARKERS_K.search(data)
-        or _MARKERS_G.search(data)
-        or b"xox" in data
-        or b"eyJ" in data
-    ) and _KEY.search(data):
+    if any(rx.search(data) for rx in _KEYS):
         return True
-    if b"PRIVATE KEY-----" in data or (b"://" in data and _URL.search(data)):
+    if b"github_pat_" in data or b"PRIVATE KEY-----" in data:
         return True
+    if b"@" in data and _URL.search(data):
+        return True  # user:password@ in a URL
     low = data.lower()
-    if _BEARER.search(low) or _BASIC.search(low):
+    if any(rx.search(low) for rx in _NAMES):
         return True
-    return any(rx.search(low) for rx in _NAMES)
-    return False
+    if any(word in low and rx.search(low) for word, rx in (*_RARE_NAMES, *_SCHEMES)):
+        return True
+    return _TOKEN.search(low.replace(b"tokens", b"tokenz") if b"tokens" in low else low) is not None
+
+
+_STRUCTURAL = frozenset(b":,[{ \t\n\r")
+"""What precedes an opening quote in JSON text; a closing quote is preceded by a string's content."""
 
 
 def _numbers_in_text(data: bytes) -> bool:
-    """Whether a card- or phone-like run of digits sits in a string the walk scans for them."""
+    """Whether a card- or phone-like run of digits sits in a string the walk scans for them.
+
+    Runs in numbers and in identifier values are common (every response's ``id`` and ``created``):
+    once one is ruled out, the search goes on past that number or string.
+    """
     marked = data.translate(_MARK)
     cleaned: bytes | None = None
     for rx in _CANDIDATES:
-        for m in rx.finditer(marked):  # few, and each within one string or number
+        pos = 0
+        while (m := rx.search(marked, pos)) is not None:
             if cleaned is None:
                 cleaned = data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in data else data
-            if _scanned_for_numbers(cleaned, data, m.start()):
+            skip_to = _not_scanned(cleaned, data, m.start(), m.end())
+            if skip_to is None:
                 return True
+            pos = skip_to
     return False
 
 
-def _scanned_for_numbers(cleaned: bytes, data: bytes, pos: int) -> bool:
-    """``pos`` is in a key, or in a string that is not the value of an identifier or timestamp key.
+def _not_scanned(cleaned: bytes, data: bytes, pos: int, end: int) -> int | None:
+    """Where to search on when ``pos`` is in a number, or in the value of an identifier or timestamp
+    key (the walk does not look for cards or phones there); ``None`` when the walk scans it.
 
     ``cleaned`` is ``data`` with escaped backslashes and quotes blanked out: its quotes delimit strings.
     """
+    if pos >= 3 and cleaned[pos - 2 : pos] == b'":' and cleaned[pos - 3] not in _STRUCTURAL:
+        return end  # just after a key's closing quote and its colon: a number
     if cleaned.count(b'"', 0, pos) % 2 == 0:
-        return False  # outside every string: a number
+        return end  # outside every string: a number
     start = cleaned.rfind(b'"', 0, pos)
-    end = cleaned.find(b'"', pos)
-    if cleaned[end + 1 : end + 2] == b":":
-        return True  # a key
+    close = cleaned.find(b'"', pos)
+    if close < 0 or cleaned[close + 1 : close + 2] == b":":
+        return None  # a key
     if start >= 2 and cleaned[start - 1 : start] == b":" and cleaned[start - 2 : start - 1] == b'"':
         key = data[cleaned.rfind(b'"', 0, start - 2) + 1 : start - 2]
         if b"\\" not in key and key_kind(key.decode()) == ID:
-            return False
-    return True
+            return close
+    return None
 
 
 def _patterns_may_match(patterns: Sequence[re.Pattern[str]], text: str) -> bool:
