@@ -59,7 +59,10 @@ _NAMES = tuple(
     re.compile(word + _TAIL)
     for word in (rb"key", rb"pass(?:word|wd|phrase)?", rb"pwd", rb"auth(?:orization)?")
 )
-_RARE_NAMES = tuple((word, re.compile(word + _TAIL)) for word in (rb"secret", rb"credential", rb"cookie"))
+_RARE_NAMES = tuple(
+    (word, re.compile(rx + _TAIL))
+    for word, rx in ((b"secret", rb"secret"), (b"credential", rb"credentials?"), (b"cookie", rb"cookie"))
+)
 """A secret name's last word (each of ``KEYWORDS``) and what follows it, over lower-cased text: one
 regex per word, each starting with a literal, so each is one fast scan and a hit that fails
 (``max_tokens``) fails in C. Longer, rarer words are found by substring search first (skipping ahead
