@@ -1,0 +1,104 @@
+"""Instructions per redaction pre-check and per spool line, counted by valgrind (callgrind): a measure
+the machine's load does not move, for comparing two versions of the hot path on a shared machine.
+
+Run: ``.venv/bin/python benchmarks/bench_redaction_instructions.py [--calls 500] [--spans chat_app ...]``.
+Prints a table and writes ``benchmarks/results/bench_redaction_instructions.json``. For each span the
+client really produces (``tests/tracing/fixtures/client_spans.json``) and each operation, a child
+interpreter runs the operation ``--calls`` times under callgrind, and once more with none; the
+difference divided by the calls is the cost of one (``PYTHONHASHSEED=0``, so both runs start alike).
+Operations: ``Redactor.may_find`` over the span's redactable JSON (the pre-check alone), and
+``redacted_line`` (what ``record()`` does to a span besides pricing and the spool write) with
+redaction on and off. Needs ``valgrind`` on the PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import report
+
+_CHILD = """
+import copy, sys
+sys.path.insert(0, {bench!r})
+from record_client_spans import load_spans
+from steadyhand.tracing import Redactor
+from steadyhand.tracing._serialize import _REDACTED, encode, redacted_line
+op, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+base = load_spans()[name]
+redactor = Redactor()
+body = encode({{k: v for k in _REDACTED if (v := getattr(base, k)) is not None}})
+spans = [copy.deepcopy(base) for _ in range(n + 1)]
+if op == "may_find":
+    for _ in range(n + 1):
+        redactor.may_find(body)
+else:
+    r = redactor if op == "line, redaction on" else None
+    for s in spans:
+        redacted_line(s, r)
+"""
+OPERATIONS = ("may_find", "line, redaction on", "line, redaction off")
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _instructions(code: str, op: str, span: str, n: int) -> int:
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            code,
+            op,
+            span,
+            str(n),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    found = _COLLECTED.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
+def per_call(code: str, op: str, span: str, n: int) -> float:
+    """Instructions of one call: (n + 1 calls) - (1 call), over n; the deep copies are made in both."""
+    return (_instructions(code, op, span, n) - _instructions(code, op, span, 0)) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--spans", nargs="*", default=["chat_app", "anthropic_messages", "chat_error"])
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    code = _CHILD.format(bench=str(Path(__file__).resolve().parent))
+    results: dict[str, dict[str, float]] = {}
+    rows: list[list[Any]] = []
+    for span in args.spans:
+        results[span] = {op: per_call(code, op, span, args.calls) for op in OPERATIONS}
+        rows.append([span, *(results[span][op] for op in OPERATIONS)])
+    report(
+        "bench_redaction_instructions",
+        f"Instructions per call (callgrind, {args.calls} calls), spans the client produces",
+        ["span", *OPERATIONS],
+        rows,
+        results=results,
+        args=vars(args),
+    )
+
+
+if __name__ == "__main__":
+    main()
