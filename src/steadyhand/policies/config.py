@@ -9,7 +9,6 @@ not enforced yet: a warning says so once per alias.
 from __future__ import annotations
 
 import logging
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
