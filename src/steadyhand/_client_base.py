@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._config import Config, Target, is_pinned
@@ -31,7 +31,7 @@ from .types import Chunk, ModelRequest, ModelResponse
 if TYPE_CHECKING:
     from .providers.cassette import Cassette
 
-__all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
+__all__ = ["AfterHook", "Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
 
 log = logging.getLogger("steadyhand.client")
 
@@ -59,6 +59,10 @@ class Call:
         self.notes = notes
         self.parent_id = parent_id
         self.start = time.time()
+
+
+AfterHook = Callable[["Call", ModelResponse], None]
+"""Called with a call's answer before its span is recorded (structured output notes the attempt)."""
 
 
 class _BaseClient(Generic[_T]):

@@ -6,7 +6,25 @@
 
 from __future__ import annotations
 
+from ._loop import HARD_MAX_REASKS
 from ._parse import Repair
 from .cleanup import ACCEPT, Cleaned, Outcome, clean, loads
+from .modes import MODES, Mode, mode_for, strict_schema
+from .result import Attempt, Partial, Structured
 
-__all__ = ["ACCEPT", "Cleaned", "Outcome", "Repair", "clean", "loads"]
+__all__ = [
+    "ACCEPT",
+    "HARD_MAX_REASKS",
+    "MODES",
+    "Attempt",
+    "Cleaned",
+    "Mode",
+    "Outcome",
+    "Partial",
+    "Repair",
+    "Structured",
+    "clean",
+    "loads",
+    "mode_for",
+    "strict_schema",
+]

@@ -1,0 +1,172 @@
+"""The client side of ``client.structured``: plan the call from the target's capabilities, then drive
+the I/O-free loop (:mod:`._loop`) with the client's own ``_run`` (sync) or ``await _run`` (async).
+
+Each attempt is an ordinary traced ``llm`` call; its span gets ``steadyhand.structured``: the planned
+and the real mode, the outcome and the repair steps, so a downgrade after a fallback shows in the trace.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..providers.base import Capabilities
+from ..types import Message, ModelResponse
+from ._loop import Ask, Plan, accept_set, loop, vote
+from ._schema import shape_of
+from .modes import Mode, check_mode, mode_for, request_params, with_instruction
+from .result import Structured
+
+if TYPE_CHECKING:
+    from .._client_base import Call, _BaseClient
+
+__all__ = ["Driver", "plan_call", "prompt_parts"]
+
+
+def prompt_parts(
+    prompt: Any, variables: Mapping[str, Any] | None, model: str | None, schema: Any
+) -> tuple[Any, str, Any]:
+    """(messages, model, schema) from messages or from a prompt object (anything with ``render``).
+
+    A prompt (:mod:`steadyhand.prompts`) brings its pinned model and its output schema; an explicit
+    ``model=``/``schema=`` wins.
+    """
+    render = getattr(prompt, "render", None)
+    if not callable(render) or isinstance(prompt, str | Sequence):
+        return prompt, model or "default", schema
+    messages = render(dict(variables or {}))
+    if schema is None:
+        schema = getattr(prompt, "output_model", None) or getattr(prompt, "output_schema", None)
+    return messages, model or str(getattr(prompt, "model", None) or "default"), schema
+
+
+def capabilities(client: _BaseClient[Any], provider: str) -> Capabilities:
+    injected = client._injected.get(provider)
+    if injected is not None:
+        return injected.capabilities
+    from ..providers.registry import capabilities_for
+
+    config = client.config.all_providers().get(provider)
+    return capabilities_for(config) if config is not None else Capabilities()
+
+
+@functools.lru_cache(maxsize=8)
+def _prices(path: str | None) -> Any:
+    from ..tracing.cost import load_prices
+
+    return load_prices(path)
+
+
+def plan_call(
+    client: _BaseClient[Any],
+    messages: Any,
+    *,
+    model: str,
+    schema: Any,
+    mode: str,
+    accept: Collection[str],
+    max_reasks: int,
+    n: int,
+    close_truncated: bool,
+    budget_tokens: int | None,
+    budget_usd: float | None,
+) -> tuple[Plan, Any]:
+    """The plan and the resolved target; raises ConfigurationError for a mode the target lacks."""
+    from .._validate import build_request
+
+    target = client.resolve(model)
+    caps = capabilities(client, target.provider)
+    shape = shape_of(schema)
+    if mode == "auto":
+        planned: Mode = mode_for(caps, target.api)
+    else:
+        planned = mode  # type: ignore[assignment]
+        check_mode(planned, caps, target.api)
+    checked, _ = build_request(target.model, messages)
+    base: list[Message] = checked.messages
+    instructed = planned in ("json_object_schema", "json_object", "text")
+    if instructed:
+        base = with_instruction(base, shape)
+    plan = Plan(
+        messages=base,
+        params=request_params(planned, shape, target.api),
+        shape=shape,
+        mode=planned,
+        api=target.api,
+        instructed=instructed,
+        accept=accept_set(accept),
+        max_reasks=max_reasks,
+        close_truncated=close_truncated,
+        budget_tokens=budget_tokens,
+        budget_usd=budget_usd,
+        n=n,
+        n_native=n > 1 and caps.n and target.api == "chat",
+    )
+    return plan, target
+
+
+class Driver:
+    """Feeds answers to the loop from the client's ``_run`` hook (before the span is recorded)."""
+
+    def __init__(self, client: _BaseClient[Any], plan: Plan, target: Any) -> None:
+        self.client = client
+        self.plan = plan
+        self.target = target
+        prices = _prices(client.config.prices)
+
+        def price(response: ModelResponse) -> float | None:
+            u = response.usage
+            return prices.cost(  # type: ignore[no-any-return]
+                response.model,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                cached_input_tokens=u.cached_input_tokens,
+                cache_write_tokens=u.cache_write_tokens,
+                reasoning_tokens=u.reasoning_tokens,
+            )
+
+        run = vote if plan.n > 1 else loop
+        self.gen: Generator[Ask, ModelResponse, Structured[Any]] = run(plan, price, self.mode_of)
+        self.ask: Ask | None = next(self.gen)
+        self.result: Structured[Any] | None = None
+        self.error: BaseException | None = None
+        self.count = 0
+
+    def mode_of(self, response: ModelResponse) -> Mode:
+        """The mode the provider that answered really gave (a fallback may have moved the call)."""
+        if response.provider == self.target.provider or self.plan.mode in ("text", "tool"):
+            return self.plan.mode
+        caps = capabilities(self.client, response.provider)
+        config = self.client.config.all_providers().get(response.provider)
+        api = "messages" if config is not None and config.kind == "anthropic" else "chat"
+        return mode_for(caps, api) if self.plan.mode != "json_object" else "json_object"
+
+    def feed(self, call: Call, response: ModelResponse) -> None:
+        """The ``_run`` hook: hand the answer to the loop, note the attempt on the call's span."""
+        self.count += 1
+        try:
+            self.ask = self.gen.send(response)
+        except StopIteration as stop:
+            self.ask, self.result = None, stop.value
+        except Exception as exc:  # StructuredOutputError: raised once the span is recorded
+            self.ask, self.error = None, exc
+        if self.plan.attempts:
+            attempt = self.plan.attempts[-1]
+            call.ctx.note(
+                "steadyhand.structured",
+                {
+                    "attempt": self.count,
+                    "planned_mode": self.plan.mode,
+                    "mode": attempt.mode,
+                    "outcome": attempt.outcome,
+                    "repairs": [r.step for r in attempt.repairs],
+                    "errors": list(attempt.errors[:5]),
+                },
+            )
+
+    def done(self) -> Structured[Any]:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
