@@ -18,6 +18,8 @@ from .errors import (
     ContextWindowExceeded,
     InvalidRequest,
     ModelNotFound,
+    OutputError,
+    OutputParseError,
     Overloaded,
     PrefillNotSupported,
     ProviderConnectionError,
@@ -30,6 +32,7 @@ from .errors import (
     SteadyhandError,
     StoreError,
     StreamInterrupted,
+    StructuredOutputError,
     UnexpectedProviderResponse,
 )
 from .providers.base import Capabilities, Provider
@@ -75,6 +78,8 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "OpenSpan",
+    "OutputError",
+    "OutputParseError",
     "Overloaded",
     "PrefillNotSupported",
     "Provider",
@@ -91,6 +96,7 @@ __all__ = [
     "StoreError",
     "Stream",
     "StreamInterrupted",
+    "StructuredOutputError",
     "Target",
     "TextPart",
     "Timeouts",

@@ -122,8 +122,18 @@ class Reader:
         """The first non-space character at or after ``i`` (bounded) and its index; '' at the end."""
         text, n = self.text, len(self.text)
         limit = min(n, i + _LOOKAHEAD)
-        while i < limit and text[i] in " \t\r\n":
-            i += 1
+        for _ in range(4):  # whitespace, and up to a few short comments, between tokens
+            while i < limit and text[i] in " \t\r\n":
+                i += 1
+            if text.startswith(("//", "#"), i) or text.startswith("/*", i):
+                stop = text.find("*/" if text.startswith("/*", i) else "\n", i, i + 4 * _LOOKAHEAD)
+                if stop < 0:
+                    break
+                self.work += stop - i
+                i = stop + (2 if text.startswith("/*", i) else 0)
+                limit = min(n, i + _LOOKAHEAD)
+                continue
+            break
         self.work += 1
         if i >= n:
             return "", n
@@ -156,7 +166,7 @@ class Reader:
             return c == "" or not c.isalnum()
         if where == "key":
             return c == ":"
-        if c in ("", "}", "]") or c in _OPENERS:
+        if c in ("", "}", "]", "#") or c in _OPENERS or self.text.startswith(("//", "/*"), j):
             return True
         if c == ",":
             return self._key_follows(j + 1) if where == "obj" else self._value_follows(j + 1)

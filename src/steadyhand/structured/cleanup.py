@@ -150,24 +150,24 @@ def _extract(text: str, shape: Shape, repairs: list[Repair], close: bool) -> _Fo
             return _Found((data, end), len(body))
     opener = {"object": "{", "array": "["}.get(shape.top_type or "", "{[")
     candidates = starts(text, begin, end, opener)
-    work = 0
-    # 1. the first candidate that is complete, valid JSON as it stands
-    for at in candidates:
-        try:
-            data, stop = json.JSONDecoder().raw_decode(text, at)
-        except (ValueError, RecursionError):
-            work += end - at
-            continue
-        if stop <= end:
-            _prose(text, begin, end, at, stop, repairs)
-            _several(text, data, stop, end, shape, repairs)
-            return _Found((data, stop), work + stop - at)
-    # 2. the tolerant reader, from the first non-space character (a top-level scalar) or a candidate
+    # the first candidate that reads as a value: strictly if it can (json's C decoder), else with the
+    # tolerant reader; a start inside prose that does not read (``[as requested]``) is skipped
     first = begin + len(text[begin:end]) - len(text[begin:end].lstrip())
     tries = candidates if shape.top_type in ("object", "array") else _merge(first, candidates, end)
+    work = 0
     truncated: str | None = None
     failure = "no JSON value in the text"
+    decoder = json.JSONDecoder()
     for at in tries:
+        try:
+            data, stop = decoder.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            work += end - at
+        else:
+            if stop <= end:
+                _prose(text, begin, end, at, stop, repairs)
+                _several(text, data, stop, end, shape, repairs)
+                return _Found((data, stop), work + stop - at)
         try:
             data, stop, reader = read_value(text[:end], at, close_truncated=close)
         except Truncated as exc:
