@@ -165,7 +165,7 @@ class Reader:
         if where == "top":
             return c == "" or not c.isalnum()
         if where == "key":
-            return c == ":"
+            return True  # a key with quotes inside is not a reading worth making: the first quote ends it
         if c in ("", "}", "]", "#") or c in _OPENERS or self.text.startswith(("//", "/*"), j):
             return True
         if c == ",":
@@ -272,7 +272,10 @@ class Reader:
             if fixed[0] in ".eE":
                 fixed = "0" + fixed
         fixed = sign + fixed
-        value: Any = json.loads(fixed)
+        try:
+            value: Any = json.loads(fixed)
+        except ValueError:  # more digits than Python converts
+            raise ParseFailed(f"a number of {len(fixed)} characters", start) from None
         if fixed != raw:
             step = "leading_zeros" if ambiguous else "number_format"
             self._note(step, start, end, fixed, ambiguous=ambiguous)

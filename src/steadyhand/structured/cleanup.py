@@ -158,7 +158,10 @@ def _extract(text: str, shape: Shape, repairs: list[Repair], close: bool) -> _Fo
     truncated: str | None = None
     failure = "no JSON value in the text"
     decoder = json.JSONDecoder()
+    skip_to = 0
     for at in tries:
+        if at < skip_to:
+            continue  # inside a value that failed to read: never take a piece of it for the whole
         try:
             data, stop = decoder.raw_decode(text, at)
         except (ValueError, RecursionError):
@@ -171,12 +174,13 @@ def _extract(text: str, shape: Shape, repairs: list[Repair], close: bool) -> _Fo
         try:
             data, stop, reader = read_value(text[:end], at, close_truncated=close)
         except Truncated as exc:
-            truncated = truncated or str(exc)
+            truncated = str(exc)
             work += end - at
-            continue
+            break  # it runs to the end: every later start is inside it
         except ParseFailed as exc:
             failure = str(exc)
             work += end - at
+            skip_to = max(exc.pos, at + 1)
             continue
         work += reader.work
         _prose(text, begin, end, at, stop, repairs)
