@@ -34,6 +34,8 @@ def fenced(text: str) -> Span | None:
         if count >= MAX_STARTS:
             break
         lang, body = m.group(1).lower(), m.group(2)
+        if not body.strip():
+            continue  # a lone closing fence after the JSON, or an empty block
         closed = m.group(0).endswith("```") and m.end() - m.start() > 3
         span = Span(m.start(2), m.start(2) + len(body), closed)
         if lang in ("json", "json5", "jsonc", "javascript", "js") or body.lstrip()[:1] in ("{", "["):

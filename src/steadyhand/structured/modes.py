@@ -142,11 +142,48 @@ def _nullable(sub: dict[str, Any]) -> dict[str, Any]:
 
 
 def instruction(shape: Shape) -> str:
-    """What the prompt says in modes where the provider does not see the schema."""
+    """What the prompt says in modes where the provider does not see the schema.
+
+    A skeleton (``{"name": <string>, "age": <integer>}``) where the schema is simple enough, since
+    small models asked with a raw JSON Schema tend to echo the schema back; the schema itself else.
+    """
     if shape.json_schema is None:
         return "Reply with only a JSON value, no other text."
+    skeleton = _skeleton(shape.json_schema, shape.json_schema, 0)
+    if skeleton is not None and len(skeleton) <= 600:
+        return f"Reply with only a JSON value of this shape, no other text:\n{skeleton}"
     schema = json.dumps(shape.json_schema, separators=(",", ":"))
     return f"Reply with only a JSON value that matches this JSON Schema, no other text:\n{schema}"
+
+
+def _skeleton(node: Any, root: Mapping[str, Any], depth: int) -> str | None:
+    from ._validator import resolve
+
+    node = resolve(node, root)
+    if not isinstance(node, Mapping) or depth > 3:
+        return None
+    if "enum" in node:
+        return " | ".join(json.dumps(v) for v in node["enum"][:12])
+    options = node.get("anyOf") or node.get("oneOf")
+    if options:
+        parts = [_skeleton(o, root, depth + 1) for o in options[:4]]
+        return None if None in parts else " | ".join(p for p in parts if p)
+    kind = node.get("type")
+    if isinstance(kind, list):
+        return " | ".join(f"<{k}>" for k in kind)
+    if kind == "object" or "properties" in node:
+        props = node.get("properties") or {}
+        fields = []
+        for name, sub in props.items():
+            inner = _skeleton(sub, root, depth + 1)
+            if inner is None:
+                return None
+            fields.append(f"{json.dumps(name)}: {inner}")
+        return "{" + ", ".join(fields) + "}"
+    if kind == "array":
+        inner = _skeleton(node.get("items", {}), root, depth + 1) if node.get("items") else "..."
+        return None if inner is None else f"[{inner}, ...]"
+    return f"<{kind}>" if isinstance(kind, str) else "<any>"
 
 
 def request_params(mode: Mode, shape: Shape, api: str) -> dict[str, Any]:
