@@ -286,6 +286,9 @@ REJECTED: list[dict[str, Any]] = [
     {"category": "schema", "text": '{"tags": [{"a": 1}]}', "schema": "tags"},
     {"category": "schema", "text": '["not", "an", "object"]', "schema": "person"},
     {"category": "schema", "text": '{"items": [{"sku": "A", "qty": 2.5}]}', "schema": "order"},
+    # SmolLM2-135M: a schema echoed back and never closed (finish_reason stop)
+    {"category": "smollm2", "text": '{\n  "properties": {\n    "name": {"title":"Name","type":"string"},"age":{"title":"Age","type":"integer"}\n},\n"required": ["city"]'},
+    {"category": "smollm2", "text": '{\n  "properties": {\n    "name": {"title":"Name","type":"string"},"age":{"title":"Age","type":"integer"}\n},\n"required": ["name", "age"]\n}', "schema": "person"},
 ]
 
 
