@@ -73,7 +73,7 @@ def plan_call(
     budget_usd: float | None,
 ) -> tuple[Plan, Any]:
     """The plan and the resolved target; raises ConfigurationError for a mode the target lacks."""
-    from .._validate import build_request
+    from .._validate import to_messages
 
     target = client.resolve(model)
     caps = capabilities(client, target.provider)
@@ -83,8 +83,7 @@ def plan_call(
     else:
         planned = mode  # type: ignore[assignment]
         check_mode(planned, caps, target.api)
-    checked, _ = build_request(target.model, messages)
-    base: list[Message] = checked.messages
+    base: list[Message] = to_messages(messages)
     instructed = planned in ("json_object_schema", "json_object", "text")
     if instructed:
         base = with_instruction(base, shape)

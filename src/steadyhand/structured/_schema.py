@@ -16,17 +16,21 @@ from ._validator import resolve, validate
 
 __all__ = ["Shape", "shape_of"]
 
+_UNSET: Any = object()
+
 
 class Shape:
     """A compiled schema: ``json_schema`` (None: any JSON), ``name``, and :meth:`check`."""
 
-    __slots__ = ("adapter", "json_schema", "name", "top_type")
+    __slots__ = ("adapter", "json_schema", "name", "strict", "top_type")
 
     def __init__(self, json_schema: Mapping[str, Any] | None, adapter: Any, name: str) -> None:
         self.json_schema = json_schema
         self.adapter = adapter
         self.name = name
         self.top_type: str | None = None
+        self.strict: Any = _UNSET
+        """The schema under OpenAI's strict-mode rules (computed once: see modes.strict_schema)."""
         if json_schema is not None:
             top = resolve(json_schema, json_schema)
             kind = top.get("type") if isinstance(top, Mapping) else None
@@ -58,6 +62,9 @@ class Shape:
             return False, None
 
 
+_ANY = Shape(None, None, "response")
+
+
 def _pydantic_errors(exc: Any) -> list[str]:
     out = []
     for err in exc.errors(include_url=False)[:20]:
@@ -72,7 +79,7 @@ def _pydantic_errors(exc: Any) -> list[str]:
 def shape_of(schema: Any) -> Shape:
     """Compile ``schema``: ``None``, a JSON Schema dict, or a type (pydantic model, ``list[X]``...)."""
     if schema is None:
-        return Shape(None, None, "response")
+        return _ANY
     if isinstance(schema, Shape):
         return schema
     if isinstance(schema, Mapping):

@@ -30,11 +30,13 @@ MAX_CHARS = 4 * 1024 * 1024
 """Text longer than this is not repaired (valid JSON of any size still passes the strict parse)."""
 JSON_REPAIR_MAX_CHARS = 32 * 1024
 """``json-repair`` runs only on extracted text up to this size: its cost is not bounded by ours."""
+_loads = json.loads
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cleaned:
-    """What :func:`clean` made of a text."""
+    """What :func:`clean` made of a text (read-only by convention: not frozen, so building one on the
+    valid-JSON fast path costs next to nothing)."""
 
     value: Any
     """The validated value (a model instance for a pydantic schema); ``None`` when it failed."""
@@ -81,9 +83,16 @@ def clean(
     complete JSON ``truncated``; ``close_truncated=True`` then closes its open brackets, keeping the
     complete members only, and marks it (the outcome stays ``truncated``).
     """
-    shape = shape_of(schema)
     work = len(text)
     # strict parse of the whole text: valid JSON never reaches a repair step
+    if schema is None:
+        try:
+            data = _loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return Cleaned(data, "clean", (), (), data, work, ())
+    shape = shape_of(schema)
     if shape.adapter is not None:
         ok, instance = shape.check_text(text)
         if ok:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from ..errors import ConfigurationError
 from ..providers.base import Capabilities
 from ..types import Message, ResponseFormat, Tool
-from ._schema import Shape
+from ._schema import _UNSET, Shape
 
 __all__ = ["MODES", "Mode", "instruction", "mode_for", "rank", "request_params", "strict_schema"]
 
@@ -197,7 +197,9 @@ def request_params(mode: Mode, shape: Shape, api: str) -> dict[str, Any]:
         tool = Tool(name=shape.name, description="Give your answer by calling this tool.", parameters=schema)
         return {"tools": [tool], "tool_choice": shape.name}
     if mode == "json_schema":
-        strict = strict_schema(schema)
+        if shape.strict is _UNSET:
+            shape.strict = strict_schema(schema)
+        strict = shape.strict
         if strict is not None:
             fmt = ResponseFormat(type="json_schema", json_schema=strict, name=shape.name, strict=True)
             return {"response_format": fmt}
