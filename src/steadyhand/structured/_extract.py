@@ -14,7 +14,8 @@ __all__ = ["MAX_STARTS", "Span", "fenced", "later_values", "starts"]
 
 MAX_STARTS = 16
 """Candidate ``{``/``[`` positions tried for a value, and for a second value after it."""
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S | re.M)
+"""A Markdown code fence: it opens at the start of a line (a ``` inside a JSON string is not one)."""
 _DECODER = json.JSONDecoder()
 
 
