@@ -62,8 +62,12 @@ def _safe_repair(text: str) -> Any:
 
 def throughput(rounds: int) -> list[list[Any]]:
     valid: list[str] = _load("valid.json")
-    medium = json.dumps([{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.5} for i in range(30)])
-    large = json.dumps([{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.5} for i in range(3000)])
+    medium = json.dumps(
+        [{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.5} for i in range(30)]
+    )
+    large = json.dumps(
+        [{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.5} for i in range(3000)]
+    )
     malformed = [c["text"] for c in _load("malformed.json")]
     rows = []
     for label, docs, n in (
@@ -72,9 +76,27 @@ def throughput(rounds: int) -> list[list[Any]]:
         (f"valid: one answer of {len(large) // 1024} KB", [large], rounds),
     ):
         base, ours, theirs = _per_doc([json.loads, clean, _safe_repair], docs, n)
-        rows.append([label, f"{base:.2f}", f"{ours:.2f}", f"{theirs:.2f}", f"{ours / base:.2f}x", f"{theirs / base:.2f}x"])
+        rows.append(
+            [
+                label,
+                f"{base:.2f}",
+                f"{ours:.2f}",
+                f"{theirs:.2f}",
+                f"{ours / base:.2f}x",
+                f"{theirs / base:.2f}x",
+            ]
+        )
     ours, theirs = _per_doc([clean, _safe_repair], malformed, max(1, rounds // 2))
-    rows.append([f"malformed: corpus ({len(malformed)} docs)", "-", f"{ours:.2f}", f"{theirs:.2f}", "-", f"{theirs / ours:.2f}x of clean"])
+    rows.append(
+        [
+            f"malformed: corpus ({len(malformed)} docs)",
+            "-",
+            f"{ours:.2f}",
+            f"{theirs:.2f}",
+            "-",
+            f"{theirs / ours:.2f}x of clean",
+        ]
+    )
     return rows  # fmt: skip
 
 
@@ -104,7 +126,15 @@ def overhead(rounds: int) -> list[list[Any]]:
                 client.structured(ask, schema=Person)
             structured.append((time.perf_counter() - start) / n * 1e6)
     p, s = statistics.median(plain), statistics.median(structured)
-    return [["chat() vs structured(schema=Person), in-process provider", f"{p:.1f}", f"{s:.1f}", f"{s - p:.1f}", f"{s / p:.2f}x"]]
+    return [
+        [
+            "chat() vs structured(schema=Person), in-process provider",
+            f"{p:.1f}",
+            f"{s:.1f}",
+            f"{s - p:.1f}",
+            f"{s / p:.2f}x",
+        ]
+    ]
 
 
 def corpus_report() -> None:
@@ -117,19 +147,33 @@ def corpus_report() -> None:
         for case in cases:
             cat = case["category"]
             total[cat] += 1
-            result = clean(case["text"], schemas.get(case.get("schema", "")), finish_reason=case.get("finish_reason"))
+            result = clean(
+                case["text"], schemas.get(case.get("schema", "")), finish_reason=case.get("finish_reason")
+            )
             if name == "malformed":
-                ours[cat] += result.outcome == case["outcome"] and json.dumps(result.value, sort_keys=True) == json.dumps(case["expected"], sort_keys=True)
-                theirs[cat] += json.dumps(_safe_repair(case["text"]), sort_keys=True) == json.dumps(case["expected"], sort_keys=True)
+                ours[cat] += result.outcome == case["outcome"] and json.dumps(
+                    result.value, sort_keys=True
+                ) == json.dumps(case["expected"], sort_keys=True)
+                theirs[cat] += json.dumps(_safe_repair(case["text"]), sort_keys=True) == json.dumps(
+                    case["expected"], sort_keys=True
+                )
             else:
                 ours[cat] += not result.ok
                 theirs[cat] += _safe_repair(case["text"]) in ("", None, [], {})
         rows += [[name, cat, total[cat], ours[cat], theirs[cat]] for cat in sorted(total)]
     valid = _load("valid.json")
     unchanged = sum(clean(t).outcome == "clean" for t in valid)
-    rows.append(["valid", "unchanged", len(valid), unchanged, sum(_safe_repair(t) == json.loads(t) for t in valid if "NaN" not in t)])
-    report("structured_corpus", "Cleanup corpus per category: cases, right by steadyhand, right by json_repair.loads alone",
-           ["set", "category", "cases", "steadyhand", "json_repair"], rows)  # fmt: skip
+    rows.append(
+        [
+            "valid",
+            "unchanged",
+            len(valid),
+            unchanged,
+            sum(_safe_repair(t) == json.loads(t) for t in valid if "NaN" not in t),
+        ]
+    )
+    title = "Cleanup corpus per category: cases, right by steadyhand, right by json_repair.loads alone"
+    report("structured_corpus", title, ["set", "category", "cases", "steadyhand", "json_repair"], rows)
 
 
 def main() -> None:

@@ -20,11 +20,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "structured"))
 
-from _common import report  # noqa: E402
-from extraction import CASES, messages  # noqa: E402
+from extraction import CASES, messages
 
-from steadyhand import Client, StructuredOutputError  # noqa: E402
-from steadyhand.local import LocalModelServer, local_config  # noqa: E402
+from _common import report
+from steadyhand import Client, StructuredOutputError
+from steadyhand.local import LocalModelServer, local_config
 
 MODES = ("text", "json_object_schema")
 

@@ -8,7 +8,7 @@ each request through the client's normal path (policies, tracing) and hand the a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from ._client_base import AfterHook, Call
@@ -68,8 +68,6 @@ class StructuredCalls(_Shared):
     if TYPE_CHECKING:
 
         def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse: ...
-
-        def stream(self, messages: Any, **options: Any) -> Stream: ...
 
     def structured(
         self,
@@ -136,7 +134,10 @@ class StructuredCalls(_Shared):
         assert ask is not None
         reader = PartialReader(driver.plan.shape)
         params = {**call, **ask.params}
-        with self.stream(ask.messages, model=name, timeout=timeout, tags=tags, **params) as stream:
+        opened: Stream = cast(Any, self).stream(
+            ask.messages, model=name, timeout=timeout, tags=tags, **params
+        )
+        with opened as stream:
             for text in stream.text_stream():
                 value = reader.feed(text)
                 if value is not None:
@@ -153,8 +154,6 @@ class AsyncStructuredCalls(_Shared):
     if TYPE_CHECKING:
 
         async def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse: ...
-
-        def stream(self, messages: Any, **options: Any) -> AsyncStream: ...
 
     async def structured(
         self,
@@ -212,7 +211,10 @@ class AsyncStructuredCalls(_Shared):
         assert ask is not None
         reader = PartialReader(driver.plan.shape)
         params = {**call, **ask.params}
-        async with self.stream(ask.messages, model=name, timeout=timeout, tags=tags, **params) as stream:
+        opened: AsyncStream = cast(Any, self).stream(
+            ask.messages, model=name, timeout=timeout, tags=tags, **params
+        )
+        async with opened as stream:
             async for text in stream.text_stream():
                 value = reader.feed(text)
                 if value is not None:

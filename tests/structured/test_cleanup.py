@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import pytest
 from pydantic import BaseModel, Field
@@ -11,7 +11,7 @@ from steadyhand import OutputParseError
 from steadyhand.structured import clean, loads
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     low = "low"
     high = "high"
     in_progress = "in_progress"

@@ -85,7 +85,8 @@ def test_sim_output_faults_are_cleaned_without_a_reask(
     assert (result.outcome, tuple(r.step for r in result.repairs), result.reasks) == (outcome, steps, 0)
     assert result.mode == "json_schema" and len(result.attempts) == 1
     assert result.usage == result.attempts[0].usage.model_copy(update={"raw": None})
-    assert result.cost_usd is not None and result.cost_usd == result.attempts[0].cost_usd > 0
+    assert result.cost_usd is not None and result.cost_usd == result.attempts[0].cost_usd
+    assert result.cost_usd > 0
 
 
 def test_a_truncated_answer_is_reasked_and_the_costs_add_up(sim: SimServer) -> None:
@@ -100,7 +101,8 @@ def test_a_truncated_answer_is_reasked_and_the_costs_add_up(sim: SimServer) -> N
         prices.cost(PRICED, input_tokens=a.usage.input_tokens, output_tokens=a.usage.output_tokens)
         for a in result.attempts
     ]
-    assert result.cost_usd == pytest.approx(sum(c for c in expected if c is not None)) and result.cost_usd > 0
+    assert result.cost_usd is not None and result.cost_usd > 0
+    assert result.cost_usd == pytest.approx(sum(c for c in expected if c is not None))
     assert result.usage.input_tokens == sum(a.usage.input_tokens or 0 for a in result.attempts)
     reask = _bodies(sim, start)[1]["messages"]
     assert [m["role"] for m in reask] == ["user", "assistant", "user"]  # the question, the bad answer, why
@@ -177,7 +179,7 @@ def test_the_mode_follows_the_capability_profile(
     confidence = 0.0 if mode == "json_schema" else 0.5  # a minimal instance of the schema, or the default
     assert result.mode == mode and result.value == Answer(answer="example", confidence=confidence)
     body = _bodies(sim, start)[0]
-    fmt = body.get("response_format")
+    fmt: Any = body.get("response_format")
     first = body["messages"][0]
     described = first["role"] == "system" and '"confidence": <number>' in first["content"]
     if mode == "json_schema":
@@ -226,7 +228,11 @@ def test_a_downgrade_after_a_fallback_is_noted_on_the_result_and_the_span(sim: S
                 },
             },
             "models": {
-                "main": {"target": "sim:sim-500", "fallbacks": ["weak:sim-json-prose"], "retry": {"attempts": 1}}
+                "main": {
+                    "target": "sim:sim-500",
+                    "fallbacks": ["weak:sim-json-prose"],
+                    "retry": {"attempts": 1},
+                }
             },
         }
     )
@@ -242,7 +248,11 @@ def test_a_downgrade_after_a_fallback_is_noted_on_the_result_and_the_span(sim: S
     assert result.mode == "json_schema" and result.attempts[0].mode == "text"
     assert result.notes == ("downgraded: planned json_schema, weak answered in text mode",)
     noted = spans[-1].attributes["steadyhand.structured"]
-    assert (noted["planned_mode"], noted["mode"], noted["repairs"]) == ("json_schema", "text", ["surrounding_prose"])
+    assert (noted["planned_mode"], noted["mode"], noted["repairs"]) == (
+        "json_schema",
+        "text",
+        ["surrounding_prose"],
+    )
 
 
 def test_a_prompt_object_brings_its_messages_model_and_schema(sim: SimServer) -> None:
@@ -262,7 +272,9 @@ def test_a_prompt_object_brings_its_messages_model_and_schema(sim: SimServer) ->
 
 def test_self_consistency_votes_over_n_samples(sim: SimServer) -> None:
     start = len(sim.requests)
-    with Client(config(sim, one={"kind": "sim", "base_url": sim.base_url, "capabilities": {"n": False}})) as c:
+    with Client(
+        config(sim, one={"kind": "sim", "base_url": sim.base_url, "capabilities": {"n": False}})
+    ) as c:
         native = c.structured(ASK, schema=Person, n=3)
         repeated = c.structured(ASK, schema=Person, model="one:sim-json-prose", n=3)
     assert native.agreement == repeated.agreement == 1.0

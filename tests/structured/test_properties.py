@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ def test_any_text_gives_an_outcome_never_an_exception(text: str) -> None:
         assert result.value is None and result.errors
 
 
-PATHOLOGICAL = {
+PATHOLOGICAL: dict[str, Callable[[int], str]] = {
     "open brackets": lambda n: "[" * n,
     "open objects": lambda n: '{"k": ' * n,
     "quotes": lambda n: '{"a": "' + '"' * n,

@@ -82,16 +82,18 @@ def answer_text(response: ModelResponse, mode: Mode, api: str, index: int = 0) -
     return choice.message.text
 
 
-def _attempt(plan: Plan, response: ModelResponse, price: Pricer, mode: Mode, index: int = 0) -> tuple[
-    Attempt, Cleaned
-]:
+def _attempt(
+    plan: Plan, response: ModelResponse, price: Pricer, mode: Mode, index: int = 0
+) -> tuple[Attempt, Cleaned]:
     text = answer_text(response, plan.mode, plan.api, index)
     finish = response.choices[index].finish_reason if index < len(response.choices) else "unknown"
     cleaned = clean(text, plan.shape, finish_reason=finish, close_truncated=plan.close_truncated)
     errors = cleaned.errors
     if cleaned.outcome == "repaired_ambiguous":
         errors = tuple(
-            f"it can be read more than one way ({r.step}: {r.before!r})" for r in cleaned.repairs if r.ambiguous
+            f"it can be read more than one way ({r.step}: {r.before!r})"
+            for r in cleaned.repairs
+            if r.ambiguous
         )
     first = index == 0
     attempt = Attempt(
@@ -169,11 +171,10 @@ def loop(plan: Plan, price: Pricer, mode_of: ModeOf) -> Generator[Ask, ModelResp
         attempt, cleaned = _attempt(plan, response, price, mode)
         attempts.append(attempt)
         _noted(plan, attempt)
-        if cleaned.outcome in plan.accept and cleaned.outcome not in ("failed", "truncated"):
+        # an accepted truncated (or failed) outcome is taken only with a value: a closed one
+        usable = cleaned.outcome not in ("truncated", "failed") or cleaned.value is not None
+        if cleaned.outcome in plan.accept and usable:
             return _result(plan, attempts, cleaned)
-        if cleaned.outcome in plan.accept:  # truncated accepted: only with a closed value
-            if cleaned.value is not None:
-                return _result(plan, attempts, cleaned)
         signature = (attempt.outcome, *attempt.errors)
         if number == plan.max_reasks:
             break

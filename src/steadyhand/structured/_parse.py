@@ -178,10 +178,7 @@ class Reader:
         text, start = self.text, self.pos
         opener = text[start]
         closer = _OPENERS[opener]
-        if opener != '"':
-            kind = "single_quotes" if opener == "'" else "curly_quotes"
-        else:
-            kind = ""
+        kind = "" if opener == '"' else "single_quotes" if opener == "'" else "curly_quotes"
         closers = {closer, '"'} if opener == "\u201d" else {closer}
         if opener == "\u201c":
             closers.add("\u201c")

@@ -210,8 +210,10 @@ def _number(value: float, node: Mapping[str, Any], path: str, errors: list[str])
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type_of(a) == type_of(b) and a == b or (
-        type_of(a) in ("integer", "number") and type_of(b) in ("integer", "number") and a == b
+    return (
+        type_of(a) == type_of(b)
+        and a == b
+        or (type_of(a) in ("integer", "number") and type_of(b) in ("integer", "number") and a == b)
     )
 
 

@@ -238,9 +238,7 @@ def _prose(text: str, begin: int, end: int, at: int, stop: int, repairs: list[Re
     if before or after:
         value = text[at:stop]
         shown = value if len(value) <= 30 else value[:12] + "..." + value[-12:]
-        repairs.append(
-            Repair("surrounding_prose", f"{before[-30:]} {shown} {after[:30]}".strip(), shown)
-        )
+        repairs.append(Repair("surrounding_prose", f"{before[-30:]} {shown} {after[:30]}".strip(), shown))
 
 
 def _several(text: str, data: Any, stop: int, end: int, shape: Shape, repairs: list[Repair]) -> None:
@@ -252,9 +250,7 @@ def _several(text: str, data: Any, stop: int, end: int, shape: Shape, repairs: l
             continue
         if shape.json_schema is not None and shape.check(other)[1]:
             continue  # not an answer of the right shape: prose that happens to contain JSON
-        repairs.append(
-            Repair("several_values", _excerpt(text, at, until), "(first kept)", ambiguous=True)
-        )
+        repairs.append(Repair("several_values", _excerpt(text, at, until), "(first kept)", ambiguous=True))
         return
 
 
@@ -272,7 +268,7 @@ def loads(
         return result.value
     why = "; ".join(result.errors) or ", ".join(r.step for r in result.repairs if r.ambiguous)
     hint = {
-        "repaired_ambiguous": "more than one reading is possible; ask the model again or accept it explicitly",
+        "repaired_ambiguous": "more than one reading is possible; ask again or accept it explicitly",
         "truncated": "the text is incomplete",
         "failed": "it is not the JSON asked for",
     }.get(result.outcome, "")

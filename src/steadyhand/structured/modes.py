@@ -53,7 +53,7 @@ def mode_for(caps: Capabilities, api: str) -> Mode:
         return "text"
     for mode in ("json_schema", "json_object_schema", "json_object"):
         if mode in formats:
-            return mode  # type: ignore[return-value]
+            return mode
     return "text"
 
 
@@ -188,10 +188,10 @@ def _skeleton(node: Any, root: Mapping[str, Any], depth: int) -> str | None:
 
 def request_params(mode: Mode, shape: Shape, api: str) -> dict[str, Any]:
     """The request fields of ``mode`` (``response_format``, or ``tools`` + ``tool_choice``)."""
-    if mode == "text" or shape.json_schema is None and mode != "json_object":
-        if mode == "json_object":
-            return {"response_format": ResponseFormat(type="json_object")}
+    if mode == "text" or (mode == "tool" and shape.json_schema is None):
         return {}
+    if shape.json_schema is None:
+        return {"response_format": ResponseFormat(type="json_object")}
     schema = dict(shape.json_schema or {})
     if mode == "tool" and api == "chat":
         tool = Tool(name=shape.name, description="Give your answer by calling this tool.", parameters=schema)

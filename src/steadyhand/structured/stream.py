@@ -63,6 +63,8 @@ class PartialReader:
             value, _, _ = read_value(text[:end], found[0], close_truncated=True)
         except (ParseFailed, Truncated):
             return _NOTHING
-        if value is None or (self.shape.json_schema and validate(value, self.shape.json_schema, partial=True)):
+        if value is None or (
+            self.shape.json_schema and validate(value, self.shape.json_schema, partial=True)
+        ):
             return _NOTHING
         return value

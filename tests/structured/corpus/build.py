@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the corpus tables: one case per line reads best)
 """Builds the cleanup corpus: ``malformed.json``, ``valid.json`` and ``rejected.json`` beside this file.
 
 The malformed cases are the failure modes of LLM JSON seen in practice, each applied to realistic
@@ -212,13 +213,21 @@ SCHEMA_CASES: list[dict[str, Any]] = [
 SCHEMAS: dict[str, Any] = {
     "person": {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}, "nickname": {"type": "string"}},
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "nickname": {"type": "string"},
+        },
         "required": ["name", "age"],
     },
     "label": {
         "type": "object",
         "properties": {
-            "label": {"enum": ["spam", "not_spam"], "type": "string", "x-aliases": {"junk": "spam", "ham": "not_spam"}},
+            "label": {
+                "enum": ["spam", "not_spam"],
+                "type": "string",
+                "x-aliases": {"junk": "spam", "ham": "not_spam"},
+            },
             "score": {"type": "number"},
         },
         "required": ["label", "score"],
@@ -266,8 +275,12 @@ REJECTED: list[dict[str, Any]] = [
     {"category": "truncated", "text": '{"items": [{"sku": "A-1"}, {"sku": "B', "finish_reason": "length"},
     {"category": "truncated", "text": '```json\n{"a": [1, 2, 3', "finish_reason": "length"},
     {"category": "truncated", "text": '{"summary": "The customer wants a ref'},
-    {"category": "truncated", "text": '[1, 2, 3'},
-    {"category": "truncated", "text": '{"a": 1} and more text but the model was cut', "finish_reason": "length"},
+    {"category": "truncated", "text": "[1, 2, 3"},
+    {
+        "category": "truncated",
+        "text": '{"a": 1} and more text but the model was cut',
+        "finish_reason": "length",
+    },
     {"category": "elided", "text": "[1, 2, 3, ...]"},
     {"category": "elided", "text": '{"items": [...]}'},
     {"category": "elided", "text": '{"a": 1, ...}'},
@@ -287,8 +300,15 @@ REJECTED: list[dict[str, Any]] = [
     {"category": "schema", "text": '["not", "an", "object"]', "schema": "person"},
     {"category": "schema", "text": '{"items": [{"sku": "A", "qty": 2.5}]}', "schema": "order"},
     # SmolLM2-135M: a schema echoed back and never closed (finish_reason stop)
-    {"category": "smollm2", "text": '{\n  "properties": {\n    "name": {"title":"Name","type":"string"},"age":{"title":"Age","type":"integer"}\n},\n"required": ["city"]'},
-    {"category": "smollm2", "text": '{\n  "properties": {\n    "name": {"title":"Name","type":"string"},"age":{"title":"Age","type":"integer"}\n},\n"required": ["name", "age"]\n}', "schema": "person"},
+    {
+        "category": "smollm2",
+        "text": '{\n  "properties": {\n    "name": {"title":"Name","type":"string"},"age":{"title":"Age","type":"integer"}\n},\n"required": ["city"]',
+    },
+    {
+        "category": "smollm2",
+        "text": '{\n  "properties": {\n    "name": {"title":"Name","type":"string"},"age":{"title":"Age","type":"integer"}\n},\n"required": ["name", "age"]\n}',
+        "schema": "person",
+    },
 ]
 
 
