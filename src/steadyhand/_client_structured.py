@@ -43,23 +43,25 @@ class _Shared:
         ) -> Call: ...
 
     def _driver(self, prompt: Any, options: dict[str, Any]) -> tuple[Driver, str, dict[str, Any]]:
+        """The driver, the model and the call's own parameters (the prompt's pinned ones under them)."""
         from .structured._client import Driver, plan_call, prompt_parts
 
         for key in ("self", "prompt", "timeout", "tags", "Partial", "PartialReader"):
             options.pop(key, None)
-        messages, model, schema = prompt_parts(
-            prompt, options.pop("variables"), options.pop("model"), options.pop("schema")
-        )
+        parts = prompt_parts(prompt, options.pop("variables"), options.pop("model"), options.pop("schema"))
         call = {k: options.pop(k) for k in ("temperature", "max_tokens", "seed", "extra")}
-        plan, target = plan_call(self, messages, model=model, schema=schema, **options)  # type: ignore[arg-type]
-        given = {k: v for k, v in call.items() if v is not None}
-        return Driver(self, plan, target), model, given  # type: ignore[arg-type]
+        plan, target = plan_call(self, parts.messages, model=parts.model, schema=parts.schema, **options)  # type: ignore[arg-type]
+        given = {**parts.params, **{k: v for k, v in call.items() if v is not None}}
+        driver = Driver(self, plan, target)  # type: ignore[arg-type]
+        driver.use = parts.use
+        return driver, parts.model, given
 
     def _ask(self, driver: Driver, model: str, call: dict[str, Any], timeout: Any, tags: Any) -> Call:
         ask = driver.ask
         assert ask is not None
         target, request, notes = self._chat_request(model, ask.messages, {**call, **ask.params})
-        return self._open(target, request, timeout=timeout, tags=tags, notes=notes)
+        linked = {} if driver.use is None else {"prompt": driver.use}  # the prompt version, on the span
+        return self._open(target, request, timeout=timeout, tags=tags, notes=notes, **linked)
 
 
 class StructuredCalls(_Shared):

@@ -259,6 +259,7 @@ def test_a_prompt_object_brings_its_messages_model_and_schema(sim: SimServer) ->
     class FakePrompt:
         model = "sim:sim-json-fenced"
         output_model = Person
+        params = {"temperature": 0.2, "max_tokens": 300, "n": 4}  # n is structured output's to set
 
         def render(self, variables: dict[str, Any]) -> list[dict[str, str]]:
             return [{"role": "user", "content": f"Describe {variables['who']}."}]
@@ -267,7 +268,12 @@ def test_a_prompt_object_brings_its_messages_model_and_schema(sim: SimServer) ->
     with Client(config(sim)) as client:
         result = client.structured(FakePrompt(), variables={"who": "Ann"})
     assert result.value == Person(name="example", age=0, tags=["example"]) and result.outcome == "repaired"
-    assert _bodies(sim, start)[0]["messages"][-1]["content"] == "Describe Ann."
+    body = _bodies(sim, start)[0]
+    assert body["messages"][-1]["content"] == "Describe Ann."
+    assert (body["temperature"], body["max_tokens"], body.get("n")) == (0.2, 300, None)
+    with Client(config(sim)) as client:
+        client.structured(FakePrompt(), variables={"who": "Bo"}, temperature=0.9)
+    assert _bodies(sim, start)[-1]["temperature"] == 0.9  # an explicit parameter wins
 
 
 def test_self_consistency_votes_over_n_samples(sim: SimServer) -> None:

@@ -21,24 +21,44 @@ from .result import Structured
 if TYPE_CHECKING:
     from .._client_base import Call, _BaseClient
 
-__all__ = ["Driver", "plan_call", "prompt_parts"]
+__all__ = ["Driver", "Parts", "plan_call", "prompt_parts"]
 
 
-def prompt_parts(
-    prompt: Any, variables: Mapping[str, Any] | None, model: str | None, schema: Any
-) -> tuple[Any, str, Any]:
-    """(messages, model, schema) from messages or from a prompt object (anything with ``render``).
+_NOT_FROM_PROMPT = frozenset({"response_format", "tools", "tool_choice", "n"})
+"""Prompt parameters structured output sets itself."""
 
-    A prompt (:mod:`steadyhand.prompts`) brings its pinned model and its output schema; an explicit
-    ``model=``/``schema=`` wins.
+
+class Parts:
+    """What a call is made of: messages, model, schema, the prompt's pinned parameters, its trace record."""
+
+    __slots__ = ("messages", "model", "params", "schema", "use")
+
+    def __init__(self, messages: Any, model: str, schema: Any, params: dict[str, Any], use: Any) -> None:
+        self.messages, self.model, self.schema, self.params, self.use = messages, model, schema, params, use
+
+
+def prompt_parts(prompt: Any, variables: Mapping[str, Any] | None, model: str | None, schema: Any) -> Parts:
+    """The parts of a call from messages or from a prompt object (anything with ``render``).
+
+    A prompt (:mod:`steadyhand.prompts`) brings its pinned model, parameters and output schema
+    (explicit ``model=``, ``schema=`` and parameters win) and, where it has ``bind``/``use``, the
+    record that links the call's span to the prompt version.
     """
     render = getattr(prompt, "render", None)
     if not callable(render) or isinstance(prompt, str | Sequence):
-        return prompt, model or "default", schema
-    messages = render(dict(variables or {}))
+        return Parts(prompt, model or "default", schema, {}, None)
+    values: Any = dict(variables or {})
+    use = None
+    bind, record = getattr(prompt, "bind", None), getattr(prompt, "use", None)
+    if callable(bind) and callable(record):
+        values = bind(values)
+        use = record(values)
+    messages = render(values)
     if schema is None:
         schema = getattr(prompt, "output_model", None) or getattr(prompt, "output_schema", None)
-    return messages, model or str(getattr(prompt, "model", None) or "default"), schema
+    pinned = getattr(prompt, "params", None)
+    params = {k: v for k, v in dict(pinned or {}).items() if k not in _NOT_FROM_PROMPT}
+    return Parts(messages, model or str(getattr(prompt, "model", None) or "default"), schema, params, use)
 
 
 def capabilities(client: _BaseClient[Any], provider: str) -> Capabilities:
@@ -131,6 +151,8 @@ class Driver:
         self.result: Structured[Any] | None = None
         self.error: BaseException | None = None
         self.count = 0
+        self.use: Any = None
+        """The prompt's trace record (version, label, variables), when the call came from a prompt."""
 
     def mode_of(self, response: ModelResponse) -> Mode:
         """The mode the provider that answered really gave (a fallback may have moved the call)."""
