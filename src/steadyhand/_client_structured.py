@@ -8,7 +8,7 @@ each request through the client's normal path (policies, tracing) and hand the a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 if TYPE_CHECKING:
     from ._client_base import AfterHook, Call
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncStructuredCalls", "StructuredCalls"]
 
 _ACCEPT = ("clean", "repaired")
+_M = TypeVar("_M")
 
 
 class _Shared:
@@ -70,6 +71,54 @@ class StructuredCalls(_Shared):
     if TYPE_CHECKING:
 
         def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse: ...
+
+    @overload
+    def structured(
+        self,
+        prompt: Any,
+        /,
+        *,
+        schema: type[_M],
+        model: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        mode: str = "auto",
+        accept: Collection[str] = _ACCEPT,
+        max_reasks: int = 2,
+        n: int = 1,
+        close_truncated: bool = False,
+        budget_tokens: int | None = None,
+        budget_usd: float | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Structured[_M]: ...
+
+    @overload
+    def structured(
+        self,
+        prompt: Any,
+        /,
+        *,
+        schema: Any = None,
+        model: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        mode: str = "auto",
+        accept: Collection[str] = _ACCEPT,
+        max_reasks: int = 2,
+        n: int = 1,
+        close_truncated: bool = False,
+        budget_tokens: int | None = None,
+        budget_usd: float | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Structured[Any]: ...
 
     def structured(
         self,
@@ -156,6 +205,54 @@ class AsyncStructuredCalls(_Shared):
     if TYPE_CHECKING:
 
         async def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse: ...
+
+    @overload
+    async def structured(
+        self,
+        prompt: Any,
+        /,
+        *,
+        schema: type[_M],
+        model: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        mode: str = "auto",
+        accept: Collection[str] = _ACCEPT,
+        max_reasks: int = 2,
+        n: int = 1,
+        close_truncated: bool = False,
+        budget_tokens: int | None = None,
+        budget_usd: float | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Structured[_M]: ...
+
+    @overload
+    async def structured(
+        self,
+        prompt: Any,
+        /,
+        *,
+        schema: Any = None,
+        model: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        mode: str = "auto",
+        accept: Collection[str] = _ACCEPT,
+        max_reasks: int = 2,
+        n: int = 1,
+        close_truncated: bool = False,
+        budget_tokens: int | None = None,
+        budget_usd: float | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Structured[Any]: ...
 
     async def structured(
         self,
