@@ -16,6 +16,7 @@ Run: .venv/bin/python benchmarks/bench_structured.py [--rounds N] [--corpus]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import time
@@ -45,11 +46,14 @@ def _per_doc(fns: list[Callable[[str], Any]], docs: list[str], repeat: int) -> l
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(7):
         for i, fn in enumerate(fns):
+            gc.collect()
+            gc.disable()  # a collection triggered by one function's garbage must not bill the next
             start = time.perf_counter()
             for _ in range(repeat):
                 for d in docs:
                     fn(d)
             times[i].append((time.perf_counter() - start) / (repeat * len(docs)) * 1e6)
+            gc.enable()
     return [statistics.median(t) for t in times]
 
 

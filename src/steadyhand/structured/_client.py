@@ -62,13 +62,22 @@ def prompt_parts(prompt: Any, variables: Mapping[str, Any] | None, model: str | 
 
 
 def capabilities(client: _BaseClient[Any], provider: str) -> Capabilities:
+    """The provider's capability profile (kept on the client: the config is frozen)."""
+    known: dict[str, Capabilities] = client.__dict__.setdefault("_structured_capabilities", {})
+    found = known.get(provider)
+    if found is not None:
+        return found
     injected = client._injected.get(provider)
     if injected is not None:
-        return injected.capabilities
-    from ..providers.registry import capabilities_for
+        found = injected.capabilities
+    else:
+        from ..providers.registry import capabilities_for
 
-    config = client.config.all_providers().get(provider)
-    return capabilities_for(config) if config is not None else Capabilities()
+        config = client.config.all_providers().get(provider)
+        found = capabilities_for(config) if config is not None else Capabilities()
+    if len(known) < 256:
+        known[provider] = found
+    return found
 
 
 @functools.lru_cache(maxsize=8)
