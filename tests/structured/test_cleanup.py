@@ -125,3 +125,9 @@ def test_loads_returns_the_value_or_raises_with_the_outcome() -> None:
 def test_deep_nesting_is_refused_not_crashed() -> None:
     assert clean("[" * 100_000).outcome in ("failed", "truncated")
     assert clean("[" * 100_000 + "1,").outcome in ("failed", "truncated")
+
+
+def test_quoted_prose_never_wins_over_the_json_after_it() -> None:
+    assert clean('"The answer" is {"a": 1}').value == {"a": 1}
+    assert clean("'yes'").value == "yes"  # no container: the quoted scalar is the answer
+    assert clean('"yes" or "no"', {"type": "string"}).value == "yes"

@@ -162,14 +162,14 @@ def _extract(text: str, shape: Shape, repairs: list[Repair], close: bool) -> _Fo
     # the first candidate that reads as a value: strictly if it can (json's C decoder), else with the
     # tolerant reader; a start inside prose that does not read (``[as requested]``) is skipped
     first = begin + len(text[begin:end]) - len(text[begin:end].lstrip())
-    tries = candidates if shape.top_type in ("object", "array") else _merge(first, candidates, end)
+    tries = _order(first, candidates, end, shape.top_type)
     work = 0
     truncated: str | None = None
     failure = "no JSON value in the text"
     decoder = json.JSONDecoder()
     skip_to = 0
     for at in tries:
-        if at < skip_to:
+        if at < skip_to and at in candidates:
             continue  # inside a value that failed to read: never take a piece of it for the whole
         try:
             data, stop = decoder.raw_decode(text, at)
@@ -205,10 +205,15 @@ def _extract(text: str, shape: Shape, repairs: list[Repair], close: bool) -> _Fo
     return _last_resort(text[begin:end], repairs, failure, work)
 
 
-def _merge(first: int, candidates: list[int], end: int) -> list[int]:
-    if first >= end or first in candidates:
+def _order(first: int, candidates: list[int], end: int, top_type: str | None) -> list[int]:
+    """Where to try reading: containers only for an object or array schema; the text's first
+    character first for a scalar schema; otherwise containers first and the first character last (a
+    quoted word of prose must not win over the JSON object after it)."""
+    if top_type in ("object", "array") or first >= end or first in candidates:
         return candidates
-    return [first, *candidates]
+    if top_type is not None:
+        return [first, *candidates]
+    return [*candidates, first]
 
 
 def _last_resort(body: str, repairs: list[Repair], failure: str, work: int) -> _Found:
