@@ -170,7 +170,7 @@ class Driver:
         caps = capabilities(self.client, response.provider)
         config = self.client.config.all_providers().get(response.provider)
         api = "messages" if config is not None and config.kind == "anthropic" else "chat"
-        return mode_for(caps, api) if self.plan.mode != "json_object" else "json_object"
+        return mode_for(caps, api)  # every mode but text and tool sends json_schema: the wire realizes it
 
     def feed(self, call: Call, response: ModelResponse) -> None:
         """The ``_run`` hook: hand the answer to the loop, note the attempt on the call's span."""
