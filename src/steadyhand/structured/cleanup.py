@@ -268,6 +268,11 @@ def loads(
 ) -> Any:
     """The value ``text`` holds, cleaned up and validated; raises :class:`~steadyhand.OutputParseError`
     for an outcome not in ``accept`` (by default ``failed``, ``truncated`` and ``repaired_ambiguous``)."""
+    if schema is None and "clean" in accept:  # the drop-in for json.loads costs what json.loads costs
+        try:
+            return _loads(text)
+        except (ValueError, RecursionError):
+            pass
     result = clean(text, schema, finish_reason=finish_reason)
     if result.outcome in accept:
         return result.value
