@@ -295,7 +295,7 @@ class OutputParseError(OutputError, ValueError):
         self,
         message: str,
         *,
-        outcome: str,
+        outcome: str = "failed",
         text: str = "",
         errors: tuple[str, ...] = (),
         repairs: tuple[Any, ...] = (),
@@ -315,7 +315,7 @@ class StructuredOutputError(OutputError):
     """
 
     def __init__(
-        self, message: str, *, reason: str, attempts: tuple[Any, ...] = (), last_output: str = ""
+        self, message: str, *, reason: str = "reasks", attempts: tuple[Any, ...] = (), last_output: str = ""
     ) -> None:
         super().__init__(message)
         self.message = message
