@@ -127,6 +127,8 @@ def _reasoning(item: dict[str, Any], path: Path) -> str:
 def _items(raw: Any) -> list[Message]:
     if isinstance(raw, str):
         return [Message(role="user", content=raw)]
+    if not isinstance(raw, list):
+        raise _S.wrong_type(("input",), "one of a string or array of input items", raw)
     messages: list[Message] = []
     for i, entry in enumerate(_S.array(raw, ("input",))):
         path: Path = ("input", i)

@@ -140,7 +140,7 @@ def input_items(messages: list[Message]) -> tuple[str | None, list[dict[str, Any
                 for c in m.tool_calls or ()
             ]
             continue
-        content: Any = m.content or ""
+        content: Any = "" if m.content is None else m.content
         if isinstance(content, list):
             content = [_input_part(p) for p in content]
         items.append({"type": "message", "role": m.role, "content": content})
