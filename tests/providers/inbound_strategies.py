@@ -204,7 +204,9 @@ RESPONSES_KEYS = frozenset(
 )
 _RESPONSES_PARTS = st.lists(
     st.builds(TextPart, text=TEXT)
-    | st.builds(ImagePart, url=st.just("https://x.test/c.png"), detail=st.sampled_from(["low", "high", "auto"])),
+    | st.builds(
+        ImagePart, url=st.just("https://x.test/c.png"), detail=st.sampled_from(["low", "high", "auto"])
+    ),
     max_size=3,
 )
 _RESPONSES_MESSAGES = st.one_of(

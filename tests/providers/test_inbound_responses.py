@@ -40,7 +40,9 @@ from steadyhand.types import (
 from .inbound_strategies import NAMES, NONEMPTY, TEXT, _calls, responses_requests
 from .wire_fixtures import CAPS, ok
 
-WIRE = OpenAIResponses(base_url="https://api.openai.com/v1", api_key="k", provider_name="openai", capabilities=CAPS)
+WIRE = OpenAIResponses(
+    base_url="https://api.openai.com/v1", api_key="k", provider_name="openai", capabilities=CAPS
+)
 EVENT_SCHEMAS = {
     "response.created": "ResponseCreatedEvent",
     "response.in_progress": "ResponseInProgressEvent",
@@ -98,10 +100,11 @@ def test_sdk_shaped_body_with_echoed_output_decodes() -> None:
         "instructions": "Be brief.",
         "input": [
             {"role": "developer", "content": "Use metric units."},
-            {"role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"},
-                                         {"type": "input_image", "image_url": "https://x.test/p.png", "detail": "low"}]},
-            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Need the tool."}],
-             "encrypted_content": None, "status": "completed"},
+            {"role": "user", "content": [
+                {"type": "input_text", "text": "Weather in Paris?"},
+                {"type": "input_image", "image_url": "https://x.test/p.png", "detail": "low"}]},
+            {"type": "reasoning", "id": "rs_1", "encrypted_content": None, "status": "completed",
+             "summary": [{"type": "summary_text", "text": "Need the tool."}]},
             {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
              "content": [{"type": "output_text", "text": "Checking.", "annotations": [], "logprobs": []}]},
             {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "weather",
@@ -138,7 +141,9 @@ def test_text_format_and_tool_choice() -> None:
         {
             "model": "m",
             "input": "hi",
-            "text": {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}, "strict": True}},
+            "text": {
+                "format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}, "strict": True}
+            },
             "tools": [{"type": "function", "name": "f", "parameters": None}],
             "tool_choice": {"type": "function", "name": "f"},
         }
@@ -147,49 +152,112 @@ def test_text_format_and_tool_choice() -> None:
         type="json_schema", name="out", json_schema={"type": "object"}, strict=True
     )
     assert request.tool_choice == "f" and request.tools == [Tool(name="f")]
-    assert decode_responses({"model": "m", "input": "x", "text": {"format": {"type": "text"}}}).request.response_format is None
+    assert (
+        decode_responses(
+            {"model": "m", "input": "x", "text": {"format": {"type": "text"}}}
+        ).request.response_format
+        is None
+    )
 
 
-@pytest.mark.parametrize(
-    ("body", "message", "param", "code"),
-    [
-        (b"{nope", "We could not parse the JSON body of your request.", None, None),
-        ({"input": "x"}, "Missing required parameter: 'model'.", "model", "missing_required_parameter"),
-        ({"model": "m"}, "Missing required parameter: 'input'.", "input", "missing_required_parameter"),
-        ({"model": "m", "input": 5}, "Invalid type for 'input': expected one of a string or array of input items, "
-         "but got an integer instead.", "input", "invalid_type"),
-        ({"model": "m", "input": [{"role": "bot", "content": "x"}]}, "Invalid value: 'bot'. Supported values are: "
-         "'user', 'assistant', 'system', and 'developer'.", "input[0].role", "invalid_value"),
-        ({"model": "m", "input": "x", "max_output_tokens": 3}, "Invalid 'max_output_tokens': integer below minimum "
-         "value. Expected a value >= 16, but got 3 instead.", "max_output_tokens", "integer_below_min_value"),
-        ({"model": "m", "input": "x", "temperature": 3}, "Invalid 'temperature': decimal above maximum value. "
-         "Expected a value <= 2, but got 3 instead.", "temperature", "decimal_above_max_value"),
-        ({"model": "m", "input": [{"type": "message", "role": "user", "content": 1}]}, "Invalid type for "
-         "'input[0].content': expected one of a string or array of objects, but got an integer instead.",
-         "input[0].content", "invalid_type"),
-        ({"model": "m", "input": "x", "stream_options": {}}, "The 'stream_options' parameter is only allowed when "
-         "'stream' is enabled.", "stream_options", None),
-        ({"model": "m", "input": "x", "previous_response_id": "resp_1"}, "Unsupported value for "
-         "'previous_response_id'", "previous_response_id", "unsupported_value"),
-        ({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, "Unsupported value for 'tools[0].type': "
-         "the hosted tool 'web_search'", "tools[0].type", "unsupported_value"),
-        ({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, "Unsupported value for "
-         "'input[0].type'", "input[0].type", "unsupported_value"),
-        ({"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]},
-         "Unsupported value for 'input[0].content[0].type'", "input[0].content[0].type", "unsupported_value"),
-        ({"model": "m", "input": "x", "tools": [{"type": "function", "name": "a b"}]}, "Invalid 'tools[0].name': "
-         "string does not match pattern.", "tools[0].name", "invalid_value"),
-        ({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "o"}}},
-         "Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter"),
-    ],
-)  # fmt: skip
-def test_bad_bodies_are_refused_in_openai_wording(body: Any, message: str, param: str | None, code: str | None) -> None:
+M = {"model": "m"}
+BAD: list[tuple[Any, str, str | None, str | None]] = [
+    (b"{nope", "We could not parse the JSON body of your request.", None, None),
+    ({"input": "x"}, "Missing required parameter: 'model'.", "model", "missing_required_parameter"),
+    (M, "Missing required parameter: 'input'.", "input", "missing_required_parameter"),
+    (
+        {**M, "input": 5},
+        "Invalid type for 'input': expected one of a string or array of input items, but got an integer "
+        "instead.",
+        "input",
+        "invalid_type",
+    ),
+    (
+        {**M, "input": [{"role": "bot", "content": "x"}]},
+        "Invalid value: 'bot'. Supported values are: 'user', 'assistant', 'system', and 'developer'.",
+        "input[0].role",
+        "invalid_value",
+    ),
+    (
+        {**M, "input": "x", "max_output_tokens": 3},
+        "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got 3 "
+        "instead.",
+        "max_output_tokens",
+        "integer_below_min_value",
+    ),
+    (
+        {**M, "input": "x", "temperature": 3},
+        "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 3 instead.",
+        "temperature",
+        "decimal_above_max_value",
+    ),
+    (
+        {**M, "input": [{"type": "message", "role": "user", "content": 1}]},
+        "Invalid type for 'input[0].content': expected one of a string or array of objects, but got an "
+        "integer instead.",
+        "input[0].content",
+        "invalid_type",
+    ),
+    (
+        {**M, "input": "x", "stream_options": {}},
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        "stream_options",
+        None,
+    ),
+    (
+        {**M, "input": "x", "previous_response_id": "resp_1"},
+        "Unsupported value for 'previous_response_id'",
+        "previous_response_id",
+        "unsupported_value",
+    ),
+    (
+        {**M, "input": "x", "tools": [{"type": "web_search"}]},
+        "Unsupported value for 'tools[0].type': the hosted tool 'web_search'",
+        "tools[0].type",
+        "unsupported_value",
+    ),
+    (
+        {**M, "input": [{"type": "item_reference", "id": "msg_1"}]},
+        "Unsupported value for 'input[0].type'",
+        "input[0].type",
+        "unsupported_value",
+    ),
+    (
+        {**M, "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]},
+        "Unsupported value for 'input[0].content[0].type'",
+        "input[0].content[0].type",
+        "unsupported_value",
+    ),
+    (
+        {**M, "input": "x", "tools": [{"type": "function", "name": "a b"}]},
+        "Invalid 'tools[0].name': string does not match pattern.",
+        "tools[0].name",
+        "invalid_value",
+    ),
+    (
+        {**M, "input": "x", "text": {"format": {"type": "json_schema", "name": "o"}}},
+        "Missing required parameter: 'text.format.schema'.",
+        "text.format.schema",
+        "missing_required_parameter",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "message", "param", "code"), BAD)
+def test_bad_bodies_are_refused_in_openai_wording(
+    body: Any, message: str, param: str | None, code: str | None
+) -> None:
     error = refused(body)
     assert error.message.startswith(message) and error.param == param and error.code == code
     assert error.status_code == 400
     envelope = invalid_request_body(error)
     assert not schema_errors("ErrorResponse", envelope)
-    assert envelope["error"] == {"message": error.message, "type": "invalid_request_error", "param": param, "code": code}
+    assert envelope["error"] == {
+        "message": error.message,
+        "type": "invalid_request_error",
+        "param": param,
+        "code": code,
+    }
 
 
 # encoding -------------------------------------------------------------------------------------------
@@ -210,7 +278,7 @@ def answers(draw: st.DrawFn, *, stream: bool = False) -> ModelResponse:
         id="resp_" + draw(NAMES),
         model=draw(NAMES),
         provider="openai",
-        choices=[Choice(message=message, finish_reason=finish)],  # type: ignore[arg-type]
+        choices=[Choice(message=message, finish_reason=finish)],
         usage=usage,
         created=draw(st.integers(0, 2**31)),
     )
@@ -292,11 +360,15 @@ def test_empty_answer_still_has_a_message_item_and_request_echo() -> None:
     events = encoder.start() + encoder.close()
     check_events(events)
     final = events[-1]["response"]
-    assert [i["type"] for i in final["output"]] == ["message"] and final["output"][0]["content"][0]["text"] == ""
+    assert [i["type"] for i in final["output"]] == ["message"] and final["output"][0]["content"][0][
+        "text"
+    ] == ""
     assert (final["instructions"], final["temperature"], final["max_output_tokens"]) == ("sys", 0.5, 99)
     assert final["tools"][0]["name"] == "f" and final["text"] == {"format": {"type": "json_object"}}
     with pytest.raises(ConfigurationError, match="one output"):
         encoder.feed(Chunk(index=1, text="x"))
-    two = ModelResponse(id="r", model="m", provider="p", choices=[Choice(message=Message(role="assistant"))] * 2)
+    two = ModelResponse(
+        id="r", model="m", provider="p", choices=[Choice(message=Message(role="assistant"))] * 2
+    )
     with pytest.raises(ConfigurationError, match="one output"):
         response_object(two)

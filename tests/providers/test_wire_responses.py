@@ -137,7 +137,9 @@ def test_stream_flag_json_object_and_plain_input() -> None:
     doc = body(request, stream=True)
     assert doc["stream"] is True and "stream_options" not in doc
     assert doc["text"] == {"format": {"type": "json_object"}} and doc["tool_choice"] == "required"
-    assert "instructions" not in doc and doc["input"] == [{"type": "message", "role": "user", "content": "hi"}]
+    assert "instructions" not in doc and doc["input"] == [
+        {"type": "message", "role": "user", "content": "hi"}
+    ]
 
 
 def test_stop_is_refused_and_seed_and_n_are_dropped() -> None:
@@ -233,7 +235,9 @@ def test_status_to_finish_reason(status: str, details: Any, finish: str) -> None
 def test_refusal_part() -> None:
     refusal = {"type": "message", "id": "m", "status": "completed", "role": "assistant",
                "content": [{"type": "refusal", "refusal": "I can't help with that."}]}  # fmt: skip
-    answer = wire().parse_response(ok({**RESPONSE, "output": [refusal]}), ModelRequest(model="m", messages=[]))
+    answer = wire().parse_response(
+        ok({**RESPONSE, "output": [refusal]}), ModelRequest(model="m", messages=[])
+    )
     assert answer.text == "I can't help with that." and answer.finish_reason == "refusal"
 
 
@@ -265,24 +269,25 @@ def _resp(status: str, **fields: Any) -> dict[str, Any]:
     return {**RESPONSE, "status": status, "output": [], **fields}
 
 
+MSG: dict[str, Any] = {"type": "message", "id": "msg_1", "role": "assistant"}
+CALL: dict[str, Any] = {"type": "function_call", "id": "fc_1", "call_id": "call_9", "name": "lookup"}
 TEXT_STREAM = named_sse(
     _event("response.created", 0, response=_resp("in_progress", usage=None)),
     _event("response.in_progress", 1, response=_resp("in_progress", usage=None)),
     _event("response.output_item.added", 2, output_index=0,
-           item={"type": "message", "id": "msg_1", "status": "in_progress", "role": "assistant", "content": []}),
+           item={**MSG, "status": "in_progress", "content": []}),
     _event("response.output_text.delta", 3, item_id="msg_1", output_index=0, content_index=0, delta="Hel"),
     _event("response.output_text.delta", 4, item_id="msg_1", output_index=0, content_index=0, delta="lo"),
     _event("response.output_text.done", 5, item_id="msg_1", output_index=0, content_index=0, text="Hello"),
     _event("response.output_item.done", 6, output_index=0,
-           item={"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+           item={**MSG, "status": "completed",
                  "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}),
     _event("response.output_item.added", 7, output_index=1,
-           item={"type": "function_call", "id": "fc_1", "call_id": "call_9", "name": "lookup", "arguments": ""}),
+           item={**CALL, "arguments": ""}),
     _event("response.function_call_arguments.delta", 8, item_id="fc_1", output_index=1, delta='{"q":'),
     _event("response.function_call_arguments.delta", 9, item_id="fc_1", output_index=1, delta="1}"),
     _event("response.output_item.done", 10, output_index=1,
-           item={"type": "function_call", "id": "fc_1", "call_id": "call_9", "name": "lookup",
-                 "arguments": '{"q":1}'}),
+           item={**CALL, "arguments": '{"q":1}'}),
     _event("response.completed", 11, response=RESPONSE),
 )  # fmt: skip
 

@@ -89,7 +89,9 @@ class ResponsesStreamDecoder:
         response = obj.get("response")
         if isinstance(response, dict):
             self._id = self._id or (str(response["id"]) if response.get("id") else None)
-            self._answered_by = self._answered_by or (str(response["model"]) if response.get("model") else None)
+            self._answered_by = self._answered_by or (
+                str(response["model"]) if response.get("model") else None
+            )
         if kind == "response.failed":
             raise self._wire.failed_error(response if isinstance(response, dict) else {}, self._model)
         if kind in _DONE:

@@ -156,7 +156,9 @@ def _items(raw: Any) -> list[Message]:
         else:
             messages.append(Message(role="assistant", reasoning=_reasoning(item, path) or None))
     # a reasoning item with no summary and nothing after it says nothing: keep no empty turn
-    return [m for m in messages if m.role != "assistant" or m.content is not None or m.tool_calls or m.reasoning]
+    return [
+        m for m in messages if m.role != "assistant" or m.content is not None or m.tool_calls or m.reasoning
+    ]
 
 
 def _tool(raw: Any, index: int) -> Tool:
@@ -246,7 +248,9 @@ def decode_responses(body: Any, *, max_bytes: int = MAX_BODY_BYTES) -> InboundRe
         raise _S.length(("input",), 0, minimum=1, maximum=None)
     limit = obj.get("max_output_tokens")
     raw_tools = obj.get("tools")
-    tools = [_tool(t, i) for i, t in enumerate(_S.array(raw_tools, ("tools",)))] if raw_tools is not None else []
+    tools = (
+        [_tool(t, i) for i, t in enumerate(_S.array(raw_tools, ("tools",)))] if raw_tools is not None else []
+    )
     fields: dict[str, Any] = {}
     if obj.get("temperature") is not None:
         fields["temperature"] = _S.number(obj["temperature"], ("temperature",), minimum=0, maximum=2)

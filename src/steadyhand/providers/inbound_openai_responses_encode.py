@@ -243,7 +243,10 @@ class ResponseStreamEncoder:
         self._calls += 1
         item = _call_item(item_id, call_id or f"call_{index}", name or "", "", "in_progress")
         self._items.append(item)
-        return [*events, self._event("response.output_item.added", output_index=len(self._items) - 1, item=dict(item))]
+        return [
+            *events,
+            self._event("response.output_item.added", output_index=len(self._items) - 1, item=dict(item)),
+        ]
 
     def _end(self) -> list[Event]:
         if self._open is None:

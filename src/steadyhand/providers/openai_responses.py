@@ -276,7 +276,9 @@ class OpenAIResponses(OpenAIWire):
             provider=self.provider_name,
             choices=[Choice(message=message, finish_reason=finish, raw_finish_reason=raw)],
             usage=responses_usage(obj.get("usage")),
-            created=int(created) if isinstance(created, int | float) and not isinstance(created, bool) else None,
+            created=int(created)
+            if isinstance(created, int | float) and not isinstance(created, bool)
+            else None,
         )
 
     def stream_decoder(self, request: ModelRequest) -> ResponsesStreamDecoder:
