@@ -372,3 +372,20 @@ def test_empty_answer_still_has_a_message_item_and_request_echo() -> None:
     )
     with pytest.raises(ConfigurationError, match="one output"):
         response_object(two)
+
+
+def test_text_after_a_tool_call_is_a_second_message_item_with_its_own_id() -> None:
+    encoder = ResponseStreamEncoder(id="resp_t", model="m", created=1)
+    events = encoder.start() + encoder.feed(Chunk(text="Let me look."))
+    events += encoder.feed(Chunk(tool_calls=[ToolCallDelta(index=0, id="call_1", name="f", arguments="{}")]))
+    events += encoder.feed(Chunk(text="Done.")) + encoder.feed(Chunk(finish_reason="tool_calls"))
+    events += encoder.close()
+    check_events(events)
+    output = events[-1]["response"]["output"]
+    assert [i["type"] for i in output] == ["message", "function_call", "message"]
+    assert len({i["id"] for i in output}) == 3
+    decoder = WIRE.stream_decoder(ModelRequest(model="m", messages=[]))
+    full = assemble(
+        decoder.feed(b"".join(sse_event(e) for e in events)) + decoder.close(), provider="p", model="m"
+    )
+    assert full.text == "Let me look.Done." and full.finish_reason == "tool_calls"

@@ -17,6 +17,8 @@ import pytest
 from _contract import schema_errors
 from steadyhand.sim import SimServer
 
+from .sim_process import sim_process
+
 CHECKS = Path(__file__).resolve().parents[2] / ".." / "shared" / "checks" / "sim_contract.py"
 WEATHER = {
     "type": "function",
@@ -189,8 +191,15 @@ def test_a_stream_that_breaks_ends_with_response_failed(sim: SimServer) -> None:
     assert cut and cut[-1]["type"] != "response.completed"  # the end marker the fault leaves out
 
 
-def test_shared_black_box_check_still_holds(sim: SimServer) -> None:
-    result = subprocess.run(
-        [sys.executable, str(CHECKS), sim.base_url], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert "contract ok" in result.stdout, result.stdout + result.stderr
+def test_shared_black_box_check_still_holds_against_steadyhand_sim() -> None:
+    """``../shared/checks/sim_contract.py`` against the CLI simulator (``steadyhand sim``)."""
+    with sim_process() as (_, base_url):
+        result = subprocess.run(
+            [sys.executable, str(CHECKS), base_url], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0 and "contract ok: 8 of 8" in result.stdout, (
+            result.stdout + result.stderr
+        )
+        # and the Responses API on the same process, through the official SDK
+        client = openai.OpenAI(base_url=base_url + "/v1", api_key="sk-test", max_retries=0)
+        assert client.responses.create(model="sim-echo", input="still here").output_text == "still here"

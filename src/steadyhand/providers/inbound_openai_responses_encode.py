@@ -204,6 +204,7 @@ class ResponseStreamEncoder:
         self._items: list[dict[str, Any]] = []  # output items so far (the open one last)
         self._open: str | int | None = None  # "text", or the tool-call index of the open item
         self._calls = 0
+        self._messages = 0
 
     def _event(self, kind: str, **fields: Any) -> Event:
         event = {"type": kind, "sequence_number": self._seq, **fields}
@@ -223,8 +224,9 @@ class ResponseStreamEncoder:
     def _begin_text(self) -> list[Event]:
         events = self._end()
         self._open = "text"
-        item = {"id": f"msg_{_suffix(self.id)}", "type": "message", "status": "in_progress",
-                "role": "assistant", "content": []}  # fmt: skip
+        item_id = f"msg_{_suffix(self.id)}" + (f"_{self._messages}" if self._messages else "")
+        self._messages += 1  # text after a tool call is a second message item, with its own id
+        item = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
         self._items.append(item)
         at = len(self._items) - 1
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
