@@ -389,3 +389,68 @@ def test_text_after_a_tool_call_is_a_second_message_item_with_its_own_id() -> No
         decoder.feed(b"".join(sse_event(e) for e in events)) + decoder.close(), provider="p", model="m"
     )
     assert full.text == "Let me look.Done." and full.finish_reason == "tool_calls"
+
+
+_KEYS = st.sampled_from(
+    ["type", "role", "content", "text", "call_id", "name", "arguments", "output", "summary", "image_url"]
+    + ["detail", "format", "schema", "parameters", "strict", "refusal", "id", "status"]
+)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100) | st.floats(allow_nan=False) | st.sampled_from(
+        ["", "x", "user", "assistant", "system", "developer", "message", "function_call", "reasoning",
+         "function_call_output", "input_text", "input_image", "output_text", "refusal", "function",
+         "json_schema", "json_object", "text", "auto", "required"]
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+_ITEMS = st.lists(st.dictionaries(_KEYS, _VALUES, max_size=5), max_size=4)
+_BODIES = st.fixed_dictionaries(
+    {"model": st.just("m"), "input": _ITEMS | _VALUES},
+    optional=dict.fromkeys(
+        ("instructions", "tools", "tool_choice", "text", "temperature", "top_p")
+        + ("max_output_tokens", "stream", "stream_options", "store"),
+        _VALUES,
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_BODIES)
+def test_any_body_decodes_or_is_refused_with_a_400(body: dict[str, Any]) -> None:
+    """What the gateway's fuzz test relies on: never anything but InvalidRequest (a 4xx)."""
+    try:
+        inbound = decode_responses(json.dumps(body))
+    except InvalidRequest as error:
+        assert 400 <= error.status_code < 500 and error.message
+        assert not schema_errors("ErrorResponse", invalid_request_body(error))
+    else:
+        assert inbound.request.messages
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*at, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _paths(value, (*at, i))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(responses_requests(), st.data())
+def test_a_valid_body_with_one_value_broken_decodes_or_is_refused(
+    request: ModelRequest, data: st.DataObject
+) -> None:
+    body = json.loads(WIRE.build_request(request, stream=False).body or b"")
+    path = data.draw(st.sampled_from(_paths(body)[1:]))
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = data.draw(_VALUES)
+    try:
+        decode_responses(body)
+    except InvalidRequest as error:
+        assert 400 <= error.status_code < 500 and error.message
