@@ -187,6 +187,13 @@ def test_a_stream_that_breaks_ends_with_response_failed(sim: SimServer) -> None:
     assert [d["type"] for d in docs] == ["response.created", "response.in_progress", "response.failed"]
     assert docs[-1]["response"]["error"]["code"] == "server_error"
     assert not any(d["type"] == "response.completed" for d in docs)
+    client = openai.OpenAI(base_url=sim.base_url + "/v1", api_key="sk-test", max_retries=0)
+    for model in ("sim-529-in-stream", "sim-no-done"):  # the SDK never reads either as a finished answer
+        with (
+            pytest.raises(RuntimeError, match="response.completed"),
+            client.responses.stream(model=model, input="hi") as s,
+        ):
+            s.get_final_response()
     _, cut = events(sim, {"model": "sim-no-done", "input": "hi"})
     assert cut and cut[-1]["type"] != "response.completed"  # the end marker the fault leaves out
 
