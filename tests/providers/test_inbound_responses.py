@@ -454,3 +454,22 @@ def test_a_valid_body_with_one_value_broken_decodes_or_is_refused(
         decode_responses(body)
     except InvalidRequest as error:
         assert 400 <= error.status_code < 500 and error.message
+
+
+def test_error_codes_for_a_broken_stream_are_response_error_codes() -> None:
+    from steadyhand.errors import ContentFiltered, ProviderConnectionError, QuotaExhausted, RateLimited
+    from steadyhand.providers.inbound_openai_responses_encode import error_code_for
+
+    cases = {
+        RateLimited("slow", status_code=429): "rate_limit_exceeded",
+        QuotaExhausted("quota", status_code=429): "rate_limit_exceeded",
+        ContentFiltered("flagged", status_code=400): "invalid_prompt",
+        ProviderConnectionError("reset"): "server_error",
+        ValueError("anything"): "server_error",
+    }
+    for error, code in cases.items():
+        assert error_code_for(error) == code
+        encoder = ResponseStreamEncoder(id="resp_c", model="m", created=1)
+        failed = encoder.failed(str(error), code=error_code_for(error))[0]
+        assert failed["response"]["error"]["code"] == code
+        assert not schema_errors("ResponseFailedEvent", failed)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ContentFiltered, QuotaExhausted, RateLimited
 from ..types import Chunk, FinishReason, Message, ModelRequest, ModelResponse, Usage
 from ._common import json_bytes
 from .inbound_openai_encode import error_body, invalid_request_body
@@ -31,6 +31,7 @@ __all__ = [
     "ERROR_CODES",
     "ResponseStreamEncoder",
     "error_body",
+    "error_code_for",
     "invalid_request_body",
     "response_object",
     "responses_usage",
@@ -40,6 +41,17 @@ __all__ = [
 ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt"})
 """The ``ResponseErrorCode`` values a failed response can carry here (others answer ``server_error``)."""
 Event = dict[str, Any]
+
+
+def error_code_for(error: BaseException) -> str:
+    """The ``ResponseErrorCode`` for why a stream broke, for :meth:`ResponseStreamEncoder.failed`:
+    ``rate_limit_exceeded`` for a rate limit or quota, ``invalid_prompt`` for a content filter, else
+    ``server_error``."""
+    if isinstance(error, RateLimited | QuotaExhausted):
+        return "rate_limit_exceeded"
+    if isinstance(error, ContentFiltered):
+        return "invalid_prompt"
+    return "server_error"
 
 
 def responses_usage(usage: Usage) -> dict[str, Any]:
