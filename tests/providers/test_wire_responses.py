@@ -18,6 +18,7 @@ from steadyhand.errors import (
     ContentFiltered,
     InvalidRequest,
     ModelNotFound,
+    Overloaded,
     QuotaExhausted,
     RateLimited,
     ServerError,
@@ -255,6 +256,9 @@ def test_failed_response_and_errors_map_to_typed_errors() -> None:
                          "code": "model_not_found"}}  # fmt: skip
     with pytest.raises(ModelNotFound):
         wire().parse_response(ok(missing, 404), request)
+    inband = {"error": {"message": "busy", "type": "server_error", "code": "server_is_overloaded"}}
+    with pytest.raises(Overloaded, match="busy"):  # an error envelope with a 200
+        wire().parse_response(ok(inband), request)
     with pytest.raises(UnexpectedProviderResponse, match="Responses API object"):
         wire().parse_response(ok({"choices": []}), request)
     error = wire().map_error(503, {"retry-after": "2"}, b"<html>down</html>", "m")

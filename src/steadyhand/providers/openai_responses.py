@@ -227,19 +227,6 @@ class OpenAIResponses(OpenAIWire):
         body.update(request.extra)
         return HTTPRequest("POST", self.url, self.headers, json_bytes(body))
 
-    def _loads(self, body: bytes, model: str) -> dict[str, Any]:
-        try:
-            obj = loads(body)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict) or not isinstance(obj.get("output"), list):
-            raise UnexpectedProviderResponse(
-                f"the response is not a Responses API object with output: {body[:200]!r}",
-                provider=self.provider_name,
-                model=model,
-            )
-        return obj
-
     def failed_error(self, response: dict[str, Any], model: str) -> Exception:
         """The typed error for a response with ``status: failed`` (its ``error`` has code and message)."""
         err = response.get("error")
@@ -253,6 +240,7 @@ class OpenAIResponses(OpenAIWire):
         return self.response_from(obj, request.model)
 
     def _checked(self, response: HTTPResponse, request: ModelRequest) -> dict[str, Any]:
+        """The response object of a 2xx body; a failed response or an error envelope raises."""
         if not 200 <= response.status_code < 300:
             raise self.map_error(response.status_code, response.headers, response.body, request.model)
         try:
@@ -263,7 +251,13 @@ class OpenAIResponses(OpenAIWire):
             raise self.failed_error(obj, request.model)
         if isinstance(obj, dict) and isinstance(obj.get("error"), dict) and "output" not in obj:
             raise self.stream_error(obj, request.model)
-        return self._loads(response.body, request.model)
+        if not isinstance(obj, dict) or not isinstance(obj.get("output"), list):
+            raise UnexpectedProviderResponse(
+                f"the response is not a Responses API object with output: {response.body[:200]!r}",
+                provider=self.provider_name,
+                model=request.model,
+            )
+        return obj
 
     def response_from(self, obj: dict[str, Any], model: str) -> ModelResponse:
         """A ``ModelResponse`` from a Response object (a body, or ``response.completed``'s)."""
