@@ -312,3 +312,20 @@ async def test_the_async_client_gives_the_same_answers(sim: SimServer) -> None:
     assert got.value == expected[0].value and got.repairs == expected[0].repairs
     assert caught.value.reason == "same_error"
     assert events[-1].final is not None and events[-1].final.value == expected[0].value
+
+
+def test_the_responses_api_gets_text_format_json_schema(sim: SimServer) -> None:
+    cfg = Config.model_validate(
+        {
+            "providers": {"sim": {"kind": "sim", "base_url": sim.base_url}},
+            "models": {"default": {"target": "sim:sim-json-prose", "api": "responses"}},
+        }
+    )
+    start = len(sim.requests)
+    with Client(cfg) as client:
+        result = client.structured(ASK, schema=Person, n=2)
+    assert result.mode == "json_schema" and result.value == Person(name="example", age=0, tags=["example"])
+    assert result.agreement == 1.0 and len(result.attempts) == 2  # no n on this API: two requests
+    bodies = [r.body for r in sim.requests[start:] if r.path.endswith("/responses")]
+    assert len(bodies) == 2 and bodies[0]["text"]["format"]["type"] == "json_schema"
+    assert bodies[0]["text"]["format"]["strict"] is True

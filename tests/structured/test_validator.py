@@ -130,6 +130,7 @@ def test_the_mode_per_profile_and_explicit_modes() -> None:
         "json_object",
     ]
     assert mode_for(ANTHROPIC, "messages") == "tool" and mode_for(OPENAI, "completions") == "text"
+    assert mode_for(OPENAI, "responses") == "json_schema"  # realized as text.format
     check_mode("tool", OPENAI, "chat")
     with pytest.raises(ConfigurationError, match="best available: 'json_object'"):
         check_mode("json_schema", OPENAI_COMPATIBLE, "chat")

@@ -129,7 +129,7 @@ def plan_call(
         budget_tokens=budget_tokens,
         budget_usd=budget_usd,
         n=n,
-        n_native=n > 1 and caps.n and target.api == "chat",
+        n_native=n > 1 and caps.n and target.api == "chat",  # the Responses API has no n
     )
     return plan, target
 

@@ -77,7 +77,7 @@ def answer_text(response: ModelResponse, mode: Mode, api: str, index: int = 0) -
     if choice is None:
         return ""
     calls = choice.message.tool_calls
-    if mode == "tool" and api == "chat" and calls:
+    if mode == "tool" and api != "messages" and calls:
         return calls[0].arguments
     return choice.message.text
 

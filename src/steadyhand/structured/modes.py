@@ -40,6 +40,10 @@ _STRICT_DROP = frozenset(
 """Keywords OpenAI's strict mode refuses; they are still checked locally, after the answer."""
 
 
+_FORMAT_APIS = frozenset({"chat", "responses"})
+"""APIs whose wire formats realize ``response_format`` (the Responses API as ``text.format``)."""
+
+
 def rank(mode: Mode) -> int:
     return MODES.index(mode)
 
@@ -49,7 +53,7 @@ def mode_for(caps: Capabilities, api: str) -> Mode:
     formats = caps.response_formats
     if api == "messages":
         return "tool" if "json_schema" in formats else "text"
-    if api != "chat":
+    if api not in _FORMAT_APIS:
         return "text"
     for mode in ("json_schema", "json_object_schema", "json_object"):
         if mode in formats:
@@ -64,9 +68,9 @@ def check_mode(mode: Mode, caps: Capabilities, api: str) -> None:
     if mode == "tool":
         if api == "messages" and "json_schema" in caps.response_formats:
             return
-        if api == "chat" and caps.tools:
+        if api in _FORMAT_APIS and caps.tools:
             return
-    elif api == "chat" and mode in caps.response_formats:
+    elif api in _FORMAT_APIS and mode in caps.response_formats:
         return
     raise ConfigurationError(
         f"mode {mode!r} is not offered by this target (its API is {api!r}, response formats "
@@ -193,7 +197,7 @@ def request_params(mode: Mode, shape: Shape, api: str) -> dict[str, Any]:
     if shape.json_schema is None:
         return {"response_format": ResponseFormat(type="json_object")}
     schema = dict(shape.json_schema or {})
-    if mode == "tool" and api == "chat":
+    if mode == "tool" and api != "messages":
         tool = Tool(name=shape.name, description="Give your answer by calling this tool.", parameters=schema)
         return {"tools": [tool], "tool_choice": shape.name}
     if mode == "json_schema":
