@@ -329,3 +329,12 @@ def test_the_responses_api_gets_text_format_json_schema(sim: SimServer) -> None:
     bodies = [r.body for r in sim.requests[start:] if r.path.endswith("/responses")]
     assert len(bodies) == 2 and bodies[0]["text"]["format"]["type"] == "json_schema"
     assert bodies[0]["text"]["format"]["strict"] is True
+
+
+def test_a_truncated_stream_gives_its_partials_then_raises(sim: SimServer) -> None:
+    seen: list[Any] = []
+    with Client(config(sim)) as client, pytest.raises(StructuredOutputError) as caught:
+        for event in client.structured_stream(ASK, schema=Person, model="sim:sim-json-truncated"):
+            seen.append(event.value)
+    assert caught.value.attempts[0].outcome == "truncated" and caught.value.reason == "reasks"
+    assert seen and all(event is not None and "tags" not in event for event in seen)  # never past the cut
