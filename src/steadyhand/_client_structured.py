@@ -152,8 +152,9 @@ class StructuredCalls(_Shared):
         usable; transport errors propagate (configure retries and fallbacks as policies).
         """
         driver, name, call = self._driver(prompt, dict(locals()))
-        while driver.ask is not None:
-            self._run(self._ask(driver, name, call, timeout, tags), after=driver.feed)
+        with driver:
+            while driver.ask is not None:
+                self._run(self._ask(driver, name, call, timeout, tags), after=driver.feed)
         return driver.done()
 
     def structured_stream(
@@ -185,16 +186,23 @@ class StructuredCalls(_Shared):
         assert ask is not None
         reader = PartialReader(driver.plan.shape)
         params = {**call, **ask.params}
-        opened: Stream = cast(Any, self).stream(
-            ask.messages, model=name, timeout=timeout, tags=tags, **params
-        )
-        with opened as stream:
-            for text in stream.text_stream():
-                value = reader.feed(text)
-                if value is not None:
-                    yield Partial(value)
-            response = stream.until_done()
-        driver.feed(_StreamCall(), response)  # type: ignore[arg-type]
+        with driver.trace:  # the stream's span opens here, under the structured span
+            opened: Stream = cast(Any, self).stream(
+                ask.messages, model=name, timeout=timeout, tags=tags, **params
+            )
+            driver.trace.leave()
+        try:
+            with opened as stream:
+                for text in stream.text_stream():
+                    value = reader.feed(text)
+                    if value is not None:
+                        yield Partial(value)
+                response = stream.until_done()
+            driver.feed(_StreamCall(), response)  # type: ignore[arg-type]
+        except BaseException as exc:
+            driver.trace.finish(driver.plan, None, exc)
+            raise
+        driver.trace.finish(driver.plan, driver.result, driver.error)
         result = driver.done()
         yield Partial(result.value, final=result)
 
@@ -278,8 +286,9 @@ class AsyncStructuredCalls(_Shared):
     ) -> Structured[Any]:
         """The async twin of :meth:`Client.structured`."""
         driver, name, call = self._driver(prompt, dict(locals()))
-        while driver.ask is not None:
-            await self._run(self._ask(driver, name, call, timeout, tags), after=driver.feed)
+        with driver:
+            while driver.ask is not None:
+                await self._run(self._ask(driver, name, call, timeout, tags), after=driver.feed)
         return driver.done()
 
     async def structured_stream(
@@ -310,16 +319,23 @@ class AsyncStructuredCalls(_Shared):
         assert ask is not None
         reader = PartialReader(driver.plan.shape)
         params = {**call, **ask.params}
-        opened: AsyncStream = cast(Any, self).stream(
-            ask.messages, model=name, timeout=timeout, tags=tags, **params
-        )
-        async with opened as stream:
-            async for text in stream.text_stream():
-                value = reader.feed(text)
-                if value is not None:
-                    yield Partial(value)
-            response = await stream.until_done()
-        driver.feed(_StreamCall(), response)  # type: ignore[arg-type]
+        with driver.trace:  # the stream's span opens here, under the structured span
+            opened: AsyncStream = cast(Any, self).stream(
+                ask.messages, model=name, timeout=timeout, tags=tags, **params
+            )
+            driver.trace.leave()
+        try:
+            async with opened as stream:
+                async for text in stream.text_stream():
+                    value = reader.feed(text)
+                    if value is not None:
+                        yield Partial(value)
+                response = await stream.until_done()
+            driver.feed(_StreamCall(), response)  # type: ignore[arg-type]
+        except BaseException as exc:
+            driver.trace.finish(driver.plan, None, exc)
+            raise
+        driver.trace.finish(driver.plan, driver.result, driver.error)
         result = driver.done()
         yield Partial(result.value, final=result)
 

@@ -247,7 +247,15 @@ def test_a_downgrade_after_a_fallback_is_noted_on_the_result_and_the_span(sim: S
     assert result.value == Answer(answer="example", confidence=0.5)
     assert result.mode == "json_schema" and result.attempts[0].mode == "text"
     assert result.notes == ("downgraded: planned json_schema, weak answered in text mode",)
-    noted = spans[-1].attributes["steadyhand.structured"]
+    *inner, parent = spans
+    calls = [s for s in inner if s.kind == "llm"]  # the policies' attempt spans hang under it
+    assert parent.name == "structured Answer" and parent.kind == "custom"
+    assert len(calls) == 1 and calls[0].parent_id == parent.span_id
+    assert calls[0].trace_id == parent.trace_id and parent.cost_usd is None  # the llm span is priced
+    summary = parent.attributes["steadyhand.structured"]
+    assert (summary["outcome"], summary["modes"], summary["attempts"]) == ("repaired", ["text"], 1)
+    assert summary["notes"] == list(result.notes)
+    noted = calls[0].attributes["steadyhand.structured"]
     assert (noted["planned_mode"], noted["mode"], noted["repairs"]) == (
         "json_schema",
         "text",
@@ -338,3 +346,23 @@ def test_a_truncated_stream_gives_its_partials_then_raises(sim: SimServer) -> No
             seen.append(event.value)
     assert caught.value.attempts[0].outcome == "truncated" and caught.value.reason == "reasks"
     assert seen and all(event is not None and "tags" not in event for event in seen)  # never past the cut
+
+
+async def test_a_streamed_structured_call_is_traced_under_one_span(sim: SimServer) -> None:
+    spans: list[SpanRecord] = []
+
+    class Sink:
+        def record(self, span: SpanRecord) -> None:
+            spans.append(span)
+
+    with Client(config(sim), tracer=Sink()) as client:
+        events = list(client.structured_stream(ASK, schema=Person, model="sim:sim-json-fenced"))
+    async with AsyncClient(config(sim), tracer=Sink()) as async_client:
+        async_events = [e async for e in async_client.structured_stream(ASK, schema=Person)]
+    assert events[-1].final is not None and async_events[-1].final is not None
+    llm = [s for s in spans if s.kind == "llm"]
+    parents = [s for s in spans if s.name == "structured Person"]
+    assert len(llm) == len(parents) == 2
+    for call, parent in zip(llm, parents, strict=True):
+        assert call.parent_id == parent.span_id and call.trace_id == parent.trace_id
+        assert parent.attributes["steadyhand.structured"]["outcome"] in ("clean", "repaired")

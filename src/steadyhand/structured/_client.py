@@ -8,6 +8,8 @@ and the real mode, the outcome and the repair steps, so a downgrade after a fall
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from collections.abc import Collection, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +136,89 @@ def plan_call(
     return plan, target
 
 
+class Trace:
+    """The ``structured`` span that parents each attempt's ``llm`` span, when the client traces.
+
+    It carries the outcome, the modes, the attempt count and the summed cost as attributes (never as
+    ``cost_usd``: the attempts' spans are priced already, and a total must not count twice).
+    """
+
+    def __init__(self, client: _BaseClient[Any], name: str) -> None:
+        self.sink = client._tracer
+        self.name = name
+        self.token: object | None = None
+        self.context: Any = None
+        self.parent_id: str | None = None
+        self.start = time.time()
+        if self.sink is not None:
+            from ..tracing.context import SpanContext, current_span
+            from ..tracing.records import new_span_id, new_trace_id
+
+            parent = current_span()
+            if parent is None:
+                self.context = SpanContext(new_trace_id(), new_span_id(), client.config.project)
+            else:
+                self.context = SpanContext(parent.trace_id, new_span_id(), parent.project)
+                self.parent_id = parent.span_id
+
+    def __enter__(self) -> Trace:
+        if self.context is not None:
+            from ..tracing.context import use_span
+
+            self.token = use_span(self.context)
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self.leave()
+
+    def leave(self) -> None:
+        """Stop being the current span (a stream parents its one call, then hands control back)."""
+        if self.token is not None:
+            from ..tracing.context import reset_span
+
+            reset_span(self.token)
+            self.token = None
+
+    def finish(self, plan: Plan, result: Structured[Any] | None, error: BaseException | None) -> None:
+        self.leave()
+        if self.sink is None or self.context is None:
+            return
+        from ..tracing.records import SpanRecord
+        from .result import sum_cost
+
+        attempts = plan.attempts
+        record = SpanRecord(
+            name=f"structured {self.name}",
+            trace_id=self.context.trace_id,
+            span_id=self.context.span_id,
+            parent_id=self.parent_id,
+            project=self.context.project,
+            start_time=self.start,
+            end_time=time.time(),
+            attributes={
+                "steadyhand.structured": {
+                    "schema": self.name,
+                    "planned_mode": plan.mode,
+                    "modes": sorted({a.mode for a in attempts}),
+                    "outcome": result.outcome if result is not None else None,
+                    "attempts": len(attempts),
+                    "outcomes": [a.outcome for a in attempts],
+                    "cost_usd": sum_cost([a.cost_usd for a in attempts]),
+                    "notes": list(plan.notes),
+                    "agreement": result.agreement if result is not None else None,
+                }
+            },
+        )
+        if error is not None:
+            record.status = "error"
+            record.error_type = type(error).__name__
+            record.error_message = str(error)
+        try:
+            self.sink.record(record)
+        except Exception:  # the tracer must never break a call
+            logging.getLogger("steadyhand.tracing").exception("the tracer failed to record a span")
+
+
 class Driver:
     """Feeds answers to the loop from the client's ``_run`` hook (before the span is recorded)."""
 
@@ -162,6 +247,14 @@ class Driver:
         self.count = 0
         self.use: Any = None
         """The prompt's trace record (version, label, variables), when the call came from a prompt."""
+        self.trace = Trace(client, plan.shape.name)
+
+    def __enter__(self) -> Driver:
+        self.trace.__enter__()
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self.trace.finish(self.plan, self.result, exc or self.error)
 
     def mode_of(self, response: ModelResponse) -> Mode:
         """The mode the provider that answered really gave (a fallback may have moved the call)."""
