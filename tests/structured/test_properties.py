@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steadyhand.structured import clean, cleanup
+from steadyhand.structured._parse import Truncated, read_value
 
 _finite = st.floats(allow_nan=False, allow_infinity=False)
 JSON = st.recursive(
@@ -121,3 +122,38 @@ def test_a_one_megabyte_pathological_input_is_bounded() -> None:
     result = clean(text)
     assert result.outcome in ("truncated", "failed")
     assert result.work <= 80 * len(text)
+
+
+@given(JSON, st.sampled_from([None, 2]))
+@settings(max_examples=300)
+def test_the_tolerant_reader_reads_valid_json_as_json_does(value: Any, indent: int | None) -> None:
+    text = json.dumps(value, indent=indent)
+    read, end, reader = read_value(text)
+    assert json.dumps(read) == json.dumps(value) and end == len(text) and reader.repairs == []
+
+
+def _grows_into(partial: Any, full: Any) -> bool:
+    """``partial`` holds only complete pieces of ``full``: equal scalars, member subsets, prefixes."""
+    if isinstance(partial, dict):
+        return isinstance(full, dict) and all(
+            k in full and _grows_into(v, full[k]) for k, v in partial.items()
+        )
+    if isinstance(partial, list):
+        return (
+            isinstance(full, list)
+            and len(partial) <= len(full)
+            and all(_grows_into(a, b) for a, b in zip(partial, full, strict=False))
+        )
+    return json.dumps(partial) == json.dumps(full)
+
+
+@given(CONTAINERS, st.data())
+@settings(max_examples=300)
+def test_a_closed_prefix_holds_only_complete_pieces_of_the_whole(value: Any, data: st.DataObject) -> None:
+    text = json.dumps(value)
+    cut = data.draw(st.integers(min_value=1, max_value=len(text)))
+    try:
+        partial, _, _ = read_value(text[:cut], close_truncated=True)
+    except Truncated:
+        return  # nothing closed yet (a top-level string still open)
+    assert _grows_into(partial, value), (text[:cut], partial)

@@ -34,6 +34,7 @@ _OPENERS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u201d"
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
 _PYTHON = {"True": True, "False": False, "None": None}
 _JS_NUMBERS = {"NaN": float("nan"), "Infinity": float("inf")}
+_PARTIAL_TOKEN = re.compile(r"[-+.\w]*")
 _VALUE_START = set("\"'\u201c\u2018\u201d{[-+.0123456789")
 
 
@@ -373,6 +374,7 @@ class Reader:
                 self.pos += 1
                 continue
             where = "top" if frame is None else ("obj" if frame.is_obj else "arr")
+            start_of_value = self.pos
             try:
                 if c in _OPENERS:
                     value = self._string(where)
@@ -383,6 +385,10 @@ class Reader:
             except Truncated:
                 if self.close_truncated and stack:
                     return self.closed(stack), n
+                raise
+            except ParseFailed:
+                if self.close_truncated and stack and _PARTIAL_TOKEN.fullmatch(text, start_of_value):
+                    return self.closed(stack), n  # a number or word cut short: "-", "1e", "tr"
                 raise
             if frame is None:
                 return value, self.pos
