@@ -66,6 +66,8 @@ class Resilient(PolicyProvider):
 
     wall: Callable[[], float] = staticmethod(time.time)
     """Unix time, to date the attempt spans (the decision clock is monotonic)."""
+    limits_clock: Callable[[], float] = staticmethod(time.time)
+    """The rate-limit windows' clock: wall time, which processes sharing a window agree on."""
 
     def __init__(
         self,
@@ -135,11 +137,13 @@ class Resilient(PolicyProvider):
             provider = self.inner if same else self.info.resolver.provider(target)
             limit = self.rate_limit if own else self._alias_limit(target)
             if limit is not None:
-                provider = RateLimiter(
+                limiter = RateLimiter(
                     provider, limit=limit, state=self.info.state, wait=False,
                     key=limit_key(target.provider, target.model),
                     provider=target.provider, model=target.model,
                 )  # fmt: skip
+                limiter.clock, limiter.wall = self.clock, self.limits_clock
+                provider = limiter
             self._providers[key] = provider
         return provider
 
