@@ -24,7 +24,8 @@ def test_a_throttled_call_waits_for_room_and_the_route_shows_it() -> None:
     steps = response.route.steps
     assert [(s.outcome, s.error) for s in steps] == [("skipped", "RateLimited"), ("ok", None)]
     assert steps[1].wait == pytest.approx(59.5) and len(response.route.attempts) == 1
-    assert policy._breaker(policy.info.target).state(clock.now) == "closed"  # a throttle is not a failure
+    breaker = policy._breaker(policy.info.target)
+    assert breaker is not None and breaker.state(clock.now) == "closed"  # a throttle is not a failure
 
 
 def test_a_wait_beyond_the_deadline_fails_with_the_local_rate_limited_and_its_route() -> None:

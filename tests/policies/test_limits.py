@@ -11,7 +11,7 @@ import pytest
 
 from services import RedisServer
 from steadyhand import ConfigurationError
-from steadyhand.policies import RateLimit, SharedState
+from steadyhand.policies import Admission, RateLimit, SharedState
 from steadyhand.policies.limits import Caps
 
 _ids = itertools.count()
@@ -36,7 +36,7 @@ def _key() -> str:
 
 def _reserve(
     state: SharedState, key: str, now: float, limit: RateLimit, need: int = 0, traffic: str = "production"
-):  # type: ignore[no-untyped-def]
+) -> Admission:
     return state.reserve(
         key,
         f"r{next(_ids)}",

@@ -5,7 +5,7 @@ and the same decisions under the four drivers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -135,8 +135,12 @@ def test_settling_to_real_usage_frees_the_unused_tokens() -> None:
     limiter = _limiter(clock, Metered(clock, used=15), RateLimit(tpm=250), state)
     limiter.complete(_request(100), ctx=_ctx(clock, 5))  # reserves 114, settles to 15
     limiter.complete(_request(100), ctx=_ctx(clock, 5))  # 15 + 114 fits
-    unsettled = _limiter(clock, Metered(clock, used=15), RateLimit(tpm=250), SharedState())
-    unsettled.inner.complete = lambda request, ctx=None: text_response("no usage")  # type: ignore[method-assign]
+
+    class Unmetered(Metered):
+        def complete(self, request: ModelRequest, *, ctx: CallContext = CallContext()) -> ModelResponse:
+            return text_response("no usage")
+
+    unsettled = _limiter(clock, Unmetered(clock), RateLimit(tpm=250), SharedState())
     unsettled.complete(_request(100), ctx=_ctx(clock, 5))
     unsettled.complete(_request(100), ctx=_ctx(clock, 5))
     with pytest.raises(RateLimited):  # 114 + 114 + 114 > 250: an answer without usage keeps its reservation
@@ -161,6 +165,7 @@ def test_a_stream_settles_at_its_end_and_releases_when_closed_early() -> None:
     limiter = _limiter(clock, Metered(clock, used=15), RateLimit(rpm=2, tpm=250), state)
     assert "".join(c.text for c in limiter.stream(_request(100), ctx=_ctx(clock, 5))) == "ok"
     stream = limiter.stream(_request(100), ctx=_ctx(clock, 5))
+    assert isinstance(stream, Generator)
     next(stream)
     stream.close()  # the caller stopped reading: its reservation goes back
     assert "".join(c.text for c in limiter.stream(_request(100), ctx=_ctx(clock, 5))) == "ok"
