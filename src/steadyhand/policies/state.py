@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .limits import Admission, Caps, Window
-
 if TYPE_CHECKING:
     from .._config import Config
     from .breaker import Breaker, BreakerState
+    from .limits import Admission, Caps, Window
 
 __all__ = ["SharedState", "StateStats", "open_state"]
 
@@ -86,6 +85,8 @@ class SharedState:
     def _window(self, key: str) -> Window:
         window = self._windows.get(key)
         if window is None:
+            from .limits import Window  # on first use: an app without rate limits never loads it
+
             with self._lock:
                 window = self._windows.setdefault(key, Window())
         return window
