@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from services import RedisServer
-from steadyhand import AsyncClient, Client, Config, ConfigurationError, RateLimited
-from steadyhand.policies import RateLimit, SharedState
+from steadyhand import AsyncClient, Client, Config, ConfigurationError, RateLimited, ServerError
+from steadyhand.policies import Breaker, RateLimit, Retry, SharedState, resilient
 from steadyhand.policies.ratelimit import limit_key
 from steadyhand.sim import SimServer
+from steadyhand.testing import QueueProvider
 from steadyhand.tracing import SpanRecord
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -233,3 +234,29 @@ def test_importing_steadyhand_or_using_memory_state_does_not_import_redis() -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
     assert SharedState().backend == "memory"
+
+
+def test_two_clients_on_one_redis_share_a_breaker(private_redis: RedisServer) -> None:
+    policy = resilient(fallbacks=["spare:s-1"], retry=Retry(attempts=1), breaker=Breaker(failures=2))
+    down = QueueProvider(name="down").enqueue(*[ServerError("down", status_code=503)] * 2)
+    spare = QueueProvider(name="spare").enqueue("a", "b", "c")
+    config = Config(state_url=private_redis.url)
+    one = Client(config, providers={"down": down, "spare": spare}, policies=[policy])
+    two = Client(config, providers={"down": down, "spare": spare}, policies=[policy])
+    try:
+        one.chat("hi")
+        one.chat("hi")  # two failures seen by client one: the breaker in Redis opens
+        route = two.chat("hi").route  # client two has its own RedisState, and skips the target
+        assert [(s.target, s.outcome) for s in route.steps] == [
+            ("down:default", "skipped"),
+            ("spare:s-1", "ok"),
+        ]
+        assert len(down.history) == 2 and one.state is not two.state
+        private_redis.stop()
+        assert (
+            two.state.breaker("steadyhand.breaker:down:default", Breaker(failures=2)).admit(0.0) == "closed"
+        )
+        assert two.state.stats.unreachable >= 1  # Redis gone: this process's own breaker decides
+    finally:
+        one.close()
+        two.close()

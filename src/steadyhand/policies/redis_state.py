@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -30,10 +31,12 @@ import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .breaker import Breaker, BreakerState, State, counts_against
 from .limits import Admission, Caps
+from .retry import retry_after
 from .state import SharedState
 
-__all__ = ["RedisState"]
+__all__ = ["RedisBreaker", "RedisState"]
 
 log = logging.getLogger("steadyhand.policies")
 
@@ -257,6 +260,12 @@ class RedisState(SharedState):
         await self._acall(lambda c, s: s[2](keys=_keys(key), args=[rid]))
         super().release(key, rid)
 
+    # -- breakers ------------------------------------------------------------------------------------
+
+    def breaker(self, key: str, settings: Breaker) -> BreakerState:
+        """The breaker of ``key`` as every process sharing this Redis sees it."""
+        return self.get(key, lambda: RedisBreaker(settings, self, key))
+
     # -- bytes with a TTL ----------------------------------------------------------------------------
 
     def get_bytes(self, key: str) -> bytes | None:
@@ -289,3 +298,108 @@ class RedisState(SharedState):
             await client.aclose()
         self._async.clear()
         self._sync.close()
+
+
+_BREAKER = """
+local b, f = KEYS[1], KEYS[2]
+local op, now = ARGV[1], tonumber(ARGV[2])
+local failures, window = tonumber(ARGV[3]), tonumber(ARGV[4])
+local cooldown, probes = tonumber(ARGV[5]), tonumber(ARGV[6])
+local ttl = tonumber(ARGV[7])
+local st = redis.call('HGET', b, 'state') or 'closed'
+local opened_until = tonumber(redis.call('HGET', b, 'until') or '0')
+local out = tonumber(redis.call('HGET', b, 'probes') or '0')
+if st == 'open' and now >= opened_until then
+  st, out = 'half_open', 0
+  redis.call('HSET', b, 'state', st, 'probes', 0)
+end
+local function open(extra)
+  redis.call('HSET', b, 'state', 'open', 'until', tostring(now + math.max(cooldown, extra)), 'probes', 0)
+  redis.call('DEL', f)
+end
+local result = st
+if op == 'state' then
+  result = st
+elseif op == 'retry_in' then
+  result = st == 'open' and tostring(math.max(0, opened_until - now)) or '0'
+elseif op == 'admit' then
+  if st == 'open' then result = 'skip'
+  elseif st == 'half_open' then
+    if out >= probes then result = 'skip' else redis.call('HSET', b, 'probes', out + 1) end
+  end
+elseif op == 'release' then
+  redis.call('HSET', b, 'probes', math.max(0, out - 1))
+elseif op == 'ok' then
+  if st == 'half_open' then redis.call('HSET', b, 'state', 'closed') end
+  redis.call('DEL', f)
+elseif op == 'neutral' then
+  if st == 'half_open' then redis.call('HSET', b, 'probes', math.max(0, out - 1)) end
+elseif op == 'failure' then
+  local asked = tonumber(ARGV[8])
+  if st == 'half_open' then open(asked)
+  else
+    redis.call('ZADD', f, now, ARGV[9])
+    redis.call('ZREMRANGEBYSCORE', f, '-inf', now - window)
+    if redis.call('ZCARD', f) >= failures then open(asked) end
+  end
+end
+redis.call('PEXPIRE', b, ttl)
+if redis.call('EXISTS', f) == 1 then redis.call('PEXPIRE', f, ttl) end
+return result
+"""
+
+
+class RedisBreaker(BreakerState):
+    """A target's circuit breaker kept in Redis, so every process sees it open and close.
+
+    Each method is one Lua script; when Redis cannot be reached the breaker decides in this process
+    (the inherited in-memory state), whatever ``state_failure`` says: a breaker only ever saves
+    requests. The policy's clock is monotonic, so readings are moved to wall time for Redis.
+    Called from the policies' decision step, it talks to Redis synchronously (bounded by
+    ``state_timeout``) under the async client too.
+    """
+
+    def __init__(self, settings: Breaker, state: RedisState, key: str) -> None:
+        super().__init__(settings)
+        self._shared = state
+        self._keys = [f"{{{key}}}:b", f"{{{key}}}:f"]
+        self._script = state._sync.register_script(_BREAKER)
+        self._offset = time.time() - time.monotonic()
+        self._ttl = int((max(settings.window, settings.cooldown) * 2 + 60) * 1000)
+
+    def _run(self, op: str, now: float, *extra: Any) -> str | None:
+        s = self.settings
+        args = [op, repr(now + self._offset), s.failures, s.window, s.cooldown, s.probes, self._ttl, *extra]
+        ok, reply = self._shared._call(lambda: self._script(keys=self._keys, args=args))
+        if not ok:
+            return None
+        return reply.decode() if isinstance(reply, bytes) else str(reply)
+
+    def state(self, now: float) -> State:
+        shared = self._run("state", now)
+        return super().state(now) if shared is None else shared  # type: ignore[return-value]
+
+    def retry_in(self, now: float) -> float:
+        shared = self._run("retry_in", now)
+        return super().retry_in(now) if shared is None else float(shared)
+
+    def admit(self, now: float) -> State | None:
+        shared = self._run("admit", now)
+        if shared is None:
+            return super().admit(now)
+        return None if shared == "skip" else shared  # type: ignore[return-value]
+
+    def release(self) -> None:
+        if self._run("release", time.monotonic()) is None:
+            super().release()
+
+    def record(self, error: BaseException | None, now: float) -> None:
+        extra: list[Any] = []
+        if error is None:
+            op = "ok"
+        elif not counts_against(error):
+            op = "neutral"
+        else:
+            op, extra = "failure", [retry_after(error) or 0.0, f"{now}:{secrets.token_hex(4)}"]
+        if self._run(op, now, *extra) is None:
+            super().record(error, now)
