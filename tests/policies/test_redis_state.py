@@ -125,13 +125,18 @@ def test_fail_open_local_limits_each_process_alone_while_redis_is_down(
 def test_fail_closed_refuses_rate_limited_calls_while_redis_is_down(
     sim: SimServer, private_redis: RedisServer
 ) -> None:
-    client = Client(_config(private_redis.url, sim.base_url, _model(), state_failure="fail_closed"))
+    sink = Sink()
+    client = Client(
+        _config(private_redis.url, sim.base_url, _model(), state_failure="fail_closed"), tracer=sink
+    )
     private_redis.stop()
     try:
         with pytest.raises(RateLimited, match="fail_closed") as info:
             client.chat("hi", model="limited", timeout=2)
         assert info.value.local and info.value.retry_after is None
         assert client.state.stats.refused == 1 and client.state.stats.unreachable >= 1
+        llm = next(span for span in sink.spans if span.kind == "llm")
+        assert llm.status == "error" and llm.attributes["steadyhand.rate_limit"]["state"] == "refused"
         assert not [r for r in sim.requests if r.model == client.resolve("limited").model]  # nothing sent
     finally:
         client.close()

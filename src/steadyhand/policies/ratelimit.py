@@ -153,8 +153,9 @@ class RateLimiter(WrapperProvider):
         while True:
             rid = secrets.token_hex(8)
             admission = self._reserve(rid, need, ctx)
-            if admission.admitted:
+            if admission.admitted or admission.source == "refused":
                 self._noted(ctx, admission, waited)
+            if admission.admitted:
                 return rid
             wait = self.plan(admission, request, ctx, need)
             self.sleep(wait)
@@ -198,8 +199,9 @@ class RateLimiter(WrapperProvider):
         while True:
             rid = secrets.token_hex(8)
             admission = await self._areserve(rid, need, ctx)
-            if admission.admitted:
+            if admission.admitted or admission.source == "refused":
                 self._noted(ctx, admission, waited)
+            if admission.admitted:
                 return rid
             wait = self.plan(admission, request, ctx, need)
             await self.async_sleep(wait)

@@ -182,6 +182,8 @@ class Resilient(PolicyProvider):
         return self.rng.choices([t for t, _ in ready], weights=[w for _, w in ready])[0]
 
     def _in_flight(self, target: Target, change: int) -> None:
+        if self.balance != "least_busy" or len(self.members) == 1:
+            return  # only least_busy reads the counts
         with self._busy_lock:
             name = _name(target)
             self._busy[name] = self._busy.get(name, 0) + change
