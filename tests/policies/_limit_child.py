@@ -1,8 +1,9 @@
-"""A process calling one rate-limited alias as fast as it can, for ``duration`` seconds from ``start``
-(a Unix time, so several processes begin together): the limit is shared through ``state_url``.
+"""A process calling one rate-limited alias as fast as it can for ``duration`` seconds: the limit is
+shared through ``state_url``.
 
-Usage: ``python _limit_child.py STATE_URL SIM_URL MODEL START DURATION THREADS``; prints a JSON
-summary (answers, local refusals, other errors) on stdout.
+Usage: ``python _limit_child.py STATE_URL SIM_URL MODEL DURATION THREADS``. Once warmed up it prints
+``ready`` and reads the start (a Unix time, so several processes begin together) from stdin; at the
+end it prints a JSON summary (answers, local refusals, other errors).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from steadyhand import Client, Config, RateLimited
 
 
 def main() -> None:
-    state_url, sim_url, model, start, duration, threads = sys.argv[1:7]
+    state_url, sim_url, model, duration, threads = sys.argv[1:6]
     config = Config.model_validate(
         {
             "state_url": state_url,
@@ -34,7 +35,8 @@ def main() -> None:
     counts = {"answers": 0, "refused": 0, "errors": 0}
     lock = threading.Lock()
     client = Client(config)
-    until = float(start) + float(duration)
+
+    until = 0.0
 
     def work() -> None:
         while time.time() < until:
@@ -50,7 +52,10 @@ def main() -> None:
 
     client.chat("warm up", model="warm")  # imports done, connections open: arrivals follow admissions
     client.chat("hi", model="warm", max_tokens=4)
-    time.sleep(max(0.0, float(start) - time.time()))
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())
+    until = start + float(duration)
+    time.sleep(max(0.0, start - time.time()))
     workers = [threading.Thread(target=work) for _ in range(int(threads))]
     for worker in workers:
         worker.start()

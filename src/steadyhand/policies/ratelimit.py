@@ -169,7 +169,7 @@ class RateLimiter(WrapperProvider):
             self.state.release(self.key, rid)
             raise
         used = _used(response.usage)
-        if used is not None:
+        if used is not None and self.limit.tpm is not None:  # rpm only: no tokens to settle
             self.state.settle(self.key, rid, used)
         return response
 
@@ -189,7 +189,7 @@ class RateLimiter(WrapperProvider):
             raise
         finally:
             close_iterator(iterator)
-        if used is not None:
+        if used is not None and self.limit.tpm is not None:  # rpm only: no tokens to settle
             self.state.settle(self.key, rid, used)
 
     # -- the async drivers ----------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class RateLimiter(WrapperProvider):
             await self.state.arelease(self.key, rid)
             raise
         used = _used(response.usage)
-        if used is not None:
+        if used is not None and self.limit.tpm is not None:  # rpm only: no tokens to settle
             await self.state.asettle(self.key, rid, used)
         return response
 
@@ -233,7 +233,7 @@ class RateLimiter(WrapperProvider):
             raise
         finally:
             await aclose_iterator(iterator)
-        if used is not None:
+        if used is not None and self.limit.tpm is not None:  # rpm only: no tokens to settle
             await self.state.asettle(self.key, rid, used)
 
 

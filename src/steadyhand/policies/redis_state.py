@@ -1,7 +1,8 @@
 """Shared state in Redis: several processes share their rate-limit windows, breakers and cache.
 
 :class:`RedisState` has :class:`~steadyhand.policies.SharedState`'s methods. A window is a sorted
-set of reservation ids scored by admission time plus a hash of their tokens and traffic class;
+set of reservation ids scored by admission time, a hash of their tokens and traffic class, and a
+hash of running totals (so admitting costs O(1) plus the entries that left);
 admission, settling and release are each one Lua script, so concurrent processes never interleave
 inside a decision (the rules are :mod:`~steadyhand.policies.limits`' own). Keys expire after the
 window (plus a second), and each reservation leaves the window ``window`` seconds after it was
@@ -43,57 +44,90 @@ log = logging.getLogger("steadyhand.policies")
 _T = TypeVar("_T")
 Failure = Literal["fail_open_local", "fail_closed"]
 
-_RESERVE = """
-local z, h = KEYS[1], KEYS[2]
+_TOTALS = """
+local function count(t, meta, sign)
+  local sep = string.find(meta, '|', 1, true)
+  local tk, c = tonumber(string.sub(meta, 1, sep - 1)), string.sub(meta, sep + 1)
+  redis.call('HINCRBY', t, 'n', sign)
+  redis.call('HINCRBY', t, 'n:' .. c, sign)
+  if tk ~= 0 then  -- (-1 * 0 is -0 in Lua, which HINCRBY refuses)
+    redis.call('HINCRBY', t, 'tok', sign * tk)
+    redis.call('HINCRBY', t, 'tok:' .. c, sign * tk)
+  end
+end
+"""
+
+_RESERVE = (
+    _TOTALS
+    + """
+local z, h, t = KEYS[1], KEYS[2], KEYS[3]
 local rid, now, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local cr, ct, ccr, cct = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local need, traffic, ttl = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
 local old = redis.call('ZRANGEBYSCORE', z, '-inf', now - window)
-for _, id in ipairs(old) do redis.call('HDEL', h, id) end
+for _, id in ipairs(old) do
+  local meta = redis.call('HGET', h, id)
+  if meta then count(t, meta, -1); redis.call('HDEL', h, id) end
+end
 if #old > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now - window) end
 local function fits(n, tok, cn, ctok)
   return (cr < 0 or n + 1 <= cr) and (ct < 0 or tok + need <= ct)
     and (ccr < 0 or cn + 1 <= ccr) and (cct < 0 or ctok + need <= cct)
 end
-local entries = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
-local n, tok, cn, ctok = 0, 0, 0, 0
-local parsed = {}
-for i = 1, #entries, 2 do
-  local meta = redis.call('HGET', h, entries[i]) or '0|'
-  local sep = string.find(meta, '|', 1, true)
-  local t, c = tonumber(string.sub(meta, 1, sep - 1)), string.sub(meta, sep + 1)
-  n, tok = n + 1, tok + t
-  if c == traffic then cn, ctok = cn + 1, ctok + t end
-  parsed[#parsed + 1] = {tonumber(entries[i + 1]), t, c}
-end
+local v = redis.call('HMGET', t, 'n', 'tok', 'n:' .. traffic, 'tok:' .. traffic)
+local n, tok, cn, ctok = tonumber(v[1] or 0), tonumber(v[2] or 0), tonumber(v[3] or 0), tonumber(v[4] or 0)
 if fits(n, tok, cn, ctok) then
+  local meta = tostring(need) .. '|' .. traffic
   redis.call('ZADD', z, now, rid)
-  redis.call('HSET', h, rid, tostring(need) .. '|' .. traffic)
-  redis.call('PEXPIRE', z, ttl)
-  redis.call('PEXPIRE', h, ttl)
+  redis.call('HSET', h, rid, meta)
+  count(t, meta, 1)
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
   return {1, ''}
 end
 if not fits(0, 0, 0, 0) then return {0, 'never'} end
-for _, e in ipairs(parsed) do
-  n, tok = n - 1, tok - e[2]
-  if e[3] == traffic then cn, ctok = cn - 1, ctok - e[2] end
-  if fits(n, tok, cn, ctok) then return {0, tostring(math.max(0, e[1] + window - now))} end
+local start = 0
+while true do  -- oldest first, a hundred at a time: when does enough of the window leave?
+  local batch = redis.call('ZRANGE', z, start, start + 99, 'WITHSCORES')
+  if #batch == 0 then return {0, tostring(window)} end
+  for i = 1, #batch, 2 do
+    local meta = redis.call('HGET', h, batch[i]) or '0|'
+    local sep = string.find(meta, '|', 1, true)
+    local tk, c = tonumber(string.sub(meta, 1, sep - 1)), string.sub(meta, sep + 1)
+    n, tok = n - 1, tok - tk
+    if c == traffic then cn, ctok = cn - 1, ctok - tk end
+    if fits(n, tok, cn, ctok) then
+      return {0, tostring(math.max(0, tonumber(batch[i + 1]) + window - now))}
+    end
+  end
+  start = start + 100
 end
-return {0, tostring(window)}
 """
+)
 
-_SETTLE = """
+_SETTLE = (
+    _TOTALS
+    + """
 local meta = redis.call('HGET', KEYS[2], ARGV[1])
 if not meta then return 0 end
 local sep = string.find(meta, '|', 1, true)
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. string.sub(meta, sep + 1))
+local updated = ARGV[2] .. '|' .. string.sub(meta, sep + 1)
+count(KEYS[3], meta, -1)
+count(KEYS[3], updated, 1)
+redis.call('HSET', KEYS[2], ARGV[1], updated)
 return 1
 """
+)
 
-_RELEASE = """
+_RELEASE = (
+    _TOTALS
+    + """
+local meta = redis.call('HGET', KEYS[2], ARGV[1])
+if not meta then return 0 end
+count(KEYS[3], meta, -1)
 redis.call('ZREM', KEYS[1], ARGV[1])
 return redis.call('HDEL', KEYS[2], ARGV[1])
 """
+)
 
 
 def _cap(value: float | None) -> float:
@@ -101,7 +135,8 @@ def _cap(value: float | None) -> float:
 
 
 def _keys(key: str) -> list[str]:
-    return [f"{{{key}}}:z", f"{{{key}}}:h"]  # one hash slot per window (Redis Cluster)
+    # entries by time, their tokens and class, running totals; one hash slot per window (Redis Cluster)
+    return [f"{{{key}}}:z", f"{{{key}}}:h", f"{{{key}}}:t"]
 
 
 def _admission(reply: Any) -> Admission:
