@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .limits import RateLimit as RateLimit
     from .ratelimit import RateLimiter as RateLimiter
     from .ratelimit import rate_limit as rate_limit
+    from .redis_state import RedisState as RedisState
     from .resilience import Balance as Balance
     from .resilience import Resilient as Resilient
     from .resilience import resilient as resilient
@@ -54,6 +55,7 @@ _HOME = {
     ".fallback": ("KINDS", "Fallback", "error_kind"),
     ".limits": ("Admission", "RateLimit"),
     ".ratelimit": ("RateLimiter", "rate_limit"),
+    ".redis_state": ("RedisState",),  # imports redis: only when asked for
     ".resilience": ("Balance", "Resilient", "resilient"),
     ".retry": ("Retry", "should_retry"),
     ".route": ("Route", "Step"),
