@@ -1,12 +1,16 @@
-"""The policy that runs deadline, retry, breaker and fallback together over one call.
+"""The policy that runs deadline, retry, breaker, fallback, rate limits and balancing over one call.
 
 They are one decision, not a stack of wrappers: whether to retry depends on the deadline left and
-on whether a fallback would take the error; a breaker decides whether a target is tried at all. So
-one :class:`Resilient` ``decide`` walks the chain (the alias's own target, then each fallback that
-takes the last error), retrying on a target while :mod:`~steadyhand.policies.retry` says so and the
-wait fits, and records every step in a :class:`~steadyhand.policies.Route`. The settings come from
-:mod:`retry <steadyhand.policies.retry>`, :mod:`breaker <steadyhand.policies.breaker>` and
-:mod:`fallback <steadyhand.policies.fallback>`; :func:`resilient` makes it a client ``Policy``.
+on whether a fallback would take the error; a breaker or a full rate limit decides whether a target
+is tried at all, and which of the alias's balanced targets goes next. So one :class:`Resilient`
+``decide`` walks the chain (the alias's own targets, then each fallback that takes the last error),
+picking a target per attempt (by weight or fewest in flight), retrying while
+:mod:`~steadyhand.policies.retry` says so and the wait fits, waiting for a rate limit's room when
+it fits (its limiters never wait themselves), and records every step in a
+:class:`~steadyhand.policies.Route`. The settings come from :mod:`retry
+<steadyhand.policies.retry>`, :mod:`breaker <steadyhand.policies.breaker>`, :mod:`fallback
+<steadyhand.policies.fallback>` and :mod:`limits <steadyhand.policies.limits>`; :func:`resilient`
+makes it a client ``Policy``.
 """
 
 from __future__ import annotations
