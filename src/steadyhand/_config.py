@@ -189,7 +189,8 @@ class ModelAlias(BaseModel):
     def _first_target(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and not data.get("target") and data.get("targets"):
             first = data["targets"][0]
-            return {**data, "target": first.get("target") if isinstance(first, Mapping) else first}
+            name = first.get("target") if isinstance(first, Mapping) else getattr(first, "target", first)
+            return {**data, "target": name}
         return data
 
     @model_validator(mode="after")

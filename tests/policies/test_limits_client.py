@@ -146,3 +146,18 @@ def test_a_target_list_naming_an_unknown_provider_fails_at_load(tmp_path: Path, 
             "rate_limit = { rpm = 10, shares = { tests = 0.5 } }\n",
             sim,
         )
+
+
+def test_an_alias_needs_a_target_or_targets_and_the_first_target_names_it() -> None:
+    from pydantic import ValidationError
+
+    from steadyhand import ModelAlias
+    from steadyhand._config import TargetTable
+
+    alias = ModelAlias(targets=[TargetTable(target="a:a-1", weight=2), "b:b-1"])
+    assert alias.target == "a:a-1" and alias.target_names() == [("a:a-1", 2.0), ("b:b-1", 1.0)]
+    assert alias.has_policies
+    with pytest.raises(ValidationError, match="needs target"):
+        ModelAlias()
+    with pytest.raises(ValidationError, match="must be 'provider:model'"):
+        ModelAlias(targets=["a:a-1", "nocolon"])
