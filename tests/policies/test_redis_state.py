@@ -283,3 +283,25 @@ def test_two_clients_on_one_redis_share_a_breaker(private_redis: RedisServer) ->
     finally:
         one.close()
         two.close()
+
+
+def test_a_window_expires_in_redis_and_an_abandoned_reservation_leaves_it(redis_server: RedisServer) -> None:
+    import redis
+
+    from steadyhand.policies.redis_state import RedisState
+
+    state = RedisState(redis_server.url)
+    key, limit = limit_key("p", uuid.uuid4().hex), RateLimit(rpm=6, window=10.0)  # 1 per 10 s
+    caps = limit.caps("production")
+    taken = state.reserve(key, "crashed", now=1000.0, window=10.0, caps=caps, need=0, traffic="production")
+    assert taken.admitted  # ...and never settled nor released: its process died
+    raw = redis.Redis.from_url(redis_server.url)
+    ttls = [raw.pttl(f"{{{key}}}:{part}") for part in "zht"]
+    assert all(0 < ttl <= 11_000 for ttl in ttls), ttls  # idle windows vanish from Redis
+    refused = state.reserve(key, "next", now=1005.0, window=10.0, caps=caps, need=0, traffic="production")
+    assert not refused.admitted and refused.wait == pytest.approx(5.0)
+    assert state.reserve(
+        key, "later", now=1010.5, window=10.0, caps=caps, need=0, traffic="production"
+    ).admitted
+    raw.close()
+    state.close()
