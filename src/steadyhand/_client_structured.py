@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ._client_base import AfterHook, Call
     from ._config import Target
     from .client import AsyncStream, Stream
+    from .context import TrafficClass
     from .structured._client import Driver
     from .structured.result import Partial, Structured
     from .types import ModelRequest, ModelResponse
@@ -33,21 +34,13 @@ class _Shared:
             self, model: str, messages: Any, params: dict[str, Any]
         ) -> tuple[Target, ModelRequest, list[str]]: ...
 
-        def _open(
-            self,
-            target: Target,
-            request: ModelRequest,
-            *,
-            timeout: float | None,
-            tags: Mapping[str, str] | None,
-            notes: list[str],
-        ) -> Call: ...
+        def _open(self, target: Target, request: ModelRequest, **options: Any) -> Call: ...
 
     def _driver(self, prompt: Any, options: dict[str, Any]) -> tuple[Driver, str, dict[str, Any]]:
         """The driver, the model and the call's own parameters (the prompt's pinned ones under them)."""
         from .structured._client import Driver, plan_call, prompt_parts
 
-        for key in ("self", "prompt", "timeout", "tags", "Partial", "PartialReader"):
+        for key in ("self", "prompt", "timeout", "tags", "traffic", "Partial", "PartialReader"):
             options.pop(key, None)
         parts = prompt_parts(prompt, options.pop("variables"), options.pop("model"), options.pop("schema"))
         call = {k: options.pop(k) for k in ("temperature", "max_tokens", "seed", "extra")}
@@ -57,12 +50,14 @@ class _Shared:
         driver.use = parts.use
         return driver, parts.model, given
 
-    def _ask(self, driver: Driver, model: str, call: dict[str, Any], timeout: Any, tags: Any) -> Call:
+    def _ask(
+        self, driver: Driver, model: str, call: dict[str, Any], timeout: Any, tags: Any, traffic: Any
+    ) -> Call:
         ask = driver.ask
         assert ask is not None
         target, request, notes = self._chat_request(model, ask.messages, {**call, **ask.params})
         linked = {} if driver.use is None else {"prompt": driver.use}  # the prompt version, on the span
-        return self._open(target, request, timeout=timeout, tags=tags, notes=notes, **linked)
+        return self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, **linked)
 
 
 class StructuredCalls(_Shared):
@@ -93,6 +88,7 @@ class StructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Structured[_M]: ...
 
@@ -117,6 +113,7 @@ class StructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Structured[Any]: ...
 
@@ -140,6 +137,7 @@ class StructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Structured[Any]:
         """Ask for a value of ``schema`` (a pydantic model, a type, a JSON Schema dict; see
@@ -154,7 +152,7 @@ class StructuredCalls(_Shared):
         driver, name, call = self._driver(prompt, dict(locals()))
         with driver:
             while driver.ask is not None:
-                self._run(self._ask(driver, name, call, timeout, tags), after=driver.feed)
+                self._run(self._ask(driver, name, call, timeout, tags, traffic), after=driver.feed)
         return driver.done()
 
     def structured_stream(
@@ -172,6 +170,7 @@ class StructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Iterator[Partial]:
         """Stream a structured answer: :class:`Partial` values of closed sub-trees as they arrive, then
@@ -188,7 +187,7 @@ class StructuredCalls(_Shared):
         params = {**call, **ask.params}
         with driver.trace:  # the stream's span opens here, under the structured span
             opened: Stream = cast(Any, self).stream(
-                ask.messages, model=name, timeout=timeout, tags=tags, **params
+                ask.messages, model=name, timeout=timeout, tags=tags, traffic=traffic, **params
             )
             driver.trace.leave()
         try:
@@ -235,6 +234,7 @@ class AsyncStructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Structured[_M]: ...
 
@@ -259,6 +259,7 @@ class AsyncStructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Structured[Any]: ...
 
@@ -282,13 +283,14 @@ class AsyncStructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Structured[Any]:
         """The async twin of :meth:`Client.structured`."""
         driver, name, call = self._driver(prompt, dict(locals()))
         with driver:
             while driver.ask is not None:
-                await self._run(self._ask(driver, name, call, timeout, tags), after=driver.feed)
+                await self._run(self._ask(driver, name, call, timeout, tags, traffic), after=driver.feed)
         return driver.done()
 
     async def structured_stream(
@@ -306,6 +308,7 @@ class AsyncStructuredCalls(_Shared):
         seed: int | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[Partial]:
         """The async twin of :meth:`Client.structured_stream`."""
@@ -321,7 +324,7 @@ class AsyncStructuredCalls(_Shared):
         params = {**call, **ask.params}
         with driver.trace:  # the stream's span opens here, under the structured span
             opened: AsyncStream = cast(Any, self).stream(
-                ask.messages, model=name, timeout=timeout, tags=tags, **params
+                ask.messages, model=name, timeout=timeout, tags=tags, traffic=traffic, **params
             )
             driver.trace.leave()
         try:
