@@ -79,8 +79,6 @@ def sum_usage(usages: list[Usage]) -> Usage:
         values = [getattr(u, name) for u in usages if getattr(u, name) is not None]
         return sum(values) if values else None
 
-    if len(usages) == 1:
-        return usages[0].model_copy(update={"raw": None})
     return Usage.model_construct(  # built from validated counts: nothing to check again
         input_tokens=total("input_tokens"),
         output_tokens=total("output_tokens"),
