@@ -16,6 +16,10 @@ def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
     assert (tmp_path / "demo.db").is_file()
     for section in ("One call, three provider APIs", "Streaming", "Faults surface as typed errors", "traced"):
         assert section in out
+    structured = out.split("Structured output")[1].split("Every call traced")[0]
+    for step in ("surrounding_prose", "code_fence", "trailing_commas", "number_in_string", "single_to_list"):
+        assert step in structured, step
+    assert "same_error" in structured and "repair log" in structured  # the cut answer is not passed off
     for label, _model, _streamed in FAULTS:
         assert label in out
     for error in (

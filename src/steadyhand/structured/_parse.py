@@ -63,7 +63,7 @@ class Truncated(ValueError):
 
 
 class _Frame:
-    __slots__ = ("container", "key", "state", "is_obj", "start")
+    __slots__ = ("comma", "container", "key", "state", "is_obj", "start")
 
     def __init__(self, is_obj: bool, start: int) -> None:
         self.is_obj = is_obj
@@ -71,6 +71,8 @@ class _Frame:
         self.key: str | None = None
         self.state = "first"  # first | key | colon | value | after | comma
         self.start = start
+        self.comma = start
+        """Where the last comma was (a trailing one is logged there)."""
 
 
 class Reader:
@@ -328,7 +330,7 @@ class Reader:
                 closer = "}" if frame.is_obj else "]"
                 if c == closer:
                     if frame.state == "comma":
-                        self._note("trailing_commas", self.pos - 1, self.pos + 1, closer)
+                        self._note("trailing_commas", frame.comma, frame.comma + 1, "")
                     self.pos += 1
                     stack.pop()
                     value = frame.container
@@ -341,6 +343,7 @@ class Reader:
                     raise ParseFailed(f"{c!r} closes a {'{' if frame.is_obj else '['} ", self.pos)
                 if frame.state == "after":
                     if c == ",":
+                        frame.comma = self.pos
                         self.pos += 1
                         frame.state = "comma"
                         continue
