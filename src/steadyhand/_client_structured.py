@@ -7,6 +7,7 @@ each request through the client's normal path (policies, tracing) and hand the a
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
@@ -40,12 +41,15 @@ class _Shared:
         """The driver, the model and the call's own parameters (the prompt's pinned ones under them)."""
         from .structured._client import Driver, plan_call, prompt_parts
 
-        for key in ("self", "prompt", "timeout", "tags", "traffic", "Partial", "PartialReader"):
+        timeout = options.pop("timeout", None)
+        for key in ("self", "prompt", "tags", "traffic", "Partial", "PartialReader"):
             options.pop(key, None)
         parts = prompt_parts(prompt, options.pop("variables"), options.pop("model"), options.pop("schema"))
         call = {k: options.pop(k) for k in ("temperature", "max_tokens", "seed", "extra")}
         plan, target = plan_call(self, parts.messages, model=parts.model, schema=parts.schema, **options)  # type: ignore[arg-type]
         given = {**parts.params, **{k: v for k, v in call.items() if v is not None}}
+        if timeout is not None:
+            plan.deadline = time.monotonic() + timeout
         driver = Driver(self, plan, target)  # type: ignore[arg-type]
         driver.use = parts.use
         return driver, parts.model, given
@@ -55,6 +59,9 @@ class _Shared:
     ) -> Call:
         ask = driver.ask
         assert ask is not None
+        deadline = driver.plan.deadline
+        if deadline is not None:  # ``timeout`` bounds the whole structured call, re-asks included
+            timeout = max(deadline - time.monotonic(), 0.001)
         target, request, notes = self._chat_request(model, ask.messages, {**call, **ask.params})
         linked = {} if driver.use is None else {"prompt": driver.use}  # the prompt version, on the span
         return self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, **linked)

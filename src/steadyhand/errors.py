@@ -335,7 +335,8 @@ class OutputParseError(OutputError, ValueError):
 
 class StructuredOutputError(OutputError):
     """``client.structured`` gave up: ``reason`` is ``reasks`` (all used), ``same_error`` (the model
-    made the same mistake twice) or ``budget``; ``attempts`` each model output with its errors, usage
+    made the same mistake twice), ``budget``, ``deadline`` (``timeout`` ran out) or ``samples`` (no
+    usable sample of ``n``); ``attempts`` each model output with its errors, usage
     and cost; ``last_output`` the last raw text. Raise ``max_reasks``, loosen ``accept`` or fix the prompt.
     """
 

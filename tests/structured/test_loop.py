@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -71,3 +72,9 @@ def test_no_reasks_means_one_attempt() -> None:
     with pytest.raises(StructuredOutputError) as caught:
         _drive(_plan(max_reasks=0), ["nothing"])
     assert caught.value.reason == "reasks" and len(caught.value.attempts) == 1
+
+
+def test_no_reask_once_the_calls_timeout_has_run_out() -> None:
+    with pytest.raises(StructuredOutputError) as caught:
+        _drive(_plan(deadline=time.monotonic()), ["nothing", "nothing else"])
+    assert caught.value.reason == "deadline" and len(caught.value.attempts) == 1

@@ -10,6 +10,7 @@ re-ask. Transport errors are not caught here: retries and fallbacks are the poli
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,8 @@ class Plan:
     close_truncated: bool = False
     budget_tokens: int | None = None
     budget_usd: float | None = None
+    deadline: float | None = None
+    """``time.monotonic()`` by which the whole structured call must end (``timeout=``): no re-ask after."""
     n: int = 1
     n_native: bool = False
     notes: list[str] = field(default_factory=list)
@@ -184,6 +187,9 @@ def loop(plan: Plan, price: Pricer, mode_of: ModeOf) -> Generator[Ask, ModelResp
         if _over_budget(plan, attempts):
             reason = "budget"
             break
+        if plan.deadline is not None and time.monotonic() >= plan.deadline:
+            reason = "deadline"
+            break
         last = signature
         instruct = not plan.instructed and mode in ("json_object", "text")
         messages = _reask(plan, attempt, instruct)
@@ -196,6 +202,7 @@ def _failure(reason: str, attempts: list[Attempt]) -> StructuredOutputError:
         "reasks": f"no usable answer after {len(attempts)} attempt(s)",
         "same_error": "the model made the same mistake twice in a row",
         "budget": "the token or cost budget ran out before another re-ask",
+        "deadline": "the call's timeout ran out before another re-ask",
         "samples": f"none of the {len(attempts)} samples was usable",
     }[reason]
     errors = "; ".join(last.errors[:5]) or last.outcome
