@@ -13,7 +13,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Blob", "Project", "Span", "SpanBlob", "SpanTag", "Trace"]
+__all__ = [
+    "Base",
+    "Blob",
+    "Project",
+    "PromptLabel",
+    "PromptLabelMove",
+    "PromptVersion",
+    "Span",
+    "SpanBlob",
+    "SpanTag",
+    "Trace",
+]
 
 JSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 """JSON on SQLite, JSONB on PostgreSQL (indexable, casts to text for search)."""
@@ -106,6 +117,7 @@ class Span(Base):
     __table_args__ = (
         sa.Index("ix_spans_start", "start_time", "span_id"),
         sa.Index("ix_spans_model", "model", "start_time"),
+        sa.Index("ix_spans_prompt_version", "prompt_version", "start_time"),
         {"sqlite_autoincrement": True},
     )
 
@@ -143,3 +155,46 @@ class SpanBlob(Base):
     hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
 
     __table_args__ = (sa.Index("ix_span_blobs_hash", "hash"),)
+
+
+class PromptVersion(Base):
+    """Every prompt version ever registered, kept whole (the definition a version hashes, plus metadata)."""
+
+    __tablename__ = "prompt_versions"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[float]
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+
+    __table_args__ = (sa.Index("ix_prompt_versions_created", "name", "created_at"),)
+
+
+class PromptLabel(Base):
+    """Where each label (``production``, ``staging``) of a prompt points now."""
+
+    __tablename__ = "prompt_labels"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(64))
+    moved_at: Mapped[float]
+    moved_by: Mapped[str] = mapped_column(sa.String(200))
+
+
+class PromptLabelMove(Base):
+    """Every move of a label, in order: who moved it, when, from which version to which."""
+
+    __tablename__ = "prompt_label_moves"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    label: Mapped[str] = mapped_column(sa.String(100))
+    from_version: Mapped[str | None] = mapped_column(sa.String(64))
+    to_version: Mapped[str] = mapped_column(sa.String(64))
+    moved_at: Mapped[float]
+    moved_by: Mapped[str] = mapped_column(sa.String(200))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (sa.Index("ix_prompt_label_moves_name", "name", "seq"), {"sqlite_autoincrement": True})
