@@ -21,6 +21,7 @@ from .checks import ExampleCheck, FewShotReport, Leak, check_examples, find_leak
 from .files import DEFAULT_PATH, find, load_file, parse, search_path
 from .prompt import PARAMS, FewShot, Prompt, PromptSource, PromptUse
 from .registry import DEFAULT_CACHE_DIR, Registry, RegistryDown, current_user
+from .replay import ReplayQuery, ReplayResult, parse_query, replay, replay_span, stored_variables
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -35,6 +36,8 @@ __all__ = [
     "PromptUse",
     "Registry",
     "RegistryDown",
+    "ReplayQuery",
+    "ReplayResult",
     "Variable",
     "check_examples",
     "current_user",
@@ -43,8 +46,12 @@ __all__ = [
     "load",
     "load_file",
     "parse",
+    "parse_query",
     "read_dataset",
+    "replay",
+    "replay_span",
     "search_path",
+    "stored_variables",
 ]
 
 log = logging.getLogger("steadyhand.prompts")

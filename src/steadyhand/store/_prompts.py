@@ -177,7 +177,8 @@ class PromptTables:
         status: str | None = None,
         limit: int = 100,
     ) -> list[SpanView]:
-        """LLM spans made from prompt ``name`` (a version, a label, a time, a status), newest first."""
+        """LLM spans made from prompt ``name`` (a version, a label, a time, a status), newest first;
+        replays and few-shot checks (tagged ``replay_of`` / ``check``) are left out."""
         if not 1 <= limit <= 10_000:
             raise ConfigurationError(f"limit must be between 1 and 10000, got {limit}")
         where: list[Any] = [_S.kind == "llm"]
@@ -189,8 +190,10 @@ class PromptTables:
             where.append(_S.start_time >= since)
         if status is not None:
             where.append(_S.status == status)
+        tag = SpanTag.__table__.c
+        # calls that were themselves replays or checks are not production inputs
+        where.append(~sa.exists().where(tag.span_id == _S.span_id, tag.key.in_(("replay_of", "check"))))
         if label is not None:
-            tag = SpanTag.__table__.c
             where.append(
                 sa.exists().where(
                     tag.span_id == _S.span_id,
