@@ -295,7 +295,10 @@ class Prompt:
         return bind(self.name, self._variables, given)
 
     def render(self, variables: Mapping[str, Any] | None = None, /, **kwargs: Any) -> list[Message]:
-        """The messages for these variables: ``prompt.render(ticket="...")`` or ``render({...})``."""
+        """The messages for these variables: ``prompt.render(ticket="...")`` or ``render({...})``.
+
+        Each message is stripped of the blank lines and spaces around it (what a loop or an ``if`` at
+        the end of a template leaves behind)."""
         values = self.bind(variables, **kwargs)
         return self._render_bound(values)
 
@@ -304,7 +307,9 @@ class Prompt:
         return [
             Message(
                 role=m.role,
-                content=render_template(m.template, context, prompt=self.name, where=f"messages[{i}]"),
+                content=render_template(
+                    m.template, context, prompt=self.name, where=f"messages[{i}]"
+                ).strip(),
             )
             for i, m in enumerate(self._messages)
         ]

@@ -89,14 +89,14 @@ class Registry:
                 try:
                     self._store = open_store(self._url)
                 except StoreError as e:
-                    self._mark_down(e)
-                    raise RegistryDown(str(e)) from e
+                    raise RegistryDown(self._mark_down(e)) from e
             return self._store
 
-    def _mark_down(self, error: BaseException) -> None:
+    def _mark_down(self, error: BaseException) -> str:
         self._down_until = time.monotonic() + self.retry_after
-        self._down_reason = str(error)
-        log.warning("prompt registry unreachable (%s): serving cached copies and files", error)
+        self._down_reason = " ".join(str(error).split())
+        log.warning("prompt registry unreachable (%s): serving cached copies and files", self._down_reason)
+        return self._down_reason
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         store = self.store()
@@ -105,8 +105,7 @@ class Registry:
         except RegistryDown:
             raise
         except StoreError as e:
-            self._mark_down(e)
-            raise RegistryDown(str(e)) from e
+            raise RegistryDown(self._mark_down(e)) from e
 
     # -- versions ----------------------------------------------------------------------------------
 
