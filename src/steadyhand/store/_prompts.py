@@ -18,7 +18,7 @@ from ..errors import ConfigurationError
 from ._engine import deadline, map_errors, write_transaction
 from ._fit import tag_key, tag_value
 from ._read import _views
-from .models import PromptLabel, PromptLabelMove, PromptVersion, Span, SpanTag
+from .models import prompt_label_moves, prompt_labels, prompt_versions, span_tags, spans
 from .views import LabelMoveView, PromptLabelView, PromptSummary, PromptVersionView, SpanView
 
 if TYPE_CHECKING:
@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["PromptTables"]
 
-_V = PromptVersion.__table__.c
-_L = PromptLabel.__table__.c
-_M = PromptLabelMove.__table__.c
-_S = Span.__table__.c
+_V = prompt_versions.c
+_L = prompt_labels.c
+_M = prompt_label_moves.c
+_S = spans.c
 
 
 class PromptTables:
@@ -62,7 +62,7 @@ class PromptTables:
             if found is not None:
                 return False
             conn.execute(
-                sa.insert(PromptVersion).values(
+                sa.insert(prompt_versions).values(
                     name=name, version=version, definition=definition, created_at=time.time(), created_by=by
                 )
             )
@@ -72,7 +72,7 @@ class PromptTables:
         """The version whose hash is ``version`` or starts with it (a unique prefix, as git's)."""
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(PromptVersion.__table__)
+                sa.select(prompt_versions)
                 .where(_V.name == name, _V.version.startswith(version, autoescape=True))
                 .limit(2)
             ).mappings()
@@ -87,7 +87,7 @@ class PromptTables:
         """Every kept version of ``name``, newest first."""
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(PromptVersion.__table__)
+                sa.select(prompt_versions)
                 .where(_V.name == name)
                 .order_by(_V.created_at.desc(), _V.version)
             ).mappings()
@@ -116,14 +116,14 @@ class PromptTables:
     def labels(self, name: str) -> list[PromptLabelView]:
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(PromptLabel.__table__).where(_L.name == name).order_by(_L.label)
+                sa.select(prompt_labels).where(_L.name == name).order_by(_L.label)
             ).mappings()
             return [PromptLabelView(**r) for r in rows]
 
     def label(self, name: str, label: str) -> PromptLabelView | None:
         with self._read() as conn:
             row = (
-                conn.execute(sa.select(PromptLabel.__table__).where(_L.name == name, _L.label == label))
+                conn.execute(sa.select(prompt_labels).where(_L.name == name, _L.label == label))
                 .mappings()
                 .first()
             )
@@ -145,21 +145,21 @@ class PromptTables:
             ).scalar_one_or_none()
             values = {"version": version, "moved_at": now, "moved_by": by}
             if current is None:
-                conn.execute(sa.insert(PromptLabel).values(name=name, label=label, **values))
+                conn.execute(sa.insert(prompt_labels).values(name=name, label=label, **values))
             else:
-                update = sa.update(PromptLabel).where(_L.name == name, _L.label == label)
+                update = sa.update(prompt_labels).where(_L.name == name, _L.label == label)
                 conn.execute(update.values(**values))
             move = {
                 "name": name, "label": label, "from_version": current, "to_version": version,
                 "moved_at": now, "moved_by": by, "note": note,
             }  # fmt: skip
-            seq = conn.execute(sa.insert(PromptLabelMove).values(**move)).inserted_primary_key
+            seq = conn.execute(sa.insert(prompt_label_moves).values(**move)).inserted_primary_key
             return LabelMoveView(seq=int(seq[0]) if seq else 0, **move)
 
     def moves(self, name: str, *, label: str | None = None) -> list[LabelMoveView]:
         """Every move of ``name``'s labels (or of one), newest first."""
         with self._read() as conn:
-            query = sa.select(PromptLabelMove.__table__).where(_M.name == name)
+            query = sa.select(prompt_label_moves).where(_M.name == name)
             if label is not None:
                 query = query.where(_M.label == label)
             rows = conn.execute(query.order_by(_M.seq.desc())).mappings()
@@ -190,7 +190,7 @@ class PromptTables:
             where.append(_S.start_time >= since)
         if status is not None:
             where.append(_S.status == status)
-        tag = SpanTag.__table__.c
+        tag = span_tags.c
         # calls that were themselves replays or checks are not production inputs
         where.append(~sa.exists().where(tag.span_id == _S.span_id, tag.key.in_(("replay_of", "check"))))
         if label is not None:
@@ -201,6 +201,6 @@ class PromptTables:
                     tag.value == tag_value(label),
                 )
             )
-        query = sa.select(Span.__table__).where(*where).order_by(_S.start_time.desc(), _S.seq.desc())
+        query = sa.select(spans).where(*where).order_by(_S.start_time.desc(), _S.seq.desc())
         with self._read() as conn:
             return _views(conn, conn.execute(query.limit(limit)).mappings().all())
