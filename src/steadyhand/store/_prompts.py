@@ -87,9 +87,7 @@ class PromptTables:
         """Every kept version of ``name``, newest first."""
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(prompt_versions)
-                .where(_V.name == name)
-                .order_by(_V.created_at.desc(), _V.version)
+                sa.select(prompt_versions).where(_V.name == name).order_by(_V.created_at.desc(), _V.version)
             ).mappings()
             return [PromptVersionView(**r) for r in rows]
 
@@ -115,9 +113,7 @@ class PromptTables:
 
     def labels(self, name: str) -> list[PromptLabelView]:
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(prompt_labels).where(_L.name == name).order_by(_L.label)
-            ).mappings()
+            rows = conn.execute(sa.select(prompt_labels).where(_L.name == name).order_by(_L.label)).mappings()
             return [PromptLabelView(**r) for r in rows]
 
     def label(self, name: str, label: str) -> PromptLabelView | None:
