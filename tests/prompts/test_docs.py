@@ -25,7 +25,8 @@ def test_every_example_of_the_prompts_guide_runs(sim: SimServer, monkeypatch: py
     Path("prompts").mkdir()
     Path("prompts/classify_ticket.toml").write_text(toml.code)
     (markdown,) = examples(DOC, "markdown")
-    assert parse(markdown.code, name="classify_ticket", markdown=True).version == load("classify_ticket").version
+    as_markdown = parse(markdown.code, name="classify_ticket", markdown=True)
+    assert as_markdown.version == load("classify_ticket").version
 
     blocks = examples(DOC)
     assert len(blocks) >= 8
