@@ -102,3 +102,16 @@ def test_a_hand_edited_copy_is_refused(empty_url: str) -> None:
         load("classify_ticket", version=prompt.version, registry=Registry(DEAD_URL, cache_dir="cache"))
     with open_store(empty_url) as store:
         assert store.prompts.get_version("classify_ticket", prompt.version) is not None
+
+
+def test_a_version_used_while_the_registry_was_down_is_kept_once_it_is_back() -> None:
+    write_prompt()
+    Path("blocker").write_text("")  # a file where the database's directory should be: it cannot open
+    registry = Registry("sqlite:///blocker/registry.db", cache_dir="cache", retry_after=0)
+    used = load("classify_ticket", registry=registry)
+    assert used.source == "file"
+    with pytest.raises(RegistryDown):
+        registry.versions("classify_ticket")
+    Path("blocker").unlink()  # the database is reachable again
+    assert [v.version for v in registry.versions("classify_ticket")] == [used.version]
+    registry.close()

@@ -10,112 +10,47 @@ docs/prompts.md. Jinja2 loads with the first prompt, not with ``import steadyhan
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..errors import PromptError, StoreError
-from ._vars import Variable
-from .checks import ExampleCheck, FewShotReport, Leak, check_examples, find_leaks, read_dataset
-from .files import DEFAULT_PATH, find, load_file, parse, search_path
-from .prompt import PARAMS, FewShot, Prompt, PromptSource, PromptUse
-from .registry import DEFAULT_CACHE_DIR, Registry, RegistryDown, current_user
-from .replay import ReplayQuery, ReplayResult, parse_query, replay, replay_span, stored_variables
+from .._lazy import lazy_facade
 
-__all__ = [
-    "DEFAULT_CACHE_DIR",
-    "DEFAULT_PATH",
-    "PARAMS",
-    "ExampleCheck",
-    "FewShot",
-    "FewShotReport",
-    "Leak",
-    "Prompt",
-    "PromptSource",
-    "PromptUse",
-    "Registry",
-    "RegistryDown",
-    "ReplayQuery",
-    "ReplayResult",
-    "Variable",
-    "check_examples",
-    "current_user",
-    "find",
-    "find_leaks",
-    "load",
-    "load_file",
-    "parse",
-    "parse_query",
-    "read_dataset",
-    "replay",
-    "replay_span",
-    "search_path",
-    "stored_variables",
-]
+if TYPE_CHECKING:
+    from ._vars import Variable as Variable
+    from .checks import ExampleCheck as ExampleCheck
+    from .checks import FewShotReport as FewShotReport
+    from .checks import Leak as Leak
+    from .checks import check_examples as check_examples
+    from .checks import find_leaks as find_leaks
+    from .checks import read_dataset as read_dataset
+    from .files import DEFAULT_PATH as DEFAULT_PATH
+    from .files import find as find
+    from .files import load_file as load_file
+    from .files import parse as parse
+    from .files import search_path as search_path
+    from .loading import load as load
+    from .prompt import PARAMS as PARAMS
+    from .prompt import FewShot as FewShot
+    from .prompt import Prompt as Prompt
+    from .prompt import PromptSource as PromptSource
+    from .prompt import PromptUse as PromptUse
+    from .registry import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+    from .registry import Registry as Registry
+    from .registry import RegistryDown as RegistryDown
+    from .registry import current_user as current_user
+    from .replays import ReplayQuery as ReplayQuery
+    from .replays import ReplayResult as ReplayResult
+    from .replays import parse_query as parse_query
+    from .replays import replay as replay
+    from .replays import replay_span as replay_span
+    from .replays import stored_variables as stored_variables
 
-log = logging.getLogger("steadyhand.prompts")
-
-PathArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
-
-
-def load(
-    name: str,
-    *,
-    label: str | None = None,
-    version: str | None = None,
-    registry: Registry | None = None,
-    path: PathArg = None,
-) -> Prompt:
-    """The prompt ``name``: its file (found on ``path``, default ``./prompts``), or with ``label`` /
-    ``version`` the one the ``registry`` keeps.
-
-    With a registry, a file's version is kept there on load (every version used is kept). When the
-    registry is unreachable, the last cached copy of the label or version serves, else the file;
-    ``prompt.source`` (and every trace of its calls) says which, ``prompt.fallback`` why. Only a
-    prompt that exists nowhere raises (``PromptError``).
-    """
-    if label is not None and version is not None:
-        raise PromptError(f"load({name!r}): give label= or version=, not both", prompt=name)
-    if label is None and version is None:
-        prompt = load_file(find(name, path))
-        if registry is not None:
-            try:
-                registry.register(prompt)
-            except StoreError as e:  # kept next time the registry is reachable
-                log.warning("could not keep %s in the prompt registry: %s", prompt.ref, e)
-        return prompt
-    if registry is None:
-        raise PromptError(
-            f"load({name!r}, {'label' if label else 'version'}=...) reads the registry: pass "
-            "registry=steadyhand.prompts.Registry(database_url)",
-            prompt=name,
-        )
-    try:
-        if label is not None:
-            return registry.resolve(name, label)
-        assert version is not None
-        return registry.get(name, version)
-    except RegistryDown as down:
-        return _from_file(name, path, label=label, version=version, reason=str(down))
-
-
-def _from_file(name: str, path: Any, *, label: str | None, version: str | None, reason: str) -> Prompt:
-    """The registry is down and nothing is cached: the file on disk serves (if it has that version)."""
-    try:
-        prompt = load_file(find(name, path))
-    except PromptError as e:
-        raise PromptError(
-            f"prompt {name!r}: the registry is unreachable ({reason}), nothing is cached and {e.message}",
-            prompt=name,
-        ) from None
-    if version is not None and not prompt.version.startswith(version):
-        raise PromptError(
-            f"prompt {name!r}: the registry is unreachable ({reason}) and neither the cache nor the file "
-            f"(version {prompt.version}) has version {version!r}",
-            prompt=name,
-        )
-    prompt.label = label
-    prompt.fallback = reason
-    log.warning("prompt registry unreachable: %s serves from its file %s", prompt.ref, prompt.path)
-    return prompt
+_HOME = {
+    "._vars": ("Variable",),
+    ".checks": ("ExampleCheck", "FewShotReport", "Leak", "check_examples", "find_leaks", "read_dataset"),
+    ".files": ("DEFAULT_PATH", "find", "load_file", "parse", "search_path"),
+    ".loading": ("load",),
+    ".prompt": ("PARAMS", "FewShot", "Prompt", "PromptSource", "PromptUse"),
+    ".registry": ("DEFAULT_CACHE_DIR", "Registry", "RegistryDown", "current_user"),
+    ".replays": ("ReplayQuery", "ReplayResult", "parse_query", "replay", "replay_span", "stored_variables"),
+}
+__all__, __getattr__, __dir__ = lazy_facade(__name__, globals(), _HOME)

@@ -17,8 +17,6 @@ as canonical JSON (sorted keys, no insignificant whitespace).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
@@ -69,9 +67,13 @@ def canonical_template(source: str) -> str:
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no insignificant whitespace: equal data, equal text."""
+    import json  # here, not at import: this module loads with ``import steadyhand``
+
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def content_hash(value: Any) -> str:
     """The version: the first :data:`VERSION_CHARS` hex digits of SHA-256 over the canonical JSON."""
+    import hashlib
+
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:VERSION_CHARS]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PromptError, PromptRenderError
@@ -26,14 +25,28 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MISSING: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
 class Variable:
     """One declared input of a prompt: its type, its default (if any) and what it is for."""
 
-    name: str
-    type: str = "str"
-    default: Any = _MISSING
-    description: str = ""
+    __slots__ = ("default", "description", "name", "type")
+
+    def __init__(self, name: str, type: str = "str", default: Any = _MISSING, description: str = "") -> None:
+        self.name = name
+        self.type = type
+        self.default = default
+        self.description = description
+
+    def __repr__(self) -> str:
+        default = "" if self.required else f", default={self.default!r}"
+        return f"Variable({self.name!r}, {self.type!r}{default})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Variable) and (self.name, self.type, self.default, self.description) == (
+            other.name, other.type, other.default, other.description,
+        )  # fmt: skip
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.type, self.description))
 
     @property
     def required(self) -> bool:

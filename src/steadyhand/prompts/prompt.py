@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,28 +33,60 @@ PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed", "n", "tools", "t
 _ROLES = ("system", "user", "assistant")
 
 
-@dataclass(frozen=True, slots=True)
-class FewShot:
+class _Value:
+    """Equality and repr over ``__slots__``: plain classes, because each dataclass costs ~1 ms at import
+    and this module loads with ``import steadyhand``."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Value) and type(other) is type(self) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.__slots__)
+        return f"{type(self).__name__}({inner})"
+
+
+class FewShot(_Value):
     """One few-shot example: the variables of an input and the output the model should give for it."""
 
-    input: dict[str, Any]
-    output: Any
+    __slots__ = ("input", "output")
+
+    def __init__(self, input: dict[str, Any], output: Any) -> None:
+        self.input = input
+        self.output = output
 
     def to_data(self) -> dict[str, Any]:
         return {"input": dict(self.input), "output": self.output}
 
 
-@dataclass(frozen=True, slots=True)
-class PromptUse:
+class PromptUse(_Value):
     """What a call's trace records about the prompt behind it (see :meth:`attributes`)."""
 
-    name: str
-    version: str
-    label: str | None
-    source: PromptSource
-    variables: dict[str, Any]
-    fallback: str | None = None
-    """Why the registry did not serve (it was unreachable), when it did not."""
+    __slots__ = ("fallback", "label", "name", "source", "variables", "version")
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        label: str | None,
+        source: PromptSource,
+        variables: dict[str, Any],
+        fallback: str | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.label = label
+        self.source: PromptSource = source
+        self.variables = variables
+        self.fallback = fallback
+        """Why the registry did not serve (it was unreachable), when it did not."""
 
     @property
     def ref(self) -> str:
@@ -83,11 +114,13 @@ class PromptUse:
         return out
 
 
-@dataclass(frozen=True, slots=True)
 class _Message:
-    role: str
-    content: str
-    template: Template = field(compare=False, repr=False)
+    __slots__ = ("content", "role", "template")
+
+    def __init__(self, role: str, content: str, template: Template) -> None:
+        self.role = role
+        self.content = content
+        self.template = template
 
 
 class Prompt:

@@ -64,6 +64,8 @@ class Registry:
         self._down_until = 0.0
         self._down_reason = ""
         self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], tuple[Prompt, str]] = {}
+        """Versions used while the store was down: kept at the next contact (every version used is kept)."""
 
     def __enter__(self) -> Registry:
         return self
@@ -88,7 +90,7 @@ class Registry:
 
                 try:
                     self._store = open_store(self._url)
-                except StoreError as e:
+                except (StoreError, OSError) as e:  # OSError: the SQLite file's directory cannot be made
                     raise RegistryDown(self._mark_down(e)) from e
             return self._store
 
@@ -101,6 +103,8 @@ class Registry:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         store = self.store()
         try:
+            if self._pending:
+                self._keep_pending(store)
             return fn(store.prompts, *args, **kwargs)
         except RegistryDown:
             raise
@@ -116,7 +120,16 @@ class Registry:
         self._cache_version(prompt)
         who = by or self.user or current_user()
         data = prompt.to_data()
-        return bool(self._call(PromptTables.save_version, prompt.name, prompt.version, data, by=who))
+        try:
+            return bool(self._call(PromptTables.save_version, prompt.name, prompt.version, data, by=who))
+        except RegistryDown:
+            self._pending[(prompt.name, prompt.version)] = (prompt, who)
+            raise
+
+    def _keep_pending(self, store: Store) -> None:
+        for key, (prompt, who) in list(self._pending.items()):
+            store.prompts.save_version(prompt.name, prompt.version, prompt.to_data(), by=who)
+            self._pending.pop(key, None)
 
     def get(self, name: str, version: str, *, label: str | None = None) -> Prompt:
         """Version ``version`` (a hash or a unique prefix) of ``name`` from the store, else the cache
