@@ -3,6 +3,7 @@ source and keep the variables; replay re-renders those stored variables under an
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,4 +138,17 @@ def test_stored_calls_replay_under_another_version(sim: SimServer, empty_url: st
     assert len(everything) == 3 and {r.error for r in everything} == {None}
     assert [r.model for r in seen] == ["sim-basic"] * 4 + ["sim-other-2024-01-01"] * 3  # under another model
     tracer.close()
+    registry.close()
+
+
+def test_stored_variables_are_redacted_like_the_rest_of_the_span(sim: SimServer, tmp_path: Path) -> None:
+    write_prompt()
+    registry = Registry(f"sqlite:///{tmp_path / 'traces.db'}", cache_dir=None)
+    tracer = Tracer(registry.store(), spool_dir=None)  # redacts by default
+    with Client(sim_config(sim.base_url), tracer=tracer) as client:
+        client.run(load("classify_ticket"), ticket="Refund please, write to alice.smith@example.com")
+    assert tracer.close(10)
+    (span,) = registry.calls("classify_ticket")
+    stored = span.attributes["steadyhand.prompt.variables"]["ticket"]
+    assert stored.startswith("Refund please") and "alice.smith@example.com" not in stored
     registry.close()

@@ -115,12 +115,17 @@ class PromptUse(_Value):
 
 
 class _Message:
-    __slots__ = ("content", "role", "template")
+    """A message template; one that reads no variable (only ``examples``, or nothing) renders the same
+    every time, so it is rendered once and kept."""
 
-    def __init__(self, role: str, content: str, template: Template) -> None:
+    __slots__ = ("constant", "content", "rendered", "role", "template")
+
+    def __init__(self, role: str, content: str, template: Template, *, constant: bool) -> None:
         self.role = role
         self.content = content
         self.template = template
+        self.constant = constant
+        self.rendered: str | None = None
 
 
 class Prompt:
@@ -228,7 +233,8 @@ class Prompt:
                 f'declare; add {first} = "str" (or its type) under [variables]',
                 prompt=self.name,
             )
-        return _Message(role, text, compile_template(text, prompt=self.name, where=where))
+        template = compile_template(text, prompt=self.name, where=where)
+        return _Message(role, text, template, constant=not used)
 
     def _example(self, index: int, example: Mapping[str, Any] | FewShot) -> FewShot:
         if isinstance(example, FewShot):
@@ -336,16 +342,18 @@ class Prompt:
         return self._render_bound(values)
 
     def _render_bound(self, values: Mapping[str, Any]) -> list[Message]:
-        context = {**values, "examples": [e.to_data() for e in self.examples]}
-        return [
-            Message(
-                role=m.role,
-                content=render_template(
-                    m.template, context, prompt=self.name, where=f"messages[{i}]"
-                ).strip(),
-            )
-            for i, m in enumerate(self._messages)
-        ]
+        context: dict[str, Any] | None = None
+        out = []
+        for i, m in enumerate(self._messages):
+            text = m.rendered
+            if text is None:
+                if context is None:
+                    context = {**values, "examples": [e.to_data() for e in self.examples]}
+                text = render_template(m.template, context, prompt=self.name, where=f"messages[{i}]").strip()
+                if m.constant:
+                    m.rendered = text
+            out.append(Message(role=m.role, content=text))
+        return out
 
     def use(self, values: Mapping[str, Any]) -> PromptUse:
         """The trace record of one call with these (bound) values."""
