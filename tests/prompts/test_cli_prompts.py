@@ -105,7 +105,16 @@ def test_replay_from_traces_and_check(sim: SimServer, empty_url: str) -> None:
         client.run(production, ticket="The site is down for everyone!")
         client.run(production, ticket="Refund please")
     assert tracer.close(10)
+    trace_id = registry.calls("classify_ticket")[0].trace_id
     registry.close()
+    listed = runner.invoke(
+        app, ["traces", "list", "--tag", "prompt.label=production", "--database-url", empty_url]
+    )
+    assert listed.exit_code == 0 and "2 traces" in listed.output, listed.output
+    shown = runner.invoke(
+        app, ["traces", "show", trace_id, "--database-url", empty_url], env={"COLUMNS": "200"}
+    )
+    assert f"prompt classify_ticket@{v1.version}" in shown.output, shown.output
 
     code, out = cli(
         "replay", "classify_ticket", "--model", "other", "--from-traces", "label=production since=1d"

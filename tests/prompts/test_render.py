@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +127,11 @@ def test_load_finds_files_on_the_search_path(monkeypatch: pytest.MonkeyPatch) ->
     assert load("other").path is not None
     assert load("classify_ticket", path=["elsewhere", "prompts"]).name == "classify_ticket"
     assert load("prompts/classify_ticket.toml").name == "classify_ticket"
+    Path("prompts/greet.md").write_text(
+        '+++\nmodel = "default"\n[variables]\nwho = "str"\n+++\nHi {{ who }}.\n'
+    )
+    greet = load("greet", path="prompts")
+    assert [(m.role, m.content) for m in greet.render(who="Ann")] == [("user", "Hi Ann.")]
     with pytest.raises(PromptError, match="label="):
         load("classify_ticket", label="production")  # no registry given
 

@@ -124,6 +124,14 @@ BEHAVIOUR_EDITS = {
 }
 
 
+LINE = "You label support tickets as urgent, normal or low."
+
+
+@given(st.integers(0, len(LINE) - 1), st.sampled_from("aZ9!?.,;-"))
+def test_any_new_character_in_a_template_makes_a_new_version(at: int, char: str) -> None:
+    assert version_of(TICKET.replace(LINE, LINE[:at] + char + LINE[at:])) != BASE
+
+
 @pytest.mark.parametrize("edit", sorted(BEHAVIOUR_EDITS))
 def test_a_behaviour_edit_makes_a_new_version(edit: str) -> None:
     old, new = BEHAVIOUR_EDITS[edit]
