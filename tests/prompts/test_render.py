@@ -105,6 +105,7 @@ def test_a_missing_attribute_and_the_sandbox_fail_as_render_errors() -> None:
         (("Please change", "{{ oops"), ""),  # an example input is data, never a template: still valid
         (("{% endfor %}", ""), "not a valid template"),
         (('default = "free"', "default = 3"), "the default of 'tier' is int 3"),
+        (('output = "low"', "output = 2024-01-01"), "JSON cannot represent"),
     ],
 )
 def test_invalid_prompt_files_say_what_to_fix(edit: tuple[str, str], words: str) -> None:
@@ -140,3 +141,9 @@ def test_importing_steadyhand_does_not_import_jinja2() -> None:
     code = "import sys, steadyhand; assert 'jinja2' not in sys.modules; steadyhand.Prompt; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_prompt_name_is_a_safe_file_stem() -> None:
+    for bad in ("../etc", "a/b", "", " x"):
+        with pytest.raises(PromptError, match="not a prompt name"):
+            Prompt(name=bad, model="default", messages=[{"role": "user", "content": "hi"}])

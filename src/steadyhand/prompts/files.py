@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PromptError
-from .prompt import Prompt, _is_file_ref, import_model
+from .prompt import NAME, Prompt, _is_file_ref, import_model
 
 __all__ = ["DEFAULT_PATH", "SUFFIXES", "find", "load_file", "parse", "search_path"]
 
@@ -23,7 +23,6 @@ DEFAULT_PATH = ("prompts",)
 """Where :func:`find` looks when neither ``path=`` nor ``STEADYHAND_PROMPTS_PATH`` says otherwise."""
 SUFFIXES = (".toml", ".md")
 _KEYS = {"description", "owner", "model", "params", "variables", "messages", "examples", "output_schema"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _FRONT = re.compile(r"\A\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*(?:\n|\Z)", re.S | re.M)
 _ROLE_HEADING = re.compile(r"^##[ \t]+(system|user|assistant)[ \t]*$", re.I | re.M)
 
@@ -46,7 +45,7 @@ def find(name: str, path: Any = None) -> Path:
         if not direct.is_file():
             raise PromptError(f"prompt file {name} does not exist; check the path", prompt=direct.stem)
         return direct
-    if not _NAME.match(name):
+    if not NAME.match(name):
         raise PromptError(
             f"{name!r} is not a prompt name: use letters, digits, '_', '-' and '.' (the file's stem)",
             prompt=name,

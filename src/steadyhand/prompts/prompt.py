@@ -9,6 +9,7 @@ one. Description, owner and variable descriptions are metadata: shown, stored, n
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +23,7 @@ from ._vars import RESERVED, Variable, bind, parse_variable
 if TYPE_CHECKING:
     from jinja2 import Template
 
-__all__ = ["PARAMS", "FewShot", "Prompt", "PromptSource", "PromptUse"]
+__all__ = ["NAME", "PARAMS", "FewShot", "Prompt", "PromptSource", "PromptUse"]
 
 PromptSource = Literal["file", "registry", "cache", "code"]
 """Where a prompt came from: its file on disk, the registry in the store, the local copy of what the
@@ -31,6 +32,8 @@ PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed", "n", "tools", "t
           "response_format", "extra")  # fmt: skip
 """Keys of a prompt's ``[params]``: the call options of ``client.chat``."""
 _ROLES = ("system", "user", "assistant")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+"""A prompt's name: a file stem, safe as a path component and a span tag."""
 
 
 class _Value:
@@ -159,6 +162,11 @@ class Prompt:
         label: str | None = None,
         fallback: str | None = None,
     ) -> None:
+        if not isinstance(name, str) or not NAME.match(name) or ".." in name:
+            raise PromptError(
+                f"{name!r} is not a prompt name: use letters, digits, '_', '-' and '.' (the file's stem)",
+                prompt=str(name),
+            )
         self.name = name
         if not isinstance(model, str) or not model:
             raise PromptError(f"prompt {name!r}: model must be an alias or 'provider:model'", prompt=name)
@@ -185,7 +193,14 @@ class Prompt:
         self.label = label
         """The label this prompt was loaded by (``production``), or ``None``."""
         self.fallback = fallback
-        self.version = content_hash(self.behaviour())
+        try:
+            self.version = content_hash(self.behaviour())
+        except (TypeError, ValueError) as e:  # a TOML date or time, NaN: not JSON, so not storable
+            raise PromptError(
+                f"prompt {name!r} holds a value JSON cannot represent ({e}); write dates and times as "
+                "strings",
+                prompt=name,
+            ) from None
         """The content hash of :meth:`behaviour` (12 hex digits)."""
 
     def __repr__(self) -> str:

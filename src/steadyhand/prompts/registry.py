@@ -13,6 +13,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ __all__ = ["DEFAULT_CACHE_DIR", "Registry", "RegistryDown", "current_user"]
 log = logging.getLogger("steadyhand.prompts")
 
 DEFAULT_CACHE_DIR = Path(".steadyhand/prompt-cache")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+_HEX = re.compile(r"^[0-9a-f]{1,64}$")
 
 
 def current_user() -> str:
@@ -223,7 +226,10 @@ class Registry:
     # -- the local cache ---------------------------------------------------------------------------
 
     def _cache_file(self, name: str, *parts: str) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir.joinpath(name, *parts)
+        """The cache file, or None: no cache, or a name or label that is no safe path component."""
+        if self.cache_dir is None or not all(_SAFE.match(p) for p in (name, *parts)):
+            return None
+        return self.cache_dir.joinpath(name, *parts)
 
     def _write_cache(self, path: Path | None, data: Any) -> None:
         if path is None:
@@ -257,7 +263,7 @@ class Registry:
 
     def _cached_version(self, name: str, version: str) -> dict[str, Any] | None:
         folder = self._cache_file(name)
-        if folder is None or not folder.is_dir():
+        if folder is None or not folder.is_dir() or not _HEX.match(version):
             return None
         matches = sorted(p for p in folder.glob(f"{version}*.json"))
         data = self._read_cache(matches[0]) if len(matches) == 1 else None
