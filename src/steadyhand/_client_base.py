@@ -283,6 +283,7 @@ def span_for(
     if call.prompt is not None:
         attributes = {**attributes, **call.prompt.attributes()}
         tags.update(call.prompt.tags())
+        tags.setdefault("traffic", call.ctx.traffic)  # replay picks production inputs by it
     record = SpanRecord(
         name=f"chat {target.alias}",
         kind="llm",

@@ -58,6 +58,7 @@ def test_run_renders_calls_and_traces(sim: SimServer) -> None:
     assert _prompt_fields(streamed) == (ref, prompt.version, None, "file", refund)
     assert streamed.tags == {
         "user": "1", "prompt": "classify_ticket", "prompt.version": prompt.version, "prompt.source": "file",
+        "traffic": "production",
     }  # fmt: skip
     assert plain.request is not None
     assert plain.request["messages"][1]["content"] == "Ticket (free plan): The site is down for everyone!"
@@ -112,6 +113,8 @@ def test_stored_calls_replay_under_another_version(sim: SimServer, empty_url: st
         for variables in inputs:
             client.run(production, variables)
         client.run(v1, ticket="not labelled")  # loaded from the file: no label
+    with Client(sim_config(sim.base_url), tracer=tracer, traffic="test") as tests:
+        tests.run(v1, ticket="a test's input")  # not production traffic: replayed only with traffic=any
     assert tracer.flush(10)
 
     write_prompt(TICKET.replace("Ticket ({{ tier }} plan): {{ ticket }}", "[{{ tier }}] {{ ticket|upper }}"))
@@ -136,6 +139,8 @@ def test_stored_calls_replay_under_another_version(sim: SimServer, empty_url: st
     assert {r.span_id for r in again} == {r.span_id for r in results}  # the replays themselves are not inputs
     assert [m.text for m in seen[0].messages][1].startswith("[")
     assert len(everything) == 3 and {r.error for r in everything} == {None}
+    any_traffic = registry.calls("classify_ticket", **parse_query("traffic=any").filters(0))
+    assert len(any_traffic) == 4 and "a test's input" in str([c.attributes for c in any_traffic])
     assert [r.model for r in seen] == ["sim-basic"] * 4 + ["sim-other-2024-01-01"] * 3  # under another model
     tracer.close()
     registry.close()

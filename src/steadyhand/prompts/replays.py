@@ -25,18 +25,22 @@ __all__ = ["ReplayQuery", "ReplayResult", "parse_query", "replay", "replay_span"
 VARIABLES_ATTRIBUTE = "steadyhand.prompt.variables"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_KEYS = ("version", "label", "since", "status", "limit")
+_KEYS = ("version", "label", "since", "status", "traffic", "limit")
+_TRAFFIC = ("production", "test", "shadow", "eval", "any")
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayQuery:
     """Which stored calls to replay: ``version=`` (hash or prefix), ``label=``, ``since=`` (seconds
-    back), ``status=`` (``ok``/``error``) and at most ``limit`` of them, newest first."""
+    back), ``status=`` (``ok``/``error``), ``traffic=`` (default ``production``) and at most ``limit``
+    of them, newest first."""
 
     version: str | None = None
     label: str | None = None
     since: float | None = None
     status: str | None = None
+    traffic: str | None = "production"
+    """The calls' traffic class (``production``, ``test``, ``shadow``, ``eval``); ``None``: any."""
     limit: int = 100
 
     def filters(self, now: float) -> dict[str, Any]:
@@ -45,13 +49,14 @@ class ReplayQuery:
             "label": self.label,
             "since": None if self.since is None else now - self.since,
             "status": self.status,
+            "traffic": self.traffic,
             "limit": self.limit,
         }
 
 
 def parse_query(text: str) -> ReplayQuery:
     """``"label=production since=7d limit=50"``: space-separated ``key=value`` terms (``all`` or an
-    empty text: the latest 100 calls of any version)."""
+    empty text: the latest 100 production calls of any version; ``traffic=any`` for every class)."""
     fields: dict[str, Any] = {}
     for term in text.split():
         if term == "all":
@@ -73,6 +78,10 @@ def parse_query(text: str) -> ReplayQuery:
             fields["limit"] = int(value)
         elif key == "status" and value not in ("ok", "error"):
             raise ConfigurationError(f"status={value!r}: use ok or error")
+        elif key == "traffic":
+            if value not in _TRAFFIC:
+                raise ConfigurationError(f"traffic={value!r}: use one of {', '.join(_TRAFFIC)}")
+            fields["traffic"] = None if value == "any" else value
         else:
             fields[key] = value
     return ReplayQuery(**fields)

@@ -171,10 +171,11 @@ class PromptTables:
         label: str | None = None,
         since: float | None = None,
         status: str | None = None,
+        traffic: str | None = None,
         limit: int = 100,
     ) -> list[SpanView]:
-        """LLM spans made from prompt ``name`` (a version, a label, a time, a status), newest first;
-        replays and few-shot checks (tagged ``replay_of`` / ``check``) are left out."""
+        """LLM spans made from prompt ``name`` (a version, a label, a time, a status, a traffic class),
+        newest first; replays and few-shot checks (tagged ``replay_of`` / ``check``) are left out."""
         if not 1 <= limit <= 10_000:
             raise ConfigurationError(f"limit must be between 1 and 10000, got {limit}")
         where: list[Any] = [_S.kind == "llm"]
@@ -189,6 +190,9 @@ class PromptTables:
         tag = span_tags.c
         # calls that were themselves replays or checks are not production inputs
         where.append(~sa.exists().where(tag.span_id == _S.span_id, tag.key.in_(("replay_of", "check"))))
+        if traffic is not None:
+            of_class = (tag.span_id == _S.span_id, tag.key == "traffic", tag.value == tag_value(traffic))
+            where.append(sa.exists().where(*of_class))
         if label is not None:
             where.append(
                 sa.exists().where(
