@@ -122,6 +122,9 @@ def test_replay_from_traces_and_check(sim: SimServer, empty_url: str) -> None:
     assert code == 0, out
     assert "2 replayed, 0 changed, 0 failed" in out and "(other)" in out
 
+    code, out = cli("replay", "classify_ticket", "--model", "nope", "--from-traces", "all")
+    assert code == 1 and out.startswith("error: unknown model alias 'nope'"), out
+
     code, out = cli("check", "classify_ticket")
     assert code == 1, out
     assert "1 of 2 examples reproduced" in out and "differs" in out

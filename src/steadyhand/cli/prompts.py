@@ -104,11 +104,16 @@ def resolve(
         fail(str(e))
 
 
-def _client(config: Config, url: str | None) -> tuple[Client, Tracer]:
-    """A client for replays and checks (``eval`` traffic), traced to the same store."""
+def _client(config: Config, url: str | None, model: str) -> tuple[Client, Tracer]:
+    """A client for replays and checks (``eval`` traffic), traced to the same store; an unknown
+    ``model`` fails here, once, not on every call."""
     from ..client import Client
     from ..tracing import tracer_from_config
 
+    try:
+        config.resolve(model)
+    except ConfigurationError as e:
+        fail(str(e))
     if url is not None:
         config = config.model_copy(update={"database_url": url})
     tracer = tracer_from_config(config)
@@ -263,7 +268,7 @@ def register(app: typer.Typer) -> None:
             target = resolve(f"{name}@{version}" if version else name, registry, path)
             if model is not None:
                 target = target.replace(model=model)
-            client, tracer = _client(config, database_url)
+            client, tracer = _client(config, database_url, target.model)
             try:
                 results = replay(client, registry, target, query)
             except (ConfigurationError, StoreError) as e:
@@ -299,7 +304,7 @@ def register(app: typer.Typer) -> None:
                 store.close()
         if not prompt.examples:
             fail(f"{prompt.ref} has no few-shot examples to check; add [[examples]] with input and output")
-        client, tracer = _client(config, database_url)
+        client, tracer = _client(config, database_url, prompt.model)
         started = time.perf_counter()
         try:
             report = check_examples(client, prompt, dataset=dataset)
