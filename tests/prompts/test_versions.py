@@ -174,3 +174,16 @@ def test_a_pydantic_model_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     }
     assert prompt.output_model.__name__ == "Label"
     assert prompt.version != BASE
+
+
+_PIECES = st.sampled_from(
+    ["word", "  ", "\t", "\n", "\n\n\n", " \n", "{{ x }}", "{{x}}", "{%- if x %}", "{% endif -%}",
+     "{# note #}", "{#\nmulti\n#}", "'q  q'", "\r\n", "  indented", "{{ 'a  b' }}"]
+)  # fmt: skip
+
+
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_canonical_text_is_a_fixed_point(source: str) -> None:
+    """The registry stores canonical text and hashes it again on the way back: it must not move."""
+    once = canonical_template(source)
+    assert canonical_template(once) == once
