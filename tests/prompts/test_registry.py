@@ -27,6 +27,8 @@ def test_versions_labels_moves_and_rollback(empty_url: str) -> None:
         assert v1.version != v2.version
         assert [v.version for v in registry.versions("classify_ticket")] == [v2.version, v1.version]
         assert registry.register(v2) is False  # kept once
+        with Registry(empty_url, cache_dir=None) as fresh:
+            assert fresh.register(v2) is False  # the store itself keeps each version once
 
         first = registry.move_label("classify_ticket", "production", v1.version[:6], note="launch")
         moved = (first.from_version, first.to_version, first.moved_by, first.note)

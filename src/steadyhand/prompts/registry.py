@@ -67,6 +67,8 @@ class Registry:
         self._down_until = 0.0
         self._down_reason = ""
         self._lock = threading.Lock()
+        self._kept: set[tuple[str, str]] = set()
+        """Versions this registry already kept: loading the same file again costs no query."""
         self._pending: dict[tuple[str, str], tuple[Prompt, str]] = {}
         """Versions used while the store was down: kept at the next contact (every version used is kept)."""
 
@@ -120,19 +122,25 @@ class Registry:
         """Keep ``prompt``'s version (and cache it); True when the registry did not have it yet."""
         from ..store import PromptTables
 
+        key = (prompt.name, prompt.version)
+        if key in self._kept:
+            return False
         self._cache_version(prompt)
         who = by or self.user or current_user()
         data = prompt.to_data()
         try:
-            return bool(self._call(PromptTables.save_version, prompt.name, prompt.version, data, by=who))
+            new = bool(self._call(PromptTables.save_version, prompt.name, prompt.version, data, by=who))
         except RegistryDown:
-            self._pending[(prompt.name, prompt.version)] = (prompt, who)
+            self._pending[key] = (prompt, who)
             raise
+        self._kept.add(key)
+        return new
 
     def _keep_pending(self, store: Store) -> None:
         for key, (prompt, who) in list(self._pending.items()):
             store.prompts.save_version(prompt.name, prompt.version, prompt.to_data(), by=who)
             self._pending.pop(key, None)
+            self._kept.add(key)
 
     def get(self, name: str, version: str, *, label: str | None = None) -> Prompt:
         """Version ``version`` (a hash or a unique prefix) of ``name`` from the store, else the cache
