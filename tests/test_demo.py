@@ -46,3 +46,4 @@ def test_demo_shows_a_prompt_with_two_versions_and_labels(tmp_path: Path) -> Non
     assert "params.temperature" in out and "+ You label support tickets" in out  # the side-by-side diff
     assert "4 traced calls, each linking its version and label" in out
     assert "production still serves classify_ticket@" in out and "from its cache copy" in out
+    assert run(Console(record=True, width=200), workdir=tmp_path) == 0  # and again, on the same database

@@ -57,6 +57,7 @@ DOWN_URL = "postgresql://demo@127.0.0.1:1/registry"
 def run_prompts(console: Console, config: Config, workdir: Path) -> int:
     """Section 6 of the tour; returns the exit code. Uses the demo's database for the registry."""
     console.rule("6. Prompts: versioned files, labels, traces that link the version")
+    began = time.time()  # a second `make demo` finds the first one's calls in the same database
     folder = workdir / "prompts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "classify_ticket.toml"
@@ -94,7 +95,7 @@ def run_prompts(console: Console, config: Config, workdir: Path) -> int:
                     table.add_row(label, prompt.version, prompt.source, ticket, answer)
         flushed = tracer.close(timeout=10)
         console.print(table)
-        calls = registry.calls("classify_ticket", limit=10)
+        calls = registry.calls("classify_ticket", since=began, limit=10)
         linked = {(c.tags.get("prompt.label"), c.prompt_version) for c in calls}
         console.print(f"  {len(calls)} traced calls, each linking its version and label: {sorted(linked)}")
         console.print(diff_table(v1, v2))
