@@ -44,7 +44,7 @@ def test_run_renders_calls_and_traces(sim: SimServer) -> None:
     prompt = load("classify_ticket")
     sink = Sink()
     with Client(sim_config(sim.base_url), tracer=sink) as client:
-        assert client.run(prompt, ticket="The site is down for everyone!").text == "urgent"
+        assert client.run(prompt, ticket="The site is down for everyone!", traffic="test").text == "urgent"
         streamed_call = client.run_stream(prompt, {"ticket": "Refund please"}, tier="pro", tags={"user": "1"})
         with streamed_call as stream:
             assert "".join(stream.text_stream()) == "normal"
@@ -60,6 +60,7 @@ def test_run_renders_calls_and_traces(sim: SimServer) -> None:
         "user": "1", "prompt": "classify_ticket", "prompt.version": prompt.version, "prompt.source": "file",
         "traffic": "production",
     }  # fmt: skip
+    assert plain.tags["traffic"] == "test"  # this call's traffic class, not the client's
     assert plain.request is not None
     assert plain.request["messages"][1]["content"] == "Ticket (free plan): The site is down for everyone!"
     assert (plain.request["temperature"], plain.request["max_tokens"]) == (0.0, 20)  # the pinned params

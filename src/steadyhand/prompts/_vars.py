@@ -17,7 +17,7 @@ from ..errors import PromptError, PromptRenderError
 __all__ = ["RESERVED", "SCALARS", "Variable", "bind", "check_type"]
 
 SCALARS = ("str", "int", "float", "bool", "list", "dict", "any")
-RESERVED = frozenset({"examples", "variables", "timeout", "tags"})
+RESERVED = frozenset({"examples", "variables", "timeout", "tags", "traffic"})
 """Names a variable cannot take: ``examples`` is every template's few-shot data, the others are the
 keyword options of ``client.run``."""
 _LIST = re.compile(r"^list\[(\w+)\]$")
