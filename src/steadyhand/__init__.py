@@ -22,6 +22,8 @@ from .errors import (
     OutputParseError,
     Overloaded,
     PrefillNotSupported,
+    PromptError,
+    PromptRenderError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -35,6 +37,7 @@ from .errors import (
     StructuredOutputError,
     UnexpectedProviderResponse,
 )
+from .prompts.prompt import Prompt
 from .providers.base import Capabilities, Provider
 from .providers.wrapper import WrapperProvider
 from .timeouts import Timeouts
@@ -82,6 +85,9 @@ __all__ = [
     "OutputParseError",
     "Overloaded",
     "PrefillNotSupported",
+    "Prompt",
+    "PromptError",
+    "PromptRenderError",
     "Provider",
     "ProviderConfig",
     "ProviderConnectionError",

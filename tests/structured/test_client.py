@@ -366,3 +366,30 @@ async def test_a_streamed_structured_call_is_traced_under_one_span(sim: SimServe
     for call, parent in zip(llm, parents, strict=True):
         assert call.parent_id == parent.span_id and call.trace_id == parent.trace_id
         assert parent.attributes["steadyhand.structured"]["outcome"] in ("clean", "repaired")
+
+
+def test_a_steadyhand_prompt_links_each_attempt_to_its_version(sim: SimServer) -> None:
+    from steadyhand.prompts import Prompt
+
+    prompt = Prompt(
+        name="describe",
+        model="sim:sim-json-fenced",
+        messages=[{"role": "user", "content": "Describe {{ who }}."}],
+        variables={"who": "str"},
+        params={"temperature": 0.3},
+        output_schema=Person.model_json_schema(),
+    )
+    spans: list[SpanRecord] = []
+
+    class Sink:
+        def record(self, span: SpanRecord) -> None:
+            spans.append(span)
+
+    start = len(sim.requests)
+    with Client(config(sim), tracer=Sink()) as client:
+        result = client.structured(prompt, variables={"who": "Ann"})
+    assert result.value == {"name": "example", "age": 0, "tags": ["example"]}  # a JSON Schema: plain data
+    body = _bodies(sim, start)[0]
+    assert body["messages"][-1]["content"] == "Describe Ann." and body["temperature"] == 0.3
+    (call,) = [s for s in spans if s.kind == "llm"]
+    assert call.prompt_version is not None and call.prompt_version == prompt.use({"who": "Ann"}).ref
