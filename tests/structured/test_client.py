@@ -84,7 +84,7 @@ def test_sim_output_faults_are_cleaned_without_a_reask(
     assert result.value == Person(name="example", age=0, tags=["example"])
     assert (result.outcome, tuple(r.step for r in result.repairs), result.reasks) == (outcome, steps, 0)
     assert result.mode == "json_schema" and len(result.attempts) == 1
-    assert result.usage == result.attempts[0].usage.model_copy(update={"raw": None})
+    assert result.usage.total_tokens == result.attempts[0].usage.total_tokens
     assert result.cost_usd is not None and result.cost_usd == result.attempts[0].cost_usd
     assert result.cost_usd > 0
 

@@ -14,7 +14,7 @@ from collections.abc import Collection, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..providers.base import Capabilities
-from ..types import Message, ModelResponse
+from ..types import ModelResponse
 from ._loop import Ask, Plan, accept_set, loop, vote
 from ._schema import shape_of
 from .modes import Mode, check_mode, mode_for, request_params, with_instruction
@@ -114,10 +114,14 @@ def plan_call(
     else:
         planned = mode  # type: ignore[assignment]
         check_mode(planned, caps, target.api)
-    base: list[Message] = to_messages(messages)
     instructed = planned in ("json_object_schema", "json_object", "text")
+    base: list[Any]
     if instructed:
-        base = with_instruction(base, shape)
+        base = with_instruction(to_messages(messages), shape)
+    elif isinstance(messages, list):
+        base = messages  # checked once, when the request is built
+    else:
+        base = to_messages(messages)
     plan = Plan(
         messages=base,
         params=request_params(planned, shape, target.api),

@@ -33,7 +33,7 @@ _OUTPUT_BACK = 8000
 class Ask:
     """One request to send: the messages and the chat parameters (``n`` for self-consistency)."""
 
-    messages: list[Message]
+    messages: list[Any]
     params: dict[str, Any]
 
 
@@ -41,7 +41,8 @@ class Ask:
 class Plan:
     """Everything the loop needs, decided before the first request."""
 
-    messages: list[Message]
+    messages: list[Any]
+    """The messages to send (``Message`` objects or message mappings, checked when each request is built)."""
     params: dict[str, Any]
     shape: Shape
     mode: Mode

@@ -73,20 +73,21 @@ class Partial:
 
 
 def sum_usage(usages: list[Usage]) -> Usage:
-    """Token counts added up; a count nobody reported stays ``None``."""
+    """Token counts added up; a count nobody reported stays ``None`` (one attempt: its usage as is)."""
 
     def total(name: str) -> int | None:
         values = [getattr(u, name) for u in usages if getattr(u, name) is not None]
         return sum(values) if values else None
 
-    return Usage.model_construct(  # built from validated counts: nothing to check again
+    if len(usages) == 1:
+        return usages[0]
+    return Usage(
         input_tokens=total("input_tokens"),
         output_tokens=total("output_tokens"),
         cached_input_tokens=total("cached_input_tokens"),
         cache_write_tokens=total("cache_write_tokens"),
         reasoning_tokens=total("reasoning_tokens"),
         estimated=any(u.estimated for u in usages),
-        raw=None,
     )
 
 
