@@ -1,26 +1,24 @@
 """The policy every client applies first: the alias's own policy table from steadyhand.toml.
 
-``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry`` or ``breaker``
-gets a :class:`~steadyhand.policies.Resilient` built from those keys; an alias without them is left
-alone (no wrapper, no cost). ``rate_limit``, ``cache`` and ``degraded`` are parsed and checked but
-not enforced yet: a warning says so once per alias.
+``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry``, ``breaker``,
+``rate_limit`` or ``targets`` gets a :class:`~steadyhand.policies.Resilient` built from those keys;
+an alias without them is left alone (no wrapper, no cost). ``cache`` and ``degraded`` are parsed
+and checked but not enforced yet: a warning says so once per alias.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from ..providers.base import Provider
-from .breaker import Breaker
-from .fallback import Fallback
-from .resilient import Resilient
-from .retry import Retry
-from .stack import StackInfo
+if TYPE_CHECKING:
+    from ..providers.base import Provider
+    from .stack import StackInfo
 
 __all__ = ["policies_from_config"]
 
 log = logging.getLogger("steadyhand.policies")
-_NOT_YET = ("rate_limit", "cache", "degraded")
+_NOT_YET = ("cache", "degraded")
 
 
 def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
@@ -28,11 +26,18 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
     alias = info.config.all_models().get(info.target.alias)
     if alias is None or not alias.has_policies:
         return provider
+    # Loaded only for an alias with a policy table: an app without one never imports them.
+    from .breaker import Breaker
+    from .fallback import Fallback
+    from .limits import RateLimit
+    from .resilience import Resilient
+    from .retry import Retry
+
     pending = [key for key in _NOT_YET if getattr(alias, key) is not None]
     if pending:
         log.warning(
             "alias %r sets %s, which steadyhand does not enforce yet (issue 14); the alias's fallbacks, "
-            "deadline, retry and breaker apply",
+            "deadline, retry, breaker, rate_limit and targets apply",
             info.target.alias,
             ", ".join(pending),
         )
@@ -52,4 +57,7 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
         breaker=breaker,
         deadline=alias.deadline,
         attempt_timeout=alias.attempt_timeout,
+        rate_limit=None if alias.rate_limit is None else RateLimit.from_table(alias.rate_limit),
+        targets=alias.target_names() if alias.targets else (),
+        balance=alias.balance,
     )
