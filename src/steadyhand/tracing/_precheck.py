@@ -129,19 +129,40 @@ class Precheck:
         return False
 
 
+_k, _a, _gh, _xox, _jwt = (rx.search for rx in _KEYS)
+_key, _pass, _pwd, _auth = (rx.search for rx in _NAMES)
+(_secret_w, _secret_s), (_cred_w, _cred_s), (_cookie_w, _cookie_s) = ((w, rx.search) for w, rx in _RARE_NAMES)
+(_bearer_w, _bearer_s), (_basic_w, _basic_s) = ((w, rx.search) for w, rx in _SCHEMES)
+_token = _TOKEN.search
+"""Bound searches, called in one flat expression: a generator over the regexes costs as much Python
+as the scans cost C on a span this size."""
+
+
 def _secret(data: bytes) -> bool:
-    if any(rx.search(data) for rx in _KEYS):
+    if (
+        _k(data)
+        or _a(data)
+        or _gh(data)
+        or _xox(data)
+        or _jwt(data)
+        or b"github_pat_" in data
+        or b"PRIVATE KEY-----" in data
+        or (b"@" in data and _URL.search(data))  # user:password@ in a URL
+    ):
         return True
-    if b"github_pat_" in data or b"PRIVATE KEY-----" in data:
-        return True
-    if b"@" in data and _URL.search(data):
-        return True  # user:password@ in a URL
     low = data.lower()
-    if any(rx.search(low) for rx in _NAMES):
-        return True
-    if any(word in low and rx.search(low) for word, rx in (*_RARE_NAMES, *_SCHEMES)):
-        return True
-    return _TOKEN.search(low.replace(b"tokens", b"tokenz") if b"tokens" in low else low) is not None
+    return bool(
+        _key(low)
+        or _pass(low)
+        or _pwd(low)
+        or _auth(low)
+        or (_secret_w in low and _secret_s(low))
+        or (_cred_w in low and _cred_s(low))
+        or (_cookie_w in low and _cookie_s(low))
+        or (_bearer_w in low and _bearer_s(low))
+        or (_basic_w in low and _basic_s(low))
+        or _token(low.replace(b"tokens", b"tokenz") if b"tokens" in low else low)
+    )
 
 
 _STRUCTURAL = frozenset(b":,[{ \t\n\r")
