@@ -194,3 +194,31 @@ def test_without_a_spool_the_store_still_gets_the_redacted_span() -> None:
     }
     assert stored[secret.span_id].attributes == {"note": "call [REDACTED:phone]"}
     assert stored[clean.span_id].request is clean_request
+
+
+def test_a_number_right_after_a_key_is_passed_over_but_the_same_digits_in_a_string_are_not() -> None:
+    """The pre-check rules a digit run out as a number from the two bytes before it (a key's closing
+    quote and colon); a string whose text starts with a colon, or an identifier value, must not fool it."""
+    r = Redactor()
+    numbers = (
+        {"created": 4155550132},
+        {"note:": 4155550132},
+        {'say \\"': 4155550132},
+        {"id": "chatcmpl-4155550132"},
+    )
+    for value in numbers:  # as the spool writes JSON (compact); spaced, a false alarm costs a walk
+        assert not r.may_find(json.dumps(value, separators=(",", ":")).encode()), value
+    texts = (
+        {"note": ":4155550132"},
+        {"note": 'a":4155550132'},
+        {"note": 'a\\":4155550132'},
+        [":4155550132"],
+        {"k": "x", ":4155550132": 1},
+        {"a": {"b": ":4155550132"}},
+        {"id": 1, "note": "call 4155550132"},
+    )
+    for value in texts:
+        for separators in ((",", ":"), (", ", ": ")):
+            encoded = json.dumps(value, separators=separators)
+            assert r.may_find(encoded.encode()), encoded
+            assert r.redact_value(value, field="request")[0] != value, encoded
