@@ -60,6 +60,7 @@ def _instructions(code: str, op: str, span: str, n: int, copies: int) -> int:
             op,
             span,
             str(n),
+            str(copies),
         ],
         capture_output=True,
         text=True,
