@@ -202,6 +202,9 @@ class Config(BaseModel):
     """A cassette file: record and/or replay every provider exchange (see ``cassette_mode``)."""
     cassette_mode: Literal["record", "replay", "auto"] = "auto"
     """``record`` overwrites, ``replay`` never touches the network, ``auto`` replays hits, records misses."""
+    async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """What moves :class:`~steadyhand.AsyncClient`'s bytes: ``aiohttp`` (the default: it keeps its
+    throughput under concurrency) or ``httpx``. :class:`~steadyhand.Client` always uses httpx."""
 
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
 

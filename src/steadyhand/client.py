@@ -295,7 +295,12 @@ class Client(_BaseClient[Transport]):
 
 
 class AsyncClient(_BaseClient[AsyncTransport]):
-    """Call models asynchronously; the same API as :class:`Client` with ``await``."""
+    """Call models asynchronously; the same API as :class:`Client` with ``await``.
+
+    Its default transport is pooled aiohttp (``async_transport = "httpx"`` in the config, or
+    ``transport=AsyncHttpxTransport()``, picks httpx): httpx's async pool loses throughput under
+    concurrency, aiohttp's does not (benchmarks/bench_async_concurrency.py).
+    """
 
     def __init__(
         self,
@@ -316,9 +321,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
 
     def _build(self, target: Target) -> Provider:
         def make() -> AsyncTransport:
-            from .providers.http import AsyncHttpxTransport
+            from .providers.http_provider import default_async_transport
 
-            return AsyncHttpxTransport()
+            return default_async_transport(self.config.async_transport)
 
         def wrap(cassette: Any, inner: AsyncTransport) -> AsyncTransport:
             from .providers.cassette import AsyncCassetteTransport
