@@ -57,8 +57,8 @@ if TYPE_CHECKING:
         CassetteTransport as CassetteTransport,
     )
     from .http import AsyncHttpxTransport as AsyncHttpxTransport
-    from .http_aiohttp import AsyncAiohttpTransport as AsyncAiohttpTransport
     from .http import HttpxTransport as HttpxTransport
+    from .http_aiohttp import AsyncAiohttpTransport as AsyncAiohttpTransport
     from .http_provider import HTTPProvider as HTTPProvider
     from .openai_chat import OpenAIChat as OpenAIChat
     from .openai_completions import OpenAICompletions as OpenAICompletions

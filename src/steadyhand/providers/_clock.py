@@ -33,7 +33,7 @@ class Clock:
         self.phase = "first_token" if timeouts.first_token is not None else "stall"
 
     def read_limit(self, limit: float | None) -> float | None:
-        """``limit`` capped at what is left of the deadline (the phase becomes ``total`` if that is tighter)."""
+        """``limit`` capped at what is left of the deadline (the phase becomes ``total`` if that is less)."""
         if self.deadline is None:
             return limit
         left = max(self.deadline - time.monotonic(), 0.0)

@@ -42,7 +42,12 @@ class _Clock(Clock):
         """The limits for connecting and waiting for the response head."""
         read = self.head_limit()
         connect = self.connect_limit(read)
-        return {"connect": connect, "read": read, "write": min_limit(self.timeouts.stall, read), "pool": connect}
+        return {
+            "connect": connect,
+            "read": read,
+            "write": min_limit(self.timeouts.stall, read),
+            "pool": connect,
+        }
 
     def body_timeout(self, request: httpx.Request) -> None:
         """The head arrived: later reads are limited by ``stall`` (and what is left of ``total``)."""

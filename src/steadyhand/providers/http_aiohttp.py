@@ -19,9 +19,13 @@ the phase) or :class:`~steadyhand.StreamInterrupted` once the body has started.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import urllib.request
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 
@@ -47,7 +51,7 @@ class _Clock(Clock):
         read = self.head_limit()
         return aiohttp.ClientTimeout(connect=self.connect_limit(read), sock_read=read)
 
-    def body_timeout(self, response: aiohttp.ClientResponse) -> None:
+    def body_timeout(self, response: aiohttp.ClientResponse, watch: _LossWatch) -> None:
         """The head arrived: switch the connection's read timer to the body's limit, restarting it now."""
         connection = response.connection
         protocol = None if connection is None else connection.protocol
@@ -58,6 +62,7 @@ class _Clock(Clock):
         restart = getattr(protocol, "_reschedule_timeout", None)
         if restart is not None and not response.content.at_eof():
             restart()
+        watch.watch(protocol, response.content)
 
     def error(self, exc: Exception, *, in_body: bool) -> ProviderError | ConfigurationError:
         """The steadyhand error for an aiohttp error; a connection lost mid-body is an interrupted stream."""
@@ -72,6 +77,36 @@ class _Clock(Clock):
         if in_body:
             return StreamInterrupted(f"the connection closed mid-answer: {_describe(exc)}")
         return ProviderConnectionError(f"the connection failed before an answer arrived: {_describe(exc)}")
+
+
+class _LossWatch:
+    """Fails a body still being read when its connection is lost.
+
+    aiohttp's C parser, given a malformed chunk after the head (seen with 3.14), closes the connection and
+    drops the read timer but never tells the body, whose next read then waits forever; with this, that
+    read raises and the call ends as an interrupted stream. One callback per connection, told which body
+    is current, so a long-lived pooled connection does not collect one per request.
+    """
+
+    __slots__ = ("_current",)
+
+    def __init__(self) -> None:
+        self._current: weakref.WeakKeyDictionary[Any, aiohttp.StreamReader] = weakref.WeakKeyDictionary()
+
+    def watch(self, protocol: Any, content: aiohttp.StreamReader) -> None:
+        first = protocol not in self._current
+        self._current[protocol] = content
+        closed = protocol.closed if first else None
+        if closed is not None:
+            closed.add_done_callback(functools.partial(self._lost, weakref.ref(protocol)))
+
+    def _lost(self, protocol: weakref.ref[Any], closed: asyncio.Future[None]) -> None:
+        if not closed.cancelled():
+            closed.exception()  # retrieved: a connection lost with an error is not an unhandled error
+        alive = protocol()
+        content = None if alive is None else self._current.pop(alive, None)
+        if content is not None and not content.is_eof() and content.exception() is None:
+            content.set_exception(aiohttp.ClientPayloadError("the connection closed before the answer ended"))
 
 
 def _describe(exc: Exception) -> str:
@@ -102,6 +137,7 @@ class AsyncAiohttpTransport:
 
     def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
         self._session = session
+        self._watch = _LossWatch()
 
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
@@ -131,7 +167,7 @@ class AsyncAiohttpTransport:
         resp = None
         try:
             resp = await self._open(request, clock)
-            clock.body_timeout(resp)
+            clock.body_timeout(resp, self._watch)
             body = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise clock.error(exc, in_body=resp is not None) from exc
@@ -148,7 +184,7 @@ class AsyncAiohttpTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise clock.error(exc, in_body=False) from exc
         try:
-            clock.body_timeout(resp)
+            clock.body_timeout(resp, self._watch)
             yield AsyncHTTPStream(resp.status, _headers(resp), self._chunks(resp, clock))
         finally:
             _finish(resp)

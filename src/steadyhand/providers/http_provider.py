@@ -48,6 +48,7 @@ def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransp
         return AsyncAiohttpTransport()
     raise ConfigurationError(f"unknown async transport {kind!r}; use 'aiohttp' or 'httpx'")
 
+
 _E = TypeVar("_E", bound=BaseException)
 
 
