@@ -74,7 +74,9 @@ def completion_sse(tokens: int) -> bytes:
     words = (CONTENT.split() * (tokens // 10 + 1))[:tokens]
     parts = [event({"role": "assistant", "content": ""})]
     parts += [event({"content": (" " if i else "") + w}) for i, w in enumerate(words)]
-    parts.append(event({}, "stop", {"prompt_tokens": 21, "completion_tokens": tokens, "total_tokens": 21 + tokens}))
+    parts.append(
+        event({}, "stop", {"prompt_tokens": 21, "completion_tokens": tokens, "total_tokens": 21 + tokens})
+    )
     return b"".join(parts) + b"data: [DONE]\n\n"
 
 
@@ -98,7 +100,8 @@ def ensure_nginx() -> str:
 
 def _config(root: Path, port: int, workers: int) -> str:
     temp = "\n".join(
-        f"    {kind}_temp_path {root / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {kind}_temp_path {root / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     return f"""
 daemon off;
@@ -178,7 +181,9 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def nginx_upstream(*, tokens: int = 200, workers: int = 1, cpus: set[int] | None = None) -> Iterator[Upstream]:
+def nginx_upstream(
+    *, tokens: int = 200, workers: int = 1, cpus: set[int] | None = None
+) -> Iterator[Upstream]:
     """nginx on a free loopback port (``workers`` processes, pinned to ``cpus``), stopped on exit."""
     binary = ensure_nginx()
     json_body, sse_body = completion_json(), completion_sse(tokens)

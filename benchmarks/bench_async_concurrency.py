@@ -1,4 +1,4 @@
-"""Async throughput under concurrency: `AsyncClient` (its default transport, aiohttp) vs raw `httpx.AsyncClient`,
+"""Async throughput under concurrency: `AsyncClient` (default transport: aiohttp) vs raw `httpx.AsyncClient`,
 raw `aiohttp`, the `openai` SDK and `AsyncClient` over httpx, at 1, 8, 32 and 64 concurrent calls.
 
 The upstream is nginx answering a fixed chat completion (benchmarks/_upstream.py) on its own core, so it is
@@ -75,7 +75,9 @@ class Contenders:
         self.closers.append(raw_httpx.aclose)
 
         async def httpx_call() -> str:
-            r = await raw_httpx.post(self.url, content=self.payload, headers={"content-type": "application/json"})
+            r = await raw_httpx.post(
+                self.url, content=self.payload, headers={"content-type": "application/json"}
+            )
             r.raise_for_status()
             return str(json.loads(r.content)["choices"][0]["message"]["content"])
 
@@ -125,7 +127,9 @@ async def _run(call: Call, concurrency: int, calls: int) -> tuple[float, float]:
     return calls / wall, cpu / calls * 1000
 
 
-async def bench(base: str, calls: int, rounds: int) -> dict[tuple[str, int], list[tuple[float, float, float]]]:
+async def bench(
+    base: str, calls: int, rounds: int
+) -> dict[tuple[str, int], list[tuple[float, float, float]]]:
     contenders = Contenders(base)
     table = contenders.build()
     results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
@@ -177,7 +181,15 @@ def main() -> None:
         "bench_async_concurrency",
         f"Async calls/s on one core vs concurrency, nginx upstream on another "
         f"({'uvloop' if args.uvloop else 'asyncio'} loop; best of {args.rounds} rounds)",
-        ["concurrent", "contender", "calls/s", "x raw httpx", "CPU ms/call", "raw httpx CPU / this", "load avg"],
+        [
+            "concurrent",
+            "contender",
+            "calls/s",
+            "x raw httpx",
+            "CPU ms/call",
+            "raw httpx CPU / this",
+            "load avg",
+        ],
         rows,
         target={
             "AsyncClient at 64 / raw httpx.AsyncClient at 64 (calls/s)": ratio,
@@ -191,8 +203,8 @@ def main() -> None:
     )
     verdict = "meets" if ratio >= 5.0 else "MISSES"
     print(
-        f"AsyncClient at 64 concurrent calls: {ratio:.1f}x the calls/s of raw httpx.AsyncClient ({verdict} the "
-        f"5x target), {cpu_ratio:.1f}x less CPU per call"
+        f"AsyncClient at 64 concurrent calls: {ratio:.1f}x the calls/s of raw httpx.AsyncClient "
+        f"({verdict} the 5x target), {cpu_ratio:.1f}x less CPU per call"
     )
 
 
