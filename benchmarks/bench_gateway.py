@@ -181,7 +181,7 @@ def _steadyhand_env(args: argparse.Namespace) -> dict[str, str]:
 
 @contextmanager
 def steadyhand_serve(
-    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
+    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace, transport: str | None = None
 ) -> Iterator[Target]:
     env = _steadyhand_env(args)
     command = [
