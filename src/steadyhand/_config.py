@@ -6,10 +6,8 @@ built in code; nothing here is global. See docs/configuration.md for the file fo
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +28,7 @@ __all__ = [
 
 DEFAULT_SIM_URL = "http://127.0.0.1:8900"
 ProviderKind = Literal["openai", "anthropic", "openai_compatible", "sim"]
-Api = Literal["chat", "completions", "messages"]
+Api = Literal["chat", "completions", "messages", "responses"]
 
 _DATED = re.compile(r"[-_@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3})(?:$|[-_.:])")
 _FILE_SUFFIXES = (".gguf", ".ggml", ".bin", ".safetensors", ".onnx", ".pt")
@@ -108,8 +106,8 @@ class ModelAlias(BaseModel):
     target: str
     """``provider:model``, e.g. ``openai:gpt-4o-2024-08-06``."""
     api: Api | None = None
-    """``chat`` (default), ``completions`` (OpenAI legacy text completions) or ``messages`` (Anthropic);
-    ``None`` picks the provider kind's native API."""
+    """``chat`` (default), ``completions`` (OpenAI legacy text completions), ``responses`` (OpenAI's
+    Responses API) or ``messages`` (Anthropic); ``None`` picks the provider kind's native API."""
     fallbacks: tuple[str | FallbackTable, ...] = ()
     """Targets (aliases or ``provider:model``) tried in order when this one cannot answer."""
     deadline: float | None = Field(default=None, gt=0)
@@ -373,6 +371,8 @@ def _misplaced(exc: ValidationError) -> str:
 
 
 def _known(what: str, name: str, known: list[str], section: str) -> str:
+    import difflib  # only an error message needs it: not an import-time cost
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     listed = ", ".join(sorted(known)) or "none"
@@ -380,6 +380,8 @@ def _known(what: str, name: str, known: list[str], section: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only a config file needs it: not an import-time cost
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -1,8 +1,8 @@
 """steadyhand's own adapters against the simulator: every fault model maps to the right typed error with
 the right retry_after, and streams carry the same content as non-streamed calls.
 
-OpenAI chat, legacy completions and Anthropic messages; sync and async (async runs its cases concurrently,
-over each async transport: aiohttp, the default, and httpx).
+OpenAI chat, legacy completions, the Responses API and Anthropic messages; sync and async (async runs its
+cases concurrently, over each async transport: aiohttp, the default, and httpx).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _assert_transport(client: AsyncClient, transport: str) -> None:
     assert kinds == {ASYNC_TRANSPORTS[transport]}, kinds
 
 
-APIS = ("chat", "completions", "messages")
+APIS = ("chat", "completions", "responses", "messages")
 PREFILL = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure,"}]
 
 # fault -> (error class, retry_after, timeout phase); per API where the providers differ.
@@ -75,6 +75,11 @@ PER_API: dict[str, dict[str, tuple[type[Exception], Any, str | None]]] = {
         "no-prefill": (PrefillNotSupported, None, None),
     },
     "completions": {"503": (Overloaded, 1.0, None), "content-filter": (ContentFiltered, None, None)},
+    "responses": {
+        "503": (Overloaded, 1.0, None),
+        "content-filter": (ContentFiltered, None, None),
+        "no-prefill": (PrefillNotSupported, None, None),
+    },
     "messages": {
         "503": (ServerError, 1.0, None),
         "content-filter": (BadRequest, None, None),
@@ -84,6 +89,11 @@ PER_API: dict[str, dict[str, tuple[type[Exception], Any, str | None]]] = {
 STREAM_ONLY: dict[str, dict[str, type[Exception]]] = {
     "chat": {"529-in-stream": ServerError, "malformed-sse": UnexpectedProviderResponse},
     "completions": {"529-in-stream": ServerError, "malformed-sse": UnexpectedProviderResponse},
+    "responses": {  # the stream ends with response.failed, or without response.completed
+        "529-in-stream": ServerError,
+        "malformed-sse": UnexpectedProviderResponse,
+        "no-done": StreamInterrupted,
+    },
     "messages": {"529-in-stream": Overloaded, "malformed-sse": UnexpectedProviderResponse},
 }
 HANGS = {"hang", "slow-first-token", "stall"}
@@ -172,7 +182,7 @@ async def test_every_fault_maps_to_its_typed_error_async(sim: SimServer, transpo
 def test_a_rate_limit_without_retry_after_is_not_given_the_default(sim: SimServer) -> None:
     config = sim_config(sim.base_url)
     with Client(config) as client:
-        for api in ("default", "legacy", "claude"):
+        for api in ("default", "legacy", "claude", "responses"):
             alias = config.models[api]
             config.models["x"] = ModelAlias(target="sim:sim-429-no-retry-after", api=alias.api)
             client._targets.clear()
@@ -211,7 +221,7 @@ async def test_the_total_deadline_bounds_a_hang_async(sim: SimServer, transport:
             _assert_transport(client, transport)
 
 
-@pytest.mark.parametrize("alias", ["default", "legacy", "claude"])
+@pytest.mark.parametrize("alias", ["default", "legacy", "claude", "responses"])
 @pytest.mark.parametrize("model", ["sim-basic", "sim-echo", "sim-tool-call"])
 async def test_streams_carry_the_same_content_as_plain_calls(sim: SimServer, alias: str, model: str) -> None:
     config = sim_config(sim.base_url)
