@@ -17,7 +17,7 @@ dependencies); a gateway that cannot be installed or started is skipped with the
 stream overhead <= 1 ms; CPU <= 0.4 ms per request; RSS <= 120 MB and flat within 10% (``--soak 600``).
 The load average is recorded with every figure: the machine is shared.
 
-Run: .venv/bin/python benchmarks/bench_gateway.py [--seconds 10] [--only direct steadyhand ...]
+Run: .venv/bin/python benchmarks/bench_gateway_compare.py [--seconds 10] [--only direct steadyhand ...]
      [--soak 600] [--steadyhand-src PATH]
 """
 
@@ -587,7 +587,7 @@ def _report(
     columns = ["target", "added p50 ms", "added p99 ms", *[f"req/s c={n}" for n in CONNECTIONS], "c64/best"]
     columns += ["TTFT added ms", "stream added ms", "CPU ms/req", "RSS MB", "errors", "load avg (max)"]
     report(
-        "bench_gateway",
+        "bench_gateway_compare",
         f"Gateways in front of nginx (gateway on cores {sorted(gateway_cpus or [])}, load generator "
         f"{'wrk' if use_wrk else 'aiohttp'} + nginx on {sorted(load_cpus or [])}; "
         f"{args.seconds:g} s per level; "
