@@ -458,9 +458,13 @@ async def _streams(target: Target, count: int) -> tuple[float, float, int]:
                         first = time.perf_counter()
                     seen = data[-64:]
                 ok = resp.status == 200 and seen.rstrip().endswith(b"[DONE]")
-            errors += not ok or first is None
+            if not ok or first is None:  # a failed stream has no TTFT to count
+                errors += 1
+                continue
             wholes.append(time.perf_counter() - start)
-            ttfts.append((first or time.perf_counter()) - start)
+            ttfts.append(first - start)
+    if not ttfts:
+        return float("nan"), float("nan"), errors
     return statistics.median(ttfts) * 1000, statistics.median(wholes) * 1000, errors
 
 
@@ -568,7 +572,7 @@ def _report(
         c1: Load = r["c1"]
         best = max(r[f"c{n}"].rps for n in CONNECTIONS)
         ttft, whole, stream_errors = r["stream"]
-        errors = c1.errors + sum(r[f"c{n}"].errors for n in CONNECTIONS) + stream_errors
+        errors = c1.errors + sum(r[f"c{n}"].errors for n in CONNECTIONS)
         rows.append(
             [
                 r["name"],
@@ -581,11 +585,13 @@ def _report(
                 r.get("cpu_ms_per_request", float("nan")),
                 r.get("rss_mb", float("nan")),
                 errors,
+                f"{stream_errors}/{args.streams}",
                 max(c1.load_avg, *(r[f"c{n}"].load_avg for n in CONNECTIONS)),
             ]
         )
     columns = ["target", "added p50 ms", "added p99 ms", *[f"req/s c={n}" for n in CONNECTIONS], "c64/best"]
-    columns += ["TTFT added ms", "stream added ms", "CPU ms/req", "RSS MB", "errors", "load avg (max)"]
+    columns += ["TTFT added ms", "stream added ms", "CPU ms/req", "RSS MB", "errors", "failed streams"]
+    columns += ["load avg (max)"]
     report(
         "bench_gateway_compare",
         f"Gateways in front of nginx (gateway on cores {sorted(gateway_cpus or [])}, load generator "
