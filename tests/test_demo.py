@@ -35,3 +35,15 @@ def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
     assert "demo tour" in out and "chat default" in out and "chat legacy" in out
     assert "RateLimited" in out.split("Every call traced")[1]
     assert " 0 dropped" in out
+
+
+def test_demo_shows_a_prompt_with_two_versions_and_labels(tmp_path: Path) -> None:
+    console = Console(record=True, width=200, force_terminal=False)
+    assert run(console, workdir=tmp_path) == 0
+    out = console.export_text().split("6. Prompts")[1]
+    assert (tmp_path / "prompts" / "classify_ticket.toml").is_file()
+    assert "2 versions of classify_ticket" in out and "2 label moves" in out and "first release" in out
+    assert "params.temperature" in out and "+ You label support tickets" in out  # the side-by-side diff
+    assert "4 traced calls, each linking its version and label" in out
+    assert "production still serves classify_ticket@" in out and "from its cache copy" in out
+    assert run(Console(record=True, width=200), workdir=tmp_path) == 0  # and again, on the same database

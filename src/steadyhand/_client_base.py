@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from ._config import Config, Target, is_pinned
 from ._validate import MessagesInput, build_request, check_request
@@ -20,6 +20,7 @@ from .context import CallContext, OpenSpan, TrafficClass
 from .errors import ConfigurationError
 from .policies.config import policies_from_config
 from .policies.stack import Policy, SharedState, StackInfo, build_stack, guard
+from .policies.state import open_state
 from .providers._common import assemble
 from .providers.base import Provider
 from .providers.registry import build_provider
@@ -29,6 +30,7 @@ from .tracing.records import SpanRecord, SpanSink, fill_usage, new_span_id, new_
 from .types import Chunk, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
+    from .prompts.prompt import Prompt, PromptUse
     from .providers.cassette import Cassette
 
 __all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
@@ -36,12 +38,13 @@ __all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
 log = logging.getLogger("steadyhand.client")
 
 _T = TypeVar("_T")
+_TRAFFIC = frozenset(get_args(TrafficClass))
 
 
 class Call:
     """One call in flight: what was asked, its context (deadline, span) and when it started."""
 
-    __slots__ = ("ctx", "notes", "parent_id", "request", "start", "tags", "target")
+    __slots__ = ("ctx", "notes", "parent_id", "prompt", "request", "start", "tags", "target")
 
     def __init__(
         self,
@@ -59,6 +62,8 @@ class Call:
         self.notes = notes
         self.parent_id = parent_id
         self.start = time.time()
+        self.prompt: PromptUse | None = None
+        """The prompt version, label, source and variables behind the call (``client.run``)."""
 
 
 class _BaseClient(Generic[_T]):
@@ -83,7 +88,8 @@ class _BaseClient(Generic[_T]):
         self._transport = transport
         # The alias tables of steadyhand.toml apply first (innermost); the caller's policies wrap them.
         self._policies = (policies_from_config, *policies)
-        self.state = state if state is not None else SharedState()
+        self._owns_state = state is None
+        self.state = state if state is not None else open_state(self.config)
         """State the policies keep (breakers, limits); pass one object to several clients to share it."""
         self.traffic: TrafficClass = traffic
         self._targets: dict[str, Target] = {}
@@ -186,6 +192,20 @@ class _BaseClient(Generic[_T]):
         request, notes = build_request(target.model, messages, **params)
         return target, request, notes
 
+    def _prompt_request(
+        self, prompt: Prompt, variables: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+    ) -> tuple[Target, ModelRequest, list[str], PromptUse]:
+        """Render ``prompt`` (``PromptRenderError`` before anything is sent) into a request for its
+        pinned model and parameters, and the record its trace keeps (version, label, source, variables).
+
+        What ``client.run`` does; another call path (``client.structured``) can do the same and pass the
+        ``PromptUse`` to :meth:`_open` so its span links the version.
+        """
+        values = prompt.bind(variables, **kwargs)
+        messages = prompt._render_bound(values)
+        target, request, notes = self._chat_request(prompt.model, messages, prompt.params)
+        return target, request, notes, prompt.use(values)
+
     def _given_request(
         self, request: ModelRequest, model: str | None
     ) -> tuple[Target, ModelRequest, list[str]]:
@@ -203,6 +223,8 @@ class _BaseClient(Generic[_T]):
         timeout: float | None,
         tags: Mapping[str, str] | None,
         notes: list[str],
+        traffic: TrafficClass | None = None,
+        prompt: PromptUse | None = None,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -220,11 +242,13 @@ class _BaseClient(Generic[_T]):
         ctx = CallContext(
             deadline=None if timeout is None else time.monotonic() + timeout,
             span=span,
-            traffic=self.traffic,
+            traffic=self.traffic if traffic is None else _traffic(traffic),
             tags=tags or {},
             target=target,
         )
-        return Call(target, request, ctx, tags, notes, parent_id)
+        call = Call(target, request, ctx, tags, notes, parent_id)
+        call.prompt = prompt
+        return call
 
     def _record(
         self,
@@ -246,6 +270,12 @@ class _BaseClient(Generic[_T]):
         return [*self._built.values(), *self._injected.values()]
 
 
+def _traffic(value: str) -> TrafficClass:
+    if value not in _TRAFFIC:
+        raise ConfigurationError(f"traffic must be one of {', '.join(sorted(_TRAFFIC))}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
 def span_for(
     call: Call,
     span: OpenSpan,
@@ -259,6 +289,11 @@ def span_for(
     attributes = span.attributes
     if call.notes:
         attributes = {**attributes, "steadyhand.adjusted": call.notes}
+    tags = dict(call.tags or {})
+    if call.prompt is not None:
+        attributes = {**attributes, **call.prompt.attributes()}
+        tags.update(call.prompt.tags())
+        tags.setdefault("traffic", call.ctx.traffic)  # replay picks production inputs by it
     record = SpanRecord(
         name=f"chat {target.alias}",
         kind="llm",
@@ -274,7 +309,8 @@ def span_for(
         model=span.answered_model or target.model,
         request=call.request.model_dump(mode="json", exclude_none=True),
         attributes=attributes,
-        tags=dict(call.tags or {}),
+        tags=tags,
+        prompt_version=None if call.prompt is None else call.prompt.ref,
     )
     if error is not None:
         record.status = "error"

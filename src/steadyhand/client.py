@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client_base import Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
 from ._config import Config, Target
@@ -21,6 +21,9 @@ from .timeouts import Timeouts
 from .tracing.context import reset_span, use_span
 from .tracing.records import SpanSink
 from .types import Chunk, ModelRequest, ModelResponse, ResponseFormat, Tool
+
+if TYPE_CHECKING:
+    from .prompts.prompt import Prompt
 
 __all__ = ["AsyncClient", "AsyncStream", "Client", "Stream"]
 
@@ -214,18 +217,23 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
         ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
-        wire format (see docs/client.md). A wrong argument raises :class:`~steadyhand.InvalidRequest`.
+        wire format (see docs/client.md); ``traffic`` overrides the client's traffic class for this
+        call (its rate-limit share, see docs/policies.md). A wrong argument raises
+        :class:`~steadyhand.InvalidRequest`.
         """
         params = _params(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+        return self._run(
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     def complete(
         self,
@@ -234,10 +242,13 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
+        return self._run(
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     def stream(
         self,
@@ -256,6 +267,7 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
 
@@ -266,7 +278,9 @@ class Client(_BaseClient[Transport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return Stream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+        return Stream(
+            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
 
     def complete_stream(
         self,
@@ -275,15 +289,61 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> Stream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
-        return Stream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
+        return Stream(
+            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
+
+    def run(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        """Render ``prompt`` with its variables (``client.run(prompt, ticket=...)`` or a mapping) and ask
+        its pinned model with its pinned parameters. A missing, mistyped or undeclared variable raises
+        :class:`~steadyhand.PromptRenderError` before anything is sent; the call's span links the exact
+        version, the label, where the prompt came from and the variables.
+        """
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(
+            target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, prompt=use
+        )
+        return self._run(call)
+
+    def run_stream(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> Stream:
+        """Like :meth:`run`, streamed: ``with client.run_stream(prompt, ticket=...) as s: ...``."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        return Stream(
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, prompt=use),
+            timeout,
+        )
 
     def close(self) -> None:
-        """Close every provider this client built or was given."""
+        """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
             provider.close()
+        if self._owns_state:
+            self.state.close()
 
     def __enter__(self) -> Client:
         return self
@@ -364,6 +424,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
         params = _params(
@@ -371,7 +432,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return await self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+        return await self._run(
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     async def complete(
         self,
@@ -380,10 +443,13 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return await self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
+        return await self._run(
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     def stream(
         self,
@@ -402,6 +468,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
         params = _params(
@@ -409,7 +476,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return AsyncStream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+        return AsyncStream(
+            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
 
     def complete_stream(
         self,
@@ -418,15 +487,54 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> AsyncStream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
-        return AsyncStream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
+        return AsyncStream(
+            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
+
+    async def run(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        """Render ``prompt`` and ask its pinned model (see :meth:`Client.run`)."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(
+            target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, prompt=use
+        )
+        return await self._run(call)
+
+    def run_stream(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> AsyncStream:
+        """Like :meth:`run`, streamed: ``async with client.run_stream(prompt, ticket=...) as s: ...``."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, prompt=use)
+        return AsyncStream(self, call, timeout)
 
     async def aclose(self) -> None:
-        """Close every provider this client built or was given."""
+        """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
             await provider.aclose()
+        if self._owns_state:
+            await self.state.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

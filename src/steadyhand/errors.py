@@ -4,7 +4,9 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
-    │  └─ InvalidRequest                      a wrong argument or body: .param .code .status_code
+    │  ├─ InvalidRequest                      a wrong argument or body: .param .code .status_code
+    │  └─ PromptError                         a prompt file, name or version is wrong: .prompt
+    │     └─ PromptRenderError                a variable is missing, mistyped or undeclared: .variable
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -13,7 +15,7 @@
     │  ├─ DeadlineExceeded                    the policies ran out of time or options: .reason .route
     │  ├─ CircuitOpen                         a target's breaker is open: skipped without a request
     │  └─ ProviderHTTPError                   .status_code .body .headers .retry_after .code
-    │     ├─ RateLimited                      retry after .retry_after
+    │     ├─ RateLimited                      retry after .retry_after; .local: steadyhand's own limit
     │     ├─ QuotaExhausted                   billing/spend limit: never retryable
     │     ├─ Overloaded                       Anthropic 529, OpenAI server_is_overloaded
     │     ├─ ServerError                      5xx
@@ -47,6 +49,8 @@ __all__ = [
     "ModelNotFound",
     "Overloaded",
     "PrefillNotSupported",
+    "PromptError",
+    "PromptRenderError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
@@ -99,6 +103,26 @@ class InvalidRequest(ConfigurationError):
         self.param = param
         self.code = code
         self.status_code = status_code
+
+
+class PromptError(ConfigurationError):
+    """A prompt file is invalid, or a prompt, version or label cannot be found; ``prompt`` names it."""
+
+    def __init__(self, message: str, *, prompt: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prompt = prompt
+
+
+class PromptRenderError(PromptError):
+    """Rendering refused the variables: ``variable`` is the one missing, mistyped or not declared.
+
+    Raised before anything is sent, so a bad input never costs a provider call.
+    """
+
+    def __init__(self, message: str, *, prompt: str | None = None, variable: str | None = None) -> None:
+        super().__init__(message, prompt=prompt)
+        self.variable = variable
 
 
 class StoreError(SteadyhandError):
@@ -228,9 +252,34 @@ class ProviderHTTPError(ProviderError):
 
 
 class RateLimited(ProviderHTTPError):
-    """Too many requests or tokens per minute; wait ``retry_after`` seconds."""
+    """Too many requests or tokens per minute; wait ``retry_after`` seconds.
+
+    ``local`` is True when steadyhand's own rate limit refused the call before anything was sent (the
+    alias's ``rate_limit``), False for a 429 from the provider: a local refusal never counts against
+    a target's health.
+    """
 
     retryable = True
+    local: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        local: bool = False,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, headers=headers, retry_after=retry_after,
+            code=code, provider=provider, model=model,
+        )  # fmt: skip
+        self.local = local
 
 
 class QuotaExhausted(ProviderHTTPError):
