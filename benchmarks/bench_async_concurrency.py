@@ -1,5 +1,6 @@
 """Async throughput under concurrency: `AsyncClient` (default transport: aiohttp) vs raw `httpx.AsyncClient`,
-raw `aiohttp`, the `openai` SDK and `AsyncClient` over httpx, at 1, 8, 32 and 64 concurrent calls.
+raw `aiohttp`, the `openai` SDK, `AsyncClient` with policies and tracing on, and `AsyncClient` over httpx, at
+1, 8, 32 and 64 concurrent calls.
 
 The upstream is nginx answering a fixed chat completion (benchmarks/_upstream.py) on its own core, so it is
 never the bottleneck; the callers run in this process pinned to the other core, so calls/s is what one
@@ -16,8 +17,10 @@ import argparse
 import asyncio
 import json
 import os
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,6 +30,7 @@ import openai
 import steadyhand
 from _common import report
 from _upstream import MODEL, nginx_upstream
+from steadyhand.tracing import SpanRecord, Tracer
 
 MESSAGES = [
     {"role": "system", "content": "You are terse."},
@@ -34,6 +38,13 @@ MESSAGES = [
 ]
 CONCURRENCY = (1, 8, 32, 64)
 Call = Callable[[], Awaitable[str]]
+
+
+class NullStore:
+    """Spans go nowhere: the tracer's own work (redaction, spool, writer) is what is measured."""
+
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        return len(spans)
 
 
 def _cores() -> tuple[set[int], set[int]]:
@@ -54,20 +65,29 @@ class Contenders:
         self.url = f"{base}/chat/completions"
         self.closers: list[Callable[[], Awaitable[Any]]] = []
 
-    def _steadyhand(self, transport: str) -> Call:
+    def _steadyhand(self, transport: str, *, harnessed: bool = False) -> Call:
+        """An AsyncClient call; ``harnessed``: with retry and breaker policies and a tracer (its writer
+        thread's CPU is counted: each run ends with a flush inside the timing)."""
+        alias: Any = f"up:{MODEL}"
+        tracer = None
+        if harnessed:
+            alias = {"target": alias, "retry": {"attempts": 2}, "breaker": {"failures": 50}}
+            tracer = Tracer(NullStore(), spool_dir=Path(tempfile.mkdtemp()) / "spool", exit_timeout=None)
         config = steadyhand.Config.model_validate(
             {
                 "providers": {"up": {"kind": "openai_compatible", "base_url": self.base}},
-                "models": {"default": f"up:{MODEL}"},
+                "models": {"default": alias},
                 "async_transport": transport,
             }
         )
-        client = steadyhand.AsyncClient(config)
+        client = steadyhand.AsyncClient(config, tracer=tracer)
         self.closers.append(client.aclose)
 
         async def call() -> str:
             return (await client.chat(MESSAGES)).text
 
+        if tracer is not None:
+            call.flush = lambda: tracer.flush(60)  # type: ignore[attr-defined]
         return call
 
     def build(self) -> dict[str, Call]:
@@ -100,6 +120,7 @@ class Contenders:
 
         return {
             "AsyncClient (default: aiohttp)": self._steadyhand("aiohttp"),
+            "AsyncClient + retry, breaker, tracer": self._steadyhand("aiohttp", harnessed=True),
             "raw httpx.AsyncClient": httpx_call,
             "raw aiohttp": aiohttp_call,
             "openai SDK (AsyncOpenAI)": sdk_call,
@@ -123,6 +144,9 @@ async def _run(call: Call, concurrency: int, calls: int) -> tuple[float, float]:
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    flush = getattr(call, "flush", None)
+    if flush is not None:
+        assert flush()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return calls / wall, cpu / calls * 1000
 
