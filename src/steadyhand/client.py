@@ -214,18 +214,20 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
         ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
-        wire format (see docs/client.md). A wrong argument raises :class:`~steadyhand.InvalidRequest`.
+        wire format (see docs/client.md); ``cache=False`` neither reads nor fills the alias's cache. A
+        wrong argument raises :class:`~steadyhand.InvalidRequest`.
         """
         params = _params(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+        return self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes, cache=cache))
 
     def complete(
         self,
@@ -234,10 +236,11 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
+        return self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes, cache=cache))
 
     def stream(
         self,
@@ -256,6 +259,7 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        cache: bool = True,
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
 
@@ -266,7 +270,9 @@ class Client(_BaseClient[Transport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return Stream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+        return Stream(
+            self, self._open(target, request, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+        )
 
     def complete_stream(
         self,
@@ -275,10 +281,13 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        cache: bool = True,
     ) -> Stream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
-        return Stream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
+        return Stream(
+            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+        )
 
     def close(self) -> None:
         """Close every provider this client built or was given."""
@@ -359,6 +368,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
         params = _params(
@@ -366,7 +376,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return await self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+        return await self._run(
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, cache=cache)
+        )
 
     async def complete(
         self,
@@ -375,10 +387,13 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return await self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
+        return await self._run(
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, cache=cache)
+        )
 
     def stream(
         self,
@@ -397,6 +412,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        cache: bool = True,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
         params = _params(
@@ -404,7 +420,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return AsyncStream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+        return AsyncStream(
+            self, self._open(target, request, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+        )
 
     def complete_stream(
         self,
@@ -413,10 +431,13 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        cache: bool = True,
     ) -> AsyncStream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
-        return AsyncStream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
+        return AsyncStream(
+            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+        )
 
     async def aclose(self) -> None:
         """Close every provider this client built or was given."""

@@ -1,17 +1,22 @@
 """The policy every client applies first: the alias's own policy table from steadyhand.toml.
 
 ``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry`` or ``breaker``
-gets a :class:`~steadyhand.policies.Resilient` built from those keys; an alias without them is left
-alone (no wrapper, no cost). ``rate_limit``, ``cache`` and ``degraded`` are parsed and checked but
-not enforced yet: a warning says so once per alias.
+gets a :class:`~steadyhand.policies.Resilient` built from those keys; ``cache`` wraps that in a
+:class:`~steadyhand.policies.Cache` (so a fallback's answer is cached under the request) and
+``degraded`` wraps everything in a :class:`~steadyhand.policies.Degraded` (so it stands in only
+when every option is exhausted). An alias without policy keys is left alone (no wrapper, no cost).
+``rate_limit`` is parsed and checked but not enforced yet: a warning says so once per alias.
 """
 
 from __future__ import annotations
 
 import logging
 
+from .._config import DegradedTable
 from ..providers.base import Provider
 from .breaker import Breaker
+from .cache import Cache, store_for
+from .degraded import Degraded
 from .fallback import Fallback
 from .resilient import Resilient
 from .retry import Retry
@@ -20,7 +25,8 @@ from .stack import StackInfo
 __all__ = ["policies_from_config"]
 
 log = logging.getLogger("steadyhand.policies")
-_NOT_YET = ("rate_limit", "cache", "degraded")
+_NOT_YET = ("rate_limit",)
+_RESILIENT = ("deadline", "attempt_timeout", "retry", "breaker")
 
 
 def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
@@ -31,12 +37,35 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
     pending = [key for key in _NOT_YET if getattr(alias, key) is not None]
     if pending:
         log.warning(
-            "alias %r sets %s, which steadyhand does not enforce yet (issue 14); the alias's fallbacks, "
-            "deadline, retry and breaker apply",
+            "alias %r sets %s, which steadyhand does not enforce yet (issue 14); the alias's other "
+            "policies apply",
             info.target.alias,
             ", ".join(pending),
         )
     info.config.check_policies()
+    if alias.fallbacks or any(getattr(alias, key) is not None for key in _RESILIENT):
+        provider = _resilient(provider, info)
+    cache = None
+    if alias.cache is not None:
+        table = alias.degraded
+        keep = table.max_age if isinstance(table, DegradedTable) and table.cached else 0.0
+        cache = Cache(
+            provider, info, store=store_for(info), ttl=alias.cache.ttl, sampled=alias.cache.sampled,
+            keep_stale=keep,
+        )  # fmt: skip
+        provider = cache
+    if alias.degraded is not None:
+        table = alias.degraded
+        if isinstance(table, str):
+            provider = Degraded(provider, info, answer=table)
+        else:
+            source = cache if table.cached else None
+            provider = Degraded(provider, info, answer=table.text, from_cache=source, max_age=table.max_age)
+    return provider
+
+
+def _resilient(provider: Provider, info: StackInfo) -> Provider:
+    alias = info.config.all_models()[info.target.alias]
     fallbacks = [
         Fallback(entry) if isinstance(entry, str) else Fallback(entry.target, on=entry.on)
         for entry in alias.fallbacks

@@ -233,6 +233,8 @@ class Resilient(PolicyProvider):
         spent = sum(s.wait + s.duration for s in route.steps)
         route.overhead = max(0.0, clock - now - spent)
         ctx.note("steadyhand.route", route.as_dict())
+        if ctx.report is not None:
+            ctx.report.route = route
 
     @staticmethod
     def _span(ctx: CallContext, step: Step, outcome: Outcome, number: int, wall_offset: float) -> None:

@@ -45,6 +45,12 @@ class Route:
     answered_by: str | None = None
     """``provider:model`` of the target that answered."""
     cache_hit: bool = False
+    """True when the exact cache answered (no request was sent; the answer was not billed)."""
+    cache: str | None = None
+    """What the cache did: ``hit``, ``miss`` (then stored when complete), ``off`` (the caller passed
+    ``cache=False``), ``sampled`` (temperature > 0 without ``sampled = true``); ``None``: no cache."""
+    degraded: bool = False
+    """True when every option failed and the degraded answer was returned instead of the error."""
     deadline_left: float | None = None
     """Seconds of the call's deadline left when the policies finished; ``None`` without a deadline."""
     overhead: float = 0.0
