@@ -12,8 +12,8 @@ from .breaker import Breaker, BreakerState
 from .cache import Cache, cache
 from .cache_key import KEY_VERSION, cache_key
 from .cache_store import CacheStore, MemoryCacheStore, open_cache_store
-from .degraded import Degraded, degraded, degrades
 from .deadline import DeadlineGuard
+from .degraded import Degraded, degraded, degrades
 from .driver import Attempt, Decisions, Outcome, PolicyProvider, adrive, adrive_stream, drive, drive_stream
 from .fallback import KINDS, Fallback, error_kind
 from .resilient import Resilient, resilient

@@ -129,10 +129,9 @@ class Cache(WrapperProvider):
         route = ctx.report.route if ctx.report is not None else None
         if response is not None and isinstance(response.route, Route):
             route = response.route
-        if not isinstance(route, Route):
-            route = Route(ended_by="answer")
-            if response is not None:
-                route.answered_by = f"{response.provider}:{response.model}"
+        if not isinstance(route, Route):  # no policy inside: the target itself answered
+            target = self.info.target
+            route = Route(ended_by="answer", answered_by=f"{target.provider}:{target.model}")
         route.cache = why
         self._note(route, ctx)
         return route
