@@ -37,7 +37,7 @@ def _config(**alias: object) -> Config:
     return Config(
         providers={"sim": ProviderConfig(kind="sim")},
         models={
-            "support": ModelAlias(target="primary:p-1", **alias),  # type: ignore[arg-type]
+            "support": ModelAlias(target="primary:p-1", **alias),
             "spare": ModelAlias(target="backup:b-1"),
         },
         cache_url="memory://",

@@ -125,5 +125,5 @@ def test_sampled_requests_and_unfinished_answers_are_not_kept() -> None:
     assert skip_reason(_request(temperature=None), sampled=False) is None
     assert keepable(text_response("done")) and keepable(text_response("", finish_reason="tool_calls"))
     for reason in ("length", "content_filter", "refusal", "unknown"):
-        assert not keepable(text_response("cut", finish_reason=reason))  # type: ignore[arg-type]
+        assert not keepable(text_response("cut", finish_reason=reason))
     assert not keepable(text_response("busy").model_copy(update={"degraded": True}))
