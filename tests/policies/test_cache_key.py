@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from steadyhand import ModelRequest
 from steadyhand._config import Target
 from steadyhand.policies import KEY_VERSION, cache_key
-from steadyhand.policies.cache_key import keepable, skip_reason
+from steadyhand.policies.cache_keys import keepable, skip_reason
 from steadyhand.testing import text_response
 from steadyhand.types import Message, ResponseFormat, Tool
 
@@ -111,7 +111,7 @@ def test_the_same_request_built_differently_has_the_same_key() -> None:
 def test_the_key_schema_version_is_part_of_the_key(monkeypatch: Any) -> None:
     import importlib
 
-    module = importlib.import_module("steadyhand.policies.cache_key")
+    module = importlib.import_module("steadyhand.policies.cache_keys")
 
     before = cache_key(TARGET, _request())
     monkeypatch.setattr(module, "KEY_VERSION", KEY_VERSION + 1)

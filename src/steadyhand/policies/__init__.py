@@ -4,56 +4,65 @@ Each policy's decision logic is a sans-I/O generator (:mod:`steadyhand.policies.
 sync and one async driver; the client applies them through its provider stack (``policies=``).
 :func:`resilient` is deadline + retry + circuit breaker + fallback for an alias; :func:`cache` is the
 exact cache and :func:`degraded` the answer of last resort (docs/policies.md).
+A name's module loads when it is first asked for, so an app whose aliases set no policy never pays for
+the policy modules at import.
 """
 
 from __future__ import annotations
 
-from .breaker import Breaker, BreakerState
-from .cache import Cache, cache
-from .cache_key import KEY_VERSION, cache_key
-from .cache_store import CacheStore, MemoryCacheStore, open_cache_store
-from .deadline import DeadlineGuard
-from .degraded import Degraded, degraded, degrades
-from .driver import Attempt, Decisions, Outcome, PolicyProvider, adrive, adrive_stream, drive, drive_stream
-from .fallback import KINDS, Fallback, error_kind
-from .resilient import Resilient, resilient
-from .retry import Retry, should_retry
-from .route import Route, Step
-from .stack import Policy, Resolver, SharedState, StackInfo
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "KEY_VERSION",
-    "KINDS",
-    "Attempt",
-    "Breaker",
-    "BreakerState",
-    "Cache",
-    "CacheStore",
-    "DeadlineGuard",
-    "Decisions",
-    "Degraded",
-    "Fallback",
-    "MemoryCacheStore",
-    "Outcome",
-    "Policy",
-    "PolicyProvider",
-    "Resilient",
-    "Resolver",
-    "Retry",
-    "Route",
-    "SharedState",
-    "StackInfo",
-    "Step",
-    "adrive",
-    "adrive_stream",
-    "cache",
-    "cache_key",
-    "degraded",
-    "degrades",
-    "drive",
-    "drive_stream",
-    "error_kind",
-    "open_cache_store",
-    "resilient",
-    "should_retry",
-]
+from .._lazy import lazy_facade
+
+if TYPE_CHECKING:
+    from .breaker import Breaker as Breaker
+    from .breaker import BreakerState as BreakerState
+    from .cache_keys import KEY_VERSION as KEY_VERSION
+    from .cache_keys import cache_key as cache_key
+    from .cache_store import CacheStore as CacheStore
+    from .cache_store import MemoryCacheStore as MemoryCacheStore
+    from .cache_store import open_cache_store as open_cache_store
+    from .caching import Cache as Cache
+    from .caching import cache as cache
+    from .deadline import DeadlineGuard as DeadlineGuard
+    from .degradation import Degraded as Degraded
+    from .degradation import degraded as degraded
+    from .degradation import degrades as degrades
+    from .driver import Attempt as Attempt
+    from .driver import Decisions as Decisions
+    from .driver import Outcome as Outcome
+    from .driver import PolicyProvider as PolicyProvider
+    from .driver import adrive as adrive
+    from .driver import adrive_stream as adrive_stream
+    from .driver import drive as drive
+    from .driver import drive_stream as drive_stream
+    from .fallback import KINDS as KINDS
+    from .fallback import Fallback as Fallback
+    from .fallback import error_kind as error_kind
+    from .resilience import Resilient as Resilient
+    from .resilience import resilient as resilient
+    from .retry import Retry as Retry
+    from .retry import should_retry as should_retry
+    from .route import Route as Route
+    from .route import Step as Step
+    from .stack import Policy as Policy
+    from .stack import Resolver as Resolver
+    from .stack import SharedState as SharedState
+    from .stack import StackInfo as StackInfo
+
+_HOME = {
+    ".breaker": ("Breaker", "BreakerState"),
+    ".caching": ("Cache", "cache"),
+    ".cache_keys": ("KEY_VERSION", "cache_key"),
+    ".cache_store": ("CacheStore", "MemoryCacheStore", "open_cache_store"),
+    ".deadline": ("DeadlineGuard",),
+    ".degradation": ("Degraded", "degraded", "degrades"),
+    ".driver": ("Attempt", "Decisions", "Outcome", "PolicyProvider", "adrive", "adrive_stream", "drive",
+                "drive_stream"),
+    ".fallback": ("KINDS", "Fallback", "error_kind"),
+    ".resilience": ("Resilient", "resilient"),
+    ".retry": ("Retry", "should_retry"),
+    ".route": ("Route", "Step"),
+    ".stack": ("Policy", "Resolver", "SharedState", "StackInfo"),
+}  # fmt: skip
+__all__, __getattr__, __dir__ = lazy_facade(__name__, globals(), _HOME)

@@ -11,16 +11,11 @@ when every option is exhausted). An alias without policy keys is left alone (no 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from .._config import DegradedTable
-from ..providers.base import Provider
-from .breaker import Breaker
-from .cache import Cache, store_for
-from .degraded import Degraded
-from .fallback import Fallback
-from .resilient import Resilient
-from .retry import Retry
-from .stack import StackInfo
+if TYPE_CHECKING:
+    from ..providers.base import Provider
+    from .stack import StackInfo
 
 __all__ = ["policies_from_config"]
 
@@ -43,6 +38,11 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
             ", ".join(pending),
         )
     info.config.check_policies()
+    # Loaded only for an alias with a policy table: an app without one never imports them.
+    from .._config import DegradedTable
+    from .caching import Cache, store_for
+    from .degradation import Degraded
+
     if alias.fallbacks or any(getattr(alias, key) is not None for key in _RESILIENT):
         provider = _resilient(provider, info)
     cache = None
@@ -65,6 +65,11 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
 
 
 def _resilient(provider: Provider, info: StackInfo) -> Provider:
+    from .breaker import Breaker
+    from .fallback import Fallback
+    from .resilience import Resilient
+    from .retry import Retry
+
     alias = info.config.all_models()[info.target.alias]
     fallbacks = [
         Fallback(entry) if isinstance(entry, str) else Fallback(entry.target, on=entry.on)

@@ -2,14 +2,14 @@
 
 :class:`Cache` wraps an alias's provider stack (outside the retry/fallback policy, so a fallback's
 answer is stored under the request, tagged with the model that produced it). It looks the request
-up by :func:`~steadyhand.policies.cache_key.cache_key`; on a hit it returns the stored answer (a
+up by :func:`~steadyhand.policies.cache_keys.cache_key`; on a hit it returns the stored answer (a
 stream replays it as a stream) with ``route.cache_hit`` set, and the call is not billed; on a miss
 it asks the provider and keeps the answer for ``ttl`` seconds when it is complete
-(:func:`~steadyhand.policies.cache_key.keepable`). Errors are never stored. ``client.chat(...,
+(:func:`~steadyhand.policies.cache_keys.keepable`). Errors are never stored. ``client.chat(...,
 cache=False)`` skips both the lookup and the store for one call.
 
 Entries may be kept past ``ttl`` (``keep_stale``) only so that degraded mode can serve the last
-answer when the provider is down (:mod:`steadyhand.policies.degraded`); a lookup never returns them.
+answer when the provider is down (:mod:`steadyhand.policies.degradation`); a lookup never returns them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..providers.base import Provider
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
 from .cache_entry import Entry, decode, encode, response_chunks
-from .cache_key import cache_key, keepable, skip_reason
+from .cache_keys import cache_key, keepable, skip_reason
 from .cache_store import CacheStore, open_cache_store
 from .route import Route
 from .stack import Policy, StackInfo

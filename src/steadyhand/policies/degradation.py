@@ -29,8 +29,8 @@ from ..providers.base import Provider
 from ..providers.wrapper import WrapperProvider
 from ..types import Choice, Chunk, Message, ModelRequest, ModelResponse, Usage
 from .breaker import counts_against
-from .cache import Cache
 from .cache_entry import response_chunks
+from .caching import Cache
 from .driver import aclose_iterator, close_iterator
 from .route import Route
 from .stack import Policy, StackInfo
