@@ -15,6 +15,7 @@ provider's default and is cached: pass one above 0 to mark a call as sampled.)
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import TYPE_CHECKING
 
 import orjson
@@ -43,7 +44,11 @@ def cache_key(target: Target, request: ModelRequest, *, kind: str | None = None)
         "api": target.api,
         "request": body,
     }
-    return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    try:
+        canonical = orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer past 64 bits in a provider extra: the stdlib writes any int
+        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def skip_reason(request: ModelRequest, *, sampled: bool) -> str | None:

@@ -31,7 +31,7 @@ from ..types import Choice, Chunk, Message, ModelRequest, ModelResponse, Usage
 from .breaker import counts_against
 from .cache_entry import response_chunks
 from .caching import Cache
-from .driver import aclose_iterator, close_iterator
+from .driver import aclose_iterator, close_iterator, has_content
 from .route import Route
 from .stack import Policy, StackInfo
 
@@ -165,7 +165,7 @@ class Degraded(WrapperProvider):
         try:
             try:
                 for chunk in iterator:
-                    started = True
+                    started = started or has_content(chunk)
                     yield chunk
             except ProviderError as error:
                 if started or not degrades(error):
@@ -183,7 +183,7 @@ class Degraded(WrapperProvider):
         try:
             try:
                 async for chunk in iterator:
-                    started = True
+                    started = started or has_content(chunk)
                     yield chunk
             except ProviderError as error:
                 if started or not degrades(error):

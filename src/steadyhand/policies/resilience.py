@@ -23,6 +23,7 @@ from ..types import ModelRequest
 from .breaker import Breaker, BreakerState
 from .driver import Attempt, Decisions, Outcome, PolicyProvider
 from .fallback import Fallback
+from .fit import unfit
 from .retry import Retry, should_retry
 from .route import EndedBy, Route, Step
 from .stack import Policy, StackInfo
@@ -114,6 +115,10 @@ class Resilient(PolicyProvider):
         number = 0
         for index, (fallback, target) in enumerate(self.chain):
             if fallback is not None and (last is None or not fallback.takes(last)):
+                continue
+            why = None if index == 0 else unfit(request, self._provider(index, target).capabilities)
+            if why is not None:  # a certain refusal: not worth an attempt or a slice of the deadline
+                route.steps.append(Step(_name(target), target.alias, "skipped", f"unfit: {why}"))
                 continue
             breaker = self._breaker(target)
             made, wait = 0, 0.0
