@@ -28,7 +28,7 @@ def _scenario(*rules: Rule) -> Scenario:
 
 def _once(model: str, kind: str, **fault: object) -> Rule:
     """``model`` fails with ``kind`` on its first request only."""
-    return Rule(match=Match(model=model), faults=[Fault(kind=kind, times=1, **fault)])  # type: ignore[arg-type]
+    return Rule(match=Match(model=model), faults=[Fault(kind=kind, times=1, **fault)])
 
 
 @pytest.fixture(scope="module")
