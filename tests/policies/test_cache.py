@@ -169,7 +169,9 @@ def test_a_cache_policy_in_code_and_a_store_that_fails(tmp_path: Path) -> None:
     primary = _answers(3)
     bad = open_cache_store("postgresql://nobody@127.0.0.1:1/none")  # nothing listens there
     client = Client(providers={"primary": primary}, policies=[cache(ttl=30, store=bad)])
-    assert [client.chat("hi").text for _ in range(2)] == ["answer 0", "answer 1"]  # misses, no error
+    assert client.chat("hi").text == "answer 0"  # a miss, not an error
+    bad.flush()  # type: ignore[attr-defined]  # the queued write fails: counted and dropped
+    assert client.chat("hi").text == "answer 1"
     assert bad.errors >= 2
     sqlite = open_cache_store(f"sqlite:///{tmp_path / 'cache.db'}")
     client = Client(providers={"primary": primary}, policies=[cache(ttl=30, store=sqlite)])

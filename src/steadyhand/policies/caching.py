@@ -120,7 +120,8 @@ class Cache(WrapperProvider):
     @staticmethod
     def _note(route: Route, ctx: CallContext) -> None:
         ctx.note("steadyhand.cache", route.cache)
-        ctx.note("steadyhand.route", route.as_dict())
+        if ctx.span is not None:  # built only for a traced call
+            ctx.span.note("steadyhand.route", route.as_dict())
         if ctx.report is not None:
             ctx.report.route = route
 
@@ -140,9 +141,8 @@ class Cache(WrapperProvider):
         now = time.time()
         target = self.info.target
         answered_by = route.answered_by or f"{target.provider}:{target.model}"
-        kept = response.model_copy(update={"route": None})
         frozen = None if chunks is None else tuple(chunks)
-        return Entry(kept, answered_by, now, now + self.ttl, frozen)
+        return Entry(response, answered_by, now, now + self.ttl, frozen)  # the route is not stored
 
     def _ttl(self) -> float:
         return self.ttl + self.keep_stale
@@ -156,11 +156,20 @@ class Cache(WrapperProvider):
             entry = self._fresh(self.store.get(key))
             if entry is not None:
                 return entry.response.model_copy(update={"route": self._hit(entry, ctx, started)})
-        response = self.inner.complete(request, ctx=ctx)
+        response, data = self._settle(self.inner.complete(request, ctx=ctx), ctx, key, why)
+        if key is not None and data is not None:
+            self.store.set(key, data, self._ttl())
+        return response
+
+    def _settle(
+        self, response: ModelResponse, ctx: CallContext, key: str | None, why: str
+    ) -> tuple[ModelResponse, bytes | None]:
+        """The answer with its route, and the entry to store (``None``: not to be kept)."""
         route = self._route_of(response, ctx, why)
-        if key is not None and keepable(response):
-            self.store.set(key, encode(self._entry(response, route, None)), self._ttl())
-        return response.model_copy(update={"route": route})
+        data = encode(self._entry(response, route, None)) if key is not None and keepable(response) else None
+        if response.route is not route:
+            response = response.model_copy(update={"route": route})
+        return response, data
 
     async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
         started = time.monotonic()
@@ -169,11 +178,10 @@ class Cache(WrapperProvider):
             entry = self._fresh(await self.store.aget(key))
             if entry is not None:
                 return entry.response.model_copy(update={"route": self._hit(entry, ctx, started)})
-        response = await self.inner.acomplete(request, ctx=ctx)
-        route = self._route_of(response, ctx, why)
-        if key is not None and keepable(response):
-            await self.store.aset(key, encode(self._entry(response, route, None)), self._ttl())
-        return response.model_copy(update={"route": route})
+        response, data = self._settle(await self.inner.acomplete(request, ctx=ctx), ctx, key, why)
+        if key is not None and data is not None:
+            await self.store.aset(key, data, self._ttl())
+        return response
 
     # -- streams ----------------------------------------------------------------------------------
 

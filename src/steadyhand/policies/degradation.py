@@ -102,7 +102,8 @@ class Degraded(WrapperProvider):
             "steadyhand.degraded",
             {"source": source, "error_type": type(error).__name__, "error_message": str(error)},
         )
-        ctx.note("steadyhand.route", route.as_dict())
+        if ctx.span is not None:  # built only for a traced call
+            ctx.span.note("steadyhand.route", route.as_dict())
         if ctx.span is not None:
             ctx.span.answered_by(response.provider, response.model)
         if ctx.report is not None:

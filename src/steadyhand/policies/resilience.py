@@ -237,7 +237,8 @@ class Resilient(PolicyProvider):
         route.deadline_left = None if deadline is None else deadline - clock
         spent = sum(s.wait + s.duration for s in route.steps)
         route.overhead = max(0.0, clock - now - spent)
-        ctx.note("steadyhand.route", route.as_dict())
+        if ctx.span is not None:  # built only for a traced call
+            ctx.span.note("steadyhand.route", route.as_dict())
         if ctx.report is not None:
             ctx.report.route = route
 

@@ -7,12 +7,24 @@ migrated: entries are disposable, and a change of shape bumps the cache's key ve
 
 Every operation is bounded (a 250 ms busy timeout on SQLite, the engine's short connect timeout on
 PostgreSQL) and never raises: a failure is a miss or a skipped write, counted on ``errors``.
+
+On SQLite the two hot statements run on one plain ``sqlite3`` connection per thread, opened with the
+store's own pragmas (WAL, ``synchronous=NORMAL``): through SQLAlchemy's pool (checkout, pre-ping,
+BEGIN, commit) a lookup cost 75 µs of CPU and a write 100 µs, against 2 µs and 14 µs here, which
+is the difference between a cache that costs a tenth of a call and one that costs a third.
+
+Writes are behind: ``set`` queues the entry (a lookup in this process sees it at once) and a writer
+thread stores what queued in one transaction every :data:`FLUSH_EVERY` seconds, so a burst of misses
+costs one commit instead of one each; ``close()`` and interpreter exit store what is left.
 """
 
 from __future__ import annotations
 
+import atexit
 import sqlite3
+import threading
 import time
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from ._engine import create_engine, normalize_url
+from ._engine import _sqlite_pragmas, create_engine, normalize_url, sqlite_path
 
 __all__ = ["SqlCacheStore"]
 
@@ -28,6 +40,16 @@ BUSY_TIMEOUT_MS = 250
 """How long a cache operation waits for another writer before giving up (a miss, not a hang)."""
 PRUNE_EVERY = 1_000
 """Expired rows are deleted once every this many writes."""
+FLUSH_EVERY = 0.05
+"""Seconds between two batches of queued writes."""
+_OPEN: weakref.WeakSet[SqlCacheStore] = weakref.WeakSet()
+
+_GET = "SELECT value FROM steadyhand_cache WHERE key = ? AND expires_at > ?"
+_SET = (
+    "INSERT INTO steadyhand_cache (key, expires_at, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, value = excluded.value"
+)
+_PRUNE = "DELETE FROM steadyhand_cache WHERE expires_at <= ?"
 
 _metadata = sa.MetaData()
 entries = sa.Table(
@@ -66,6 +88,30 @@ class SqlCacheStore:
         self._select = sa.select(entries.c.value).where(
             entries.c.key == sa.bindparam("k"), entries.c.expires_at > sa.bindparam("now")
         )
+        self._path = sqlite_path(self.url) if self._sqlite else None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._raw: list[sqlite3.Connection] = []
+        self._pending: dict[str, tuple[float, bytes]] = {}
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        _OPEN.add(self)
+
+    def _conn(self) -> sqlite3.Connection | None:
+        """This thread's plain SQLite connection (``None`` off SQLite or for an in-memory database)."""
+        if self._path is None:
+            return None
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self._create()
+            conn = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            _sqlite_pragmas(conn, None)
+            _short_busy_timeout(conn, None)
+            self._local.conn = conn
+            with self._lock:
+                self._raw.append(conn)
+        return conn
 
     def _create(self) -> None:
         if not self._ready:
@@ -75,26 +121,70 @@ class SqlCacheStore:
     def get(self, key: str) -> bytes | None:
         from ..policies.cache_store import note_failure
 
+        now = time.time()
+        queued = self._pending.get(key)
+        if queued is not None:
+            return queued[1] if queued[0] > now else None
         try:
-            self._create()
-            with self._engine.connect() as conn:
-                row = conn.execute(self._select, {"k": key, "now": time.time()}).first()
+            raw = self._conn()
+            if raw is not None:
+                row = raw.execute(_GET, (key, now)).fetchone()
+            else:
+                self._create()
+                with self._engine.connect() as conn:
+                    row = conn.execute(self._select, {"k": key, "now": now}).first()
         except Exception as error:
             note_failure(self, "read", error)
             return None
         return None if row is None else bytes(row[0])
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._pending[key] = (time.time() + ttl, value)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_behind, name="steadyhand-cache", daemon=True
+                )
+                self._writer.start()
+
+    def _write_behind(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_EVERY)
+            self.flush()
+
+    def flush(self) -> None:
+        """Store every queued write now (one transaction)."""
         from ..policies.cache_store import note_failure
 
-        now = time.time()
+        with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, {}
+        rows = [(key, expires, value) for key, (expires, value) in batch.items()]
         try:
+            raw = self._conn()
+            if raw is not None:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    raw.executemany(_SET, rows)
+                    self._writes += len(rows)
+                    if self._writes >= PRUNE_EVERY:
+                        raw.execute(_PRUNE, (time.time(),))
+                        self._writes = 0
+                    raw.execute("COMMIT")
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                return
             self._create()
             with self._engine.begin() as conn:
-                conn.execute(self._upsert, {"key": key, "expires_at": now + ttl, "value": value})
-                self._writes += 1
-                if self._writes % PRUNE_EVERY == 0:
-                    conn.execute(sa.delete(entries).where(entries.c.expires_at <= now))
+                conn.execute(self._upsert, [{"key": k, "expires_at": e, "value": v} for k, e, v in rows])
+                self._writes += len(rows)
+                if self._writes >= PRUNE_EVERY:
+                    conn.execute(sa.delete(entries).where(entries.c.expires_at <= time.time()))
+                    self._writes = 0
         except Exception as error:
             note_failure(self, "write", error)
 
@@ -105,4 +195,23 @@ class SqlCacheStore:
         self.set(key, value, ttl)
 
     def close(self) -> None:
+        """Store what is queued, stop the writer and close every connection."""
+        self.flush()
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join(5)
+        with self._lock:
+            for conn in self._raw:
+                conn.close()
+            self._raw.clear()
+        self._local = threading.local()
         self._engine.dispose()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Queued writes are stored before the interpreter exits (another process may be waiting on them)."""
+    for store in list(_OPEN):
+        store.flush()
