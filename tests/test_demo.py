@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from steadyhand.cli.demo import FAULTS, run
 
 
-def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The demo's output, run once for the module, and its work directory."""
+    workdir = tmp_path_factory.mktemp("demo")
     console = Console(record=True, width=200, force_terminal=False)
-    assert run(console, workdir=tmp_path) == 0
-    out = console.export_text()
-    assert (tmp_path / "demo.db").is_file()
+    assert run(console, workdir=workdir) == 0
+    return console.export_text(), workdir
+
+
+def test_demo_runs_to_completion_and_shows_each_fault(demo: tuple[str, Path]) -> None:
+    out, workdir = demo
+    assert (workdir / "demo.db").is_file()
     for section in ("One call, three provider APIs", "Streaming", "Faults surface as typed errors", "traced"):
         assert section in out
     for label, _model, _streamed in FAULTS:
@@ -35,3 +43,14 @@ def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
     assert "demo tour" in out and "chat default" in out and "chat legacy" in out
     assert "RateLimited" in out.split("Every call traced")[1]
     assert " 0 dropped" in out
+
+
+def test_the_demo_shows_the_policies_deciding(demo: tuple[str, Path]) -> None:
+    """A fault-ridden primary and a healthy fallback, the breaker opening and closing, the decision
+    record of a few requests, a cache hit and a degraded answer."""
+    policies = demo[0].split("5. Policies")[1].split("6. Every call traced")[0]
+    assert "flaky-primary Overloaded 503" in policies and "sim-basic:backup ok" in policies
+    assert "skipped (breaker open)" in policies and "half_open" in policies
+    assert "a half-open probe closed it" in policies
+    assert "decision record of a failed-over call" in policies and "waited" in policies
+    assert "cache hit=True, 0 requests sent" in policies and "degraded=True" in policies
