@@ -71,6 +71,12 @@ def test_the_issues_alias_answers_from_the_backup(
     models = [r.body["model"] for r in sim.requests if isinstance(r.body, dict)]
     assert models == ["sim-500:primary"] * 3 + ["sim-basic:backup"]  # never the context-window fallback
     assert "cache" not in caplog.text and "degraded" not in caplog.text  # both are enforced
+    sim.clear_requests()
+    with Client(config) as client:  # `cache = { ttl = 3600 }`: a new client, the same SQLite file
+        again = client.chat("hi", model="support")
+    assert again.text == response.text and again.route.cache_hit and sim.requests == []
+    assert again.route.answered_by == "sim:sim-basic:backup" and not again.degraded
+    assert Path(".steadyhand/cache.db").is_file()  # the default store, in the working directory
 
 
 @pytest.mark.parametrize(
