@@ -240,3 +240,44 @@ def test_resilient_in_code_outside_the_cache_still_sees_hits() -> None:
     client = Client(config, providers={"primary": primary}, policies=[policy])
     assert client.chat("x", model="support").text == client.chat("x", model="support").text
     assert len(primary.history) == 1
+
+
+class _Bytes:
+    """A shared state's byte store (as the Redis-backed state has), failing on demand."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[bytes, float | None]] = {}
+        self.down = False
+
+    def get_bytes(self, key: str) -> bytes | None:
+        if self.down:
+            raise ConnectionError("redis is down")
+        item = self.items.get(key)
+        return None if item is None else item[0]
+
+    def set_bytes(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        if self.down:
+            raise ConnectionError("redis is down")
+        self.items[key] = (value, ttl)
+
+    async def aget_bytes(self, key: str) -> bytes | None:
+        return self.get_bytes(key)
+
+    async def aset_bytes(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        self.set_bytes(key, value, ttl)
+
+
+async def test_the_cache_over_a_shared_states_byte_store() -> None:
+    from steadyhand.policies.cache_store import ByteState, StateCacheStore
+
+    state = _Bytes()
+    assert isinstance(state, ByteState)
+    store = StateCacheStore(state)
+    primary = _answers(2)
+    client = Client(providers={"primary": primary}, policies=[cache(ttl=30, store=store)])
+    assert [client.chat("hi").text for _ in range(2)] == ["answer 0", "answer 0"]
+    ((key, (_, ttl)),) = state.items.items()
+    assert key.startswith("steadyhand:cache:") and ttl == 30
+    assert await store.aget(key.removeprefix("steadyhand:cache:")) is not None
+    state.down = True
+    assert client.chat("hi").text == "answer 1" and store.errors == 2  # a miss and a skipped write

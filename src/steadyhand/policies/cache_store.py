@@ -22,7 +22,14 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigurationError
 
-__all__ = ["DEFAULT_CACHE_PATH", "CacheStore", "MemoryCacheStore", "open_cache_store"]
+__all__ = [
+    "DEFAULT_CACHE_PATH",
+    "ByteState",
+    "CacheStore",
+    "MemoryCacheStore",
+    "StateCacheStore",
+    "open_cache_store",
+]
 
 DEFAULT_CACHE_PATH = Path(".steadyhand") / "cache.db"
 """The SQLite file the cache uses when nothing else is configured."""
@@ -90,6 +97,59 @@ class MemoryCacheStore:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@runtime_checkable
+class ByteState(Protocol):
+    """The byte store of a shared state (in memory, or Redis with ``state_url``)."""
+
+    def get_bytes(self, key: str) -> bytes | None: ...
+
+    def set_bytes(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
+
+    async def aget_bytes(self, key: str) -> bytes | None: ...
+
+    async def aset_bytes(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
+
+
+class StateCacheStore:
+    """The cache in the client's shared state: with ``state_url = "redis://..."`` the same Redis (and
+    the same connection, timeouts and failure counting) as the limits and the breakers."""
+
+    PREFIX = "steadyhand:cache:"
+
+    def __init__(self, state: ByteState) -> None:
+        self.state = state
+        self.errors = 0
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.state.get_bytes(self.PREFIX + key)
+        except Exception as error:
+            note_failure(self, "read", error)
+            return None
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        try:
+            self.state.set_bytes(self.PREFIX + key, value, ttl)
+        except Exception as error:
+            note_failure(self, "write", error)
+
+    async def aget(self, key: str) -> bytes | None:
+        try:
+            return await self.state.aget_bytes(self.PREFIX + key)
+        except Exception as error:
+            note_failure(self, "read", error)
+            return None
+
+    async def aset(self, key: str, value: bytes, ttl: float) -> None:
+        try:
+            await self.state.aset_bytes(self.PREFIX + key, value, ttl)
+        except Exception as error:
+            note_failure(self, "write", error)
+
+    def close(self) -> None:
+        pass  # the state is the client's to close
 
 
 def open_cache_store(url: str | None) -> CacheStore:

@@ -26,7 +26,7 @@ from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
 from .cache_entry import Entry, decode, encode, response_chunks
 from .cache_keys import cache_key, keepable, skip_reason
-from .cache_store import CacheStore, open_cache_store
+from .cache_store import ByteState, CacheStore, StateCacheStore, open_cache_store
 from .route import Route
 from .stack import Policy, StackInfo
 
@@ -39,11 +39,15 @@ __all__ = ["Cache", "cache", "store_for"]
 def store_for(info: StackInfo, url: str | None = None) -> CacheStore:
     """The cache store the config names, one per :class:`SharedState` (so clients sharing state share it).
 
-    ``url`` (else the config's ``cache_url``, else Redis at its ``state_url``, else the SQLite file
+    ``url`` (else the config's ``cache_url``, else the shared state itself when ``state_url`` names
+    Redis and the state keeps bytes, else Redis at ``state_url``, else the SQLite file
     ``.steadyhand/cache.db``).
     """
     chosen = url or cache_url(info.config)
-    return info.state.get(f"steadyhand.cache.store:{chosen}", lambda: open_cache_store(chosen))
+    state = info.state
+    if url is None and not info.config.cache_url and chosen is not None and isinstance(state, ByteState):
+        return state.get("steadyhand.cache.store:state", lambda: StateCacheStore(state))
+    return state.get(f"steadyhand.cache.store:{chosen}", lambda: open_cache_store(chosen))
 
 
 def cache_url(config: Config) -> str | None:
