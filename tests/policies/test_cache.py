@@ -15,7 +15,7 @@ from steadyhand.policies.cache_entry import decode
 from steadyhand.sim import Respond, Rule, Scenario, SimServer
 from steadyhand.testing import QueueProvider, text_response
 from steadyhand.tracing import SpanRecord
-from steadyhand.types import Usage
+from steadyhand.types import Message, ModelRequest, Usage
 
 USAGE = Usage(input_tokens=10, output_tokens=5)
 
@@ -91,8 +91,25 @@ async def test_cache_false_and_hits_async() -> None:
     async with client.stream("hi", model="support") as stream:
         assert "".join([t async for t in stream.text_stream()]) == "answer 1"
     assert stream.response.route.cache_hit and len(primary.history) == 2
-    request = client.complete_stream  # the ready-request entry points take cache= too
-    assert "cache" in request.__code__.co_varnames
+    ready = ModelRequest(model="support", messages=[Message(role="user", content="hi")])
+    primary.enqueue("ready, uncached", "streamed ready, uncached")
+    assert (await client.complete(ready, cache=False)).text == "ready, uncached"
+    async with client.complete_stream(ready, cache=False) as stream:
+        assert "".join([t async for t in stream.text_stream()]) == "streamed ready, uncached"
+    assert (await client.complete(ready)).text == "answer 1" and len(primary.history) == 4
+
+
+def test_the_ready_request_entry_points_take_cache_false() -> None:
+    primary = _answers(1).enqueue("uncached", "streamed, uncached")
+    client = Client(_config(), providers={"primary": primary})
+    ready = ModelRequest(model="support", messages=[Message(role="user", content="hi")])
+    assert client.complete(ready).text == client.chat("hi", model="support").text == "answer 0"
+    assert client.complete(ready, cache=False).text == "uncached"
+    with client.complete_stream(ready, cache=False) as stream:
+        assert "".join(stream.text_stream()) == "streamed, uncached"
+    with client.complete_stream(ready) as stream:
+        assert "".join(stream.text_stream()) == "answer 0"
+    assert len(primary.history) == 3
 
 
 def test_errors_cut_answers_and_sampled_requests_are_not_stored() -> None:
