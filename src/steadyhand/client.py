@@ -214,20 +214,24 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
         ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
-        wire format (see docs/client.md); ``cache=False`` neither reads nor fills the alias's cache. A
-        wrong argument raises :class:`~steadyhand.InvalidRequest`.
+        wire format (see docs/client.md); ``traffic`` overrides the client's traffic class for this
+        call (its rate-limit share, see docs/policies.md); ``cache=False`` neither reads nor fills the
+        alias's cache. A wrong argument raises :class:`~steadyhand.InvalidRequest`.
         """
         params = _params(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes, cache=cache))
+        return self._run(
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
+        )
 
     def complete(
         self,
@@ -236,11 +240,14 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes, cache=cache))
+        return self._run(
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
+        )
 
     def stream(
         self,
@@ -259,6 +266,7 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
@@ -271,7 +279,9 @@ class Client(_BaseClient[Transport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return Stream(
-            self, self._open(target, request, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def complete_stream(
@@ -281,18 +291,23 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> Stream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
         return Stream(
-            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+            self,
+            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def close(self) -> None:
-        """Close every provider this client built or was given."""
+        """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
             provider.close()
+        if self._owns_state:
+            self.state.close()
 
     def __enter__(self) -> Client:
         return self
@@ -368,6 +383,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
@@ -377,7 +393,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return await self._run(
-            self._open(target, request, timeout=timeout, tags=tags, notes=notes, cache=cache)
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     async def complete(
@@ -387,12 +403,13 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
         return await self._run(
-            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, cache=cache)
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def stream(
@@ -412,6 +429,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
@@ -421,7 +439,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return AsyncStream(
-            self, self._open(target, request, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def complete_stream(
@@ -431,18 +451,23 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
         cache: bool = True,
     ) -> AsyncStream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
         return AsyncStream(
-            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, cache=cache), timeout
+            self,
+            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     async def aclose(self) -> None:
-        """Close every provider this client built or was given."""
+        """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
             await provider.aclose()
+        if self._owns_state:
+            await self.state.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

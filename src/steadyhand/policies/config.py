@@ -1,16 +1,15 @@
 """The policy every client applies first: the alias's own policy table from steadyhand.toml.
 
-``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry`` or ``breaker``
-gets a :class:`~steadyhand.policies.Resilient` built from those keys; ``cache`` wraps that in a
-:class:`~steadyhand.policies.Cache` (so a fallback's answer is cached under the request) and
-``degraded`` wraps everything in a :class:`~steadyhand.policies.Degraded` (so it stands in only
-when every option is exhausted). An alias without policy keys is left alone (no wrapper, no cost).
-``rate_limit`` is parsed and checked but not enforced yet: a warning says so once per alias.
+``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry``, ``breaker``,
+``rate_limit`` or ``targets`` gets a :class:`~steadyhand.policies.Resilient` built from those keys;
+``cache`` wraps that in a :class:`~steadyhand.policies.Cache` (so a fallback's answer is cached under
+the request, and a hit takes no rate-limit budget) and ``degraded`` wraps everything in a
+:class:`~steadyhand.policies.Degraded` (so it stands in only when every option is exhausted). An
+alias without policy keys is left alone (no wrapper, no cost).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,9 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["policies_from_config"]
 
-log = logging.getLogger("steadyhand.policies")
-_NOT_YET = ("rate_limit",)
-_RESILIENT = ("deadline", "attempt_timeout", "retry", "breaker")
+_RESILIENT = ("deadline", "attempt_timeout", "retry", "breaker", "rate_limit")
 
 
 def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
@@ -29,21 +26,13 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
     alias = info.config.all_models().get(info.target.alias)
     if alias is None or not alias.has_policies:
         return provider
-    pending = [key for key in _NOT_YET if getattr(alias, key) is not None]
-    if pending:
-        log.warning(
-            "alias %r sets %s, which steadyhand does not enforce yet (issue 14); the alias's other "
-            "policies apply",
-            info.target.alias,
-            ", ".join(pending),
-        )
     info.config.check_policies()
     # Loaded only for an alias with a policy table: an app without one never imports them.
     from .._config import DegradedTable
     from .caching import Cache, store_for
     from .degradation import Degraded
 
-    if alias.fallbacks or any(getattr(alias, key) is not None for key in _RESILIENT):
+    if alias.fallbacks or alias.targets or any(getattr(alias, key) is not None for key in _RESILIENT):
         provider = _resilient(provider, info)
     cache = None
     if alias.cache is not None:
@@ -67,6 +56,7 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
 def _resilient(provider: Provider, info: StackInfo) -> Provider:
     from .breaker import Breaker
     from .fallback import Fallback
+    from .limits import RateLimit
     from .resilience import Resilient
     from .retry import Retry
 
@@ -86,4 +76,7 @@ def _resilient(provider: Provider, info: StackInfo) -> Provider:
         breaker=breaker,
         deadline=alias.deadline,
         attempt_timeout=alias.attempt_timeout,
+        rate_limit=None if alias.rate_limit is None else RateLimit.from_table(alias.rate_limit),
+        targets=alias.target_names() if alias.targets else (),
+        balance=alias.balance,
     )
