@@ -73,19 +73,25 @@ def test_a_second_process_hits_the_default_sqlite_file(tmp_path: Path, sim: SimS
     assert (tmp_path / ".steadyhand" / "cache.db").is_file()
 
 
+@pytest.mark.parametrize("key", ["cache_url", "state_url"])
 def test_processes_share_answers_through_redis(
-    tmp_path: Path, sim: SimServer, redis_server: RedisServer
+    key: str, tmp_path: Path, sim: SimServer, redis_server: RedisServer
 ) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        text = TOML.format(cache_url=f'cache_url = "{redis_server.url}"', sim=sim.base_url)
+        text = TOML.format(cache_url=f'{key} = "{redis_server.url}"', sim=sim.base_url)
         (tmp_path / name / "steadyhand.toml").write_text(text)
     sim.clear_requests()
-    first = _run(tmp_path / "a", "asked over redis")
-    second = _run(tmp_path / "b", "asked over redis")  # another folder: no SQLite file to share
+    question = f"asked over redis ({key})"
+    first = _run(tmp_path / "a", question)
+    second = _run(tmp_path / "b", question)  # another folder: no SQLite file to share
     assert (first["hit"], second["hit"]) == (False, True) and first["text"] == second["text"]
     assert _models(sim) == ["sim-500:primary", "sim-basic:backup"]
     assert not (tmp_path / "a" / ".steadyhand").exists()
+    import redis
+
+    keys = redis.Redis.from_url(redis_server.url).keys("steadyhand:cache:*")
+    assert len(keys) >= 1  # the entries live in Redis, under the cache's prefix
 
 
 def test_a_redis_that_is_down_is_a_miss_not_an_error(tmp_path: Path, sim: SimServer) -> None:
