@@ -1,4 +1,4 @@
-"""``steadyhand demo``: a guided tour of the model layer against the built-in simulator.
+"""``steadyhand demo``: a guided tour of the model layer and its policies against the built-in simulator.
 
 Runs on its own in seconds with no keys and no network, exits 0, and so doubles as a smoke test.
 """
@@ -300,7 +300,7 @@ def _short(text: str, limit: int = 50) -> str:
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo() -> None:
-        """Tour the model layer against the built-in simulator (no keys, no network, under a minute)."""
+        """Tour the model layer and its policies against the simulator (no keys, no network, under a minute)."""
         raise typer.Exit(run(Console()))
 
 
