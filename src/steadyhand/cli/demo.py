@@ -300,7 +300,7 @@ def _short(text: str, limit: int = 50) -> str:
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo() -> None:
-        """Tour the model layer and its policies against the simulator (no keys or network, under a minute)."""
+        """Tour the model layer and its policies against the simulator (no keys, no network, < 1 min)."""
         raise typer.Exit(run(Console()))
 
 
