@@ -10,7 +10,9 @@ Calls run from a pool of threads. Two contenders, same scenario, same calls:
 - the openai SDK calling the primary with its own retries (``max_retries=2``) and the same
   first-byte limit: the side-by-side anchor (it has no fallback).
 
-Reported per contender: success rate, p50/p99 latency, attempts per call, and the errors left.
+Reported per contender: success rate, p50/p99 latency, attempts per call, throughput, and the
+errors left. Latencies include waiting for the GIL behind the other threads: a contender whose
+threads sleep in long backoffs leaves the GIL to fewer threads, which shortens its healthy calls.
 Run: .venv/bin/python benchmarks/bench_chaos.py [--calls 10000] [--threads 16]
 """
 
@@ -166,6 +168,7 @@ def main() -> None:
             r["p99_ms"],
             r["attempts_mean"],
             r["attempts_max"],
+            args.calls / r["seconds"],
             ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "none",
         ]
         for name, r in results.items()
@@ -175,7 +178,7 @@ def main() -> None:
         "bench_chaos",
         f"{args.calls:,} calls, {args.threads} threads; the primary fails {FAILURE_RATE:.0%} of requests "
         f"({', '.join(FAULTS)}); a healthy fallback (target: steadyhand >= 99.9% answered)",
-        ["caller", "answered", "p50 ms", "p99 ms", "attempts/call", "max attempts", "errors left"],
+        ["caller", "answered", "p50 ms", "p99 ms", "attempts/call", "max attempts", "calls/s", "errors left"],
         rows,
         results=results,
         target_met=ours["success"] >= 0.999,
