@@ -12,7 +12,7 @@ Calls run from a pool of threads. Two contenders, same scenario, same calls:
 
 Reported per contender: success rate, p50/p99 latency, attempts per call, throughput, and the
 errors left. Latencies include waiting for the GIL behind the other threads: a contender whose
-threads sleep in long backoffs leaves the GIL to fewer threads, which shortens its healthy calls.
+threads sleep in long backoffs leaves the GIL to fewer threads, which can shorten its healthy calls.
 Run: .venv/bin/python benchmarks/bench_chaos.py [--calls 10000] [--threads 16]
 """
 
