@@ -298,3 +298,19 @@ async def test_the_cache_over_a_shared_states_byte_store() -> None:
     assert await store.aget(key.removeprefix("steadyhand:cache:")) is not None
     state.down = True
     assert client.chat("hi").text == "answer 1" and store.errors == 2  # a miss and a skipped write
+
+
+def test_closing_the_client_stores_what_is_queued_and_closes_its_cache(tmp_path: Path) -> None:
+    from steadyhand.store._cache import SqlCacheStore
+
+    primary = _answers(1)
+    config = _config().model_copy(update={"cache_url": f"sqlite:///{tmp_path / 'c.db'}"})
+    client = Client(config, providers={"primary": primary})
+    client.chat("hi", model="support")
+    (store,) = [s for s in client.state._items.values() if isinstance(s, SqlCacheStore)]
+    client.close()  # the client opened the state, so it closes it, and the store with it
+    assert store._closed and store._raw == []
+    assert store._writer is None or not store._writer.is_alive()  # the writer thread has ended
+    again = Client(config, providers={"primary": QueueProvider(name="primary")})  # nothing to answer with
+    assert again.chat("hi", model="support").route.cache_hit  # the queued write reached the file
+    again.close()

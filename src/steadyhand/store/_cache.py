@@ -42,6 +42,8 @@ PRUNE_EVERY = 1_000
 """Expired rows are deleted once every this many writes."""
 FLUSH_EVERY = 0.05
 """Seconds between two batches of queued writes."""
+IDLE_AFTER = 2.0
+"""Seconds without a write after which the writer thread ends (the next write starts another)."""
 _OPEN: weakref.WeakSet[SqlCacheStore] = weakref.WeakSet()
 
 _GET = "SELECT value FROM steadyhand_cache WHERE key = ? AND expires_at > ?"
@@ -150,17 +152,33 @@ class SqlCacheStore:
                 self._writer.start()
 
     def _write_behind(self) -> None:
-        while not self._closed:
+        """Store the queue every FLUSH_EVERY seconds; leave after IDLE_AFTER seconds without writes."""
+        idle = 0.0
+        while True:
             self._wake.wait(FLUSH_EVERY)
-            self.flush()
+            with self._lock:
+                if self._closed or (not self._pending and idle >= IDLE_AFTER):
+                    self._writer = None
+                    break
+            idle = 0.0 if self.flush() else idle + FLUSH_EVERY
+        self._close_own_connection()
 
-    def flush(self) -> None:
-        """Store every queued write now (one transaction)."""
+    def _close_own_connection(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                if conn in self._raw:
+                    self._raw.remove(conn)
+            conn.close()
+
+    def flush(self) -> int:
+        """Store every queued write now (one transaction); returns how many were queued."""
         from ..policies.cache_store import note_failure
 
         with self._lock:
             if not self._pending:
-                return
+                return 0
             batch, self._pending = self._pending, {}
         rows = [(key, expires, value) for key, (expires, value) in batch.items()]
         try:
@@ -177,7 +195,7 @@ class SqlCacheStore:
                 except BaseException:
                     raw.execute("ROLLBACK")
                     raise
-                return
+                return len(rows)
             self._create()
             with self._engine.begin() as conn:
                 conn.execute(self._upsert, [{"key": k, "expires_at": e, "value": v} for k, e, v in rows])
@@ -187,6 +205,7 @@ class SqlCacheStore:
                     self._writes = 0
         except Exception as error:
             note_failure(self, "write", error)
+        return len(rows)
 
     async def aget(self, key: str) -> bytes | None:
         return self.get(key)  # a local file: faster inline than a hop to a thread; bounded by the timeout
@@ -199,9 +218,10 @@ class SqlCacheStore:
         self.flush()
         with self._lock:
             self._closed = True
+            writer = self._writer
         self._wake.set()
-        if self._writer is not None and self._writer is not threading.current_thread():
-            self._writer.join(5)
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(5)
         with self._lock:
             for conn in self._raw:
                 conn.close()
