@@ -54,3 +54,14 @@ def test_the_demo_shows_the_policies_deciding(demo: tuple[str, Path]) -> None:
     assert "a half-open probe closed it" in policies
     assert "decision record of a failed-over call" in policies and "waited" in policies
     assert "cache hit=True, 0 requests sent" in policies and "degraded=True" in policies
+
+
+def test_demo_shows_a_prompt_with_two_versions_and_labels(demo: tuple[str, Path]) -> None:
+    text, workdir = demo
+    out = text.split("7. Prompts")[1]
+    assert (workdir / "prompts" / "classify_ticket.toml").is_file()
+    assert "2 versions of classify_ticket" in out and "2 label moves" in out and "first release" in out
+    assert "params.temperature" in out and "+ You label support tickets" in out  # the side-by-side diff
+    assert "4 traced calls, each linking its version and label" in out
+    assert "production still serves classify_ticket@" in out and "from its cache copy" in out
+    assert run(Console(record=True, width=200), workdir=workdir) == 0  # and again, on the same database

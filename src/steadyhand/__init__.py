@@ -20,6 +20,8 @@ from .errors import (
     ModelNotFound,
     Overloaded,
     PrefillNotSupported,
+    PromptError,
+    PromptRenderError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -32,6 +34,7 @@ from .errors import (
     StreamInterrupted,
     UnexpectedProviderResponse,
 )
+from .prompts.prompt import Prompt
 from .providers.base import Capabilities, Provider
 from .providers.wrapper import WrapperProvider
 from .timeouts import Timeouts
@@ -77,6 +80,9 @@ __all__ = [
     "OpenSpan",
     "Overloaded",
     "PrefillNotSupported",
+    "Prompt",
+    "PromptError",
+    "PromptRenderError",
     "Provider",
     "ProviderConfig",
     "ProviderConnectionError",

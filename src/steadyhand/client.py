@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client_base import Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
 from ._config import Config, Target
@@ -21,6 +21,9 @@ from .timeouts import Timeouts
 from .tracing.context import reset_span, use_span
 from .tracing.records import SpanSink
 from .types import Chunk, ModelRequest, ModelResponse, ResponseFormat, Tool
+
+if TYPE_CHECKING:
+    from .prompts.prompt import Prompt
 
 __all__ = ["AsyncClient", "AsyncStream", "Client", "Stream"]
 
@@ -302,6 +305,47 @@ class Client(_BaseClient[Transport]):
             timeout,
         )
 
+    def run(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        """Render ``prompt`` with its variables (``client.run(prompt, ticket=...)`` or a mapping) and ask
+        its pinned model with its pinned parameters. A missing, mistyped or undeclared variable raises
+        :class:`~steadyhand.PromptRenderError` before anything is sent; the call's span links the exact
+        version, the label, where the prompt came from and the variables.
+        """
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(
+            target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, prompt=use
+        )
+        return self._run(call)
+
+    def run_stream(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> Stream:
+        """Like :meth:`run`, streamed: ``with client.run_stream(prompt, ticket=...) as s: ...``."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        return Stream(
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, prompt=use),
+            timeout,
+        )
+
     def close(self) -> None:
         """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
@@ -461,6 +505,40 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
             timeout,
         )
+
+    async def run(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        """Render ``prompt`` and ask its pinned model (see :meth:`Client.run`)."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(
+            target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, prompt=use
+        )
+        return await self._run(call)
+
+    def run_stream(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> AsyncStream:
+        """Like :meth:`run`, streamed: ``async with client.run_stream(prompt, ticket=...) as s: ...``."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, prompt=use)
+        return AsyncStream(self, call, timeout)
 
     async def aclose(self) -> None:
         """Close every provider this client built or was given (and the state it opened)."""

@@ -4,7 +4,9 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
-    │  └─ InvalidRequest                      a wrong argument or body: .param .code .status_code
+    │  ├─ InvalidRequest                      a wrong argument or body: .param .code .status_code
+    │  └─ PromptError                         a prompt file, name or version is wrong: .prompt
+    │     └─ PromptRenderError                a variable is missing, mistyped or undeclared: .variable
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -47,6 +49,8 @@ __all__ = [
     "ModelNotFound",
     "Overloaded",
     "PrefillNotSupported",
+    "PromptError",
+    "PromptRenderError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
@@ -99,6 +103,26 @@ class InvalidRequest(ConfigurationError):
         self.param = param
         self.code = code
         self.status_code = status_code
+
+
+class PromptError(ConfigurationError):
+    """A prompt file is invalid, or a prompt, version or label cannot be found; ``prompt`` names it."""
+
+    def __init__(self, message: str, *, prompt: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prompt = prompt
+
+
+class PromptRenderError(PromptError):
+    """Rendering refused the variables: ``variable`` is the one missing, mistyped or not declared.
+
+    Raised before anything is sent, so a bad input never costs a provider call.
+    """
+
+    def __init__(self, message: str, *, prompt: str | None = None, variable: str | None = None) -> None:
+        super().__init__(message, prompt=prompt)
+        self.variable = variable
 
 
 class StoreError(SteadyhandError):

@@ -21,6 +21,7 @@ from ..errors import ProviderError, ProviderHTTPError, ProviderTimeout, StreamIn
 from ..sim import Fault, Match, Rule, Scenario, SimServer
 from ..store import open_store
 from ..tracing import tracer_from_config
+from .demo_prompts import run_prompts
 from .traces import trace_tree
 
 QUESTION = "In one sentence, why should an LLM never be a single point of failure?"
@@ -122,6 +123,8 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
         f"  {stats.written} spans in the store through the crash-safe spool, {stats.dropped} dropped; "
         "redacted and priced before they touched disk"
     )
+    if run_prompts(console, config, workdir):
+        return 1
     console.print(
         Panel.fit(
             f"done in {time.perf_counter() - started:.1f} s; the simulator recorded {seen} requests.\n"
