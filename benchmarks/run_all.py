@@ -27,6 +27,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_codecs": ([], ["--ops", "300", "--rounds", "2"]),
     "bench_policies": ([], ["--calls", "300", "--rounds", "3"]),
     "bench_chaos": ([], ["--calls", "500"]),
+    "bench_structured": ([], ["--rounds", "1"]),
+    "bench_structured_local": ([], ["--limit", "5"]),
 }
 
 

@@ -24,6 +24,10 @@ def test_demo_runs_to_completion_and_shows_each_fault(demo: tuple[str, Path]) ->
     assert (workdir / "demo.db").is_file()
     for section in ("One call, three provider APIs", "Streaming", "Faults surface as typed errors", "traced"):
         assert section in out
+    structured = out.split("Structured output")[1].split("Every call traced")[0]
+    for step in ("surrounding_prose", "code_fence", "trailing_commas", "number_in_string", "single_to_list"):
+        assert step in structured, step
+    assert "same_error" in structured and "repair log" in structured  # the cut answer is not passed off
     for label, _model, _streamed in FAULTS:
         assert label in out
     for error in (
@@ -48,7 +52,7 @@ def test_demo_runs_to_completion_and_shows_each_fault(demo: tuple[str, Path]) ->
 def test_the_demo_shows_the_policies_deciding(demo: tuple[str, Path]) -> None:
     """A fault-ridden primary and a healthy fallback, the breaker opening and closing, the decision
     record of a few requests, a cache hit and a degraded answer."""
-    policies = demo[0].split("5. Policies")[1].split("6. Every call traced")[0]
+    policies = demo[0].split("6. Policies")[1].split("7. Every call traced")[0]
     assert "flaky-primary Overloaded 503" in policies and "sim-basic:backup ok" in policies
     assert "skipped (breaker open)" in policies and "half_open" in policies
     assert "a half-open probe closed it" in policies
@@ -58,7 +62,7 @@ def test_the_demo_shows_the_policies_deciding(demo: tuple[str, Path]) -> None:
 
 def test_demo_shows_a_prompt_with_two_versions_and_labels(demo: tuple[str, Path]) -> None:
     text, workdir = demo
-    out = text.split("7. Prompts")[1]
+    out = text.split("8. Prompts")[1]
     assert (workdir / "prompts" / "classify_ticket.toml").is_file()
     assert "2 versions of classify_ticket" in out and "2 label moves" in out and "first release" in out
     assert "params.temperature" in out and "+ You label support tickets" in out  # the side-by-side diff

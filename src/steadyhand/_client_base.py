@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from ._config import Config, Target, is_pinned
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .prompts.prompt import Prompt, PromptUse
     from .providers.cassette import Cassette
 
-__all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
+__all__ = ["AfterHook", "Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
 
 log = logging.getLogger("steadyhand.client")
 
@@ -64,6 +64,10 @@ class Call:
         self.start = time.time()
         self.prompt: PromptUse | None = None
         """The prompt version, label, source and variables behind the call (``client.run``)."""
+
+
+AfterHook = Callable[["Call", ModelResponse], None]
+"""Called with a call's answer before its span is recorded (structured output notes the attempt)."""
 
 
 class _BaseClient(Generic[_T]):

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._client_base import Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_base import AfterHook, Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_structured import AsyncStructuredCalls, StructuredCalls
 from ._config import Config, Target
 from .context import TrafficClass
 from .policies.stack import Policy, SharedState
@@ -145,7 +146,7 @@ class AsyncStream(StreamCore):
         await self.close()
 
 
-class Client(_BaseClient[Transport]):
+class Client(StructuredCalls, _BaseClient[Transport]):
     """Call models synchronously. ``Client()`` loads ``steadyhand.toml``/``STEADYHAND_*`` (see docs).
 
     ``providers`` injects providers by name (test doubles, your own adapters); ``tracer`` receives one
@@ -185,7 +186,7 @@ class Client(_BaseClient[Transport]):
 
         return self._build_http(target, transport=self._pool(target.provider, make, wrap))
 
-    def _run(self, call: Call) -> ModelResponse:
+    def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse:
         provider = self._stack(call.target)
         span = call.ctx.span
         token = None if span is None else use_span(span.context)
@@ -197,6 +198,8 @@ class Client(_BaseClient[Transport]):
         finally:
             if token is not None:
                 reset_span(token)
+        if after is not None:
+            after(call, response)
         self._record(call, response=response)
         return response
 
@@ -362,7 +365,7 @@ class Client(_BaseClient[Transport]):
         self.close()
 
 
-class AsyncClient(_BaseClient[AsyncTransport]):
+class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
     """Call models asynchronously; the same API as :class:`Client` with ``await``."""
 
     def __init__(
@@ -395,7 +398,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
 
         return self._build_http(target, async_transport=self._pool(target.provider, make, wrap))
 
-    async def _run(self, call: Call) -> ModelResponse:
+    async def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse:
         provider = self._stack(call.target)
         span = call.ctx.span
         token = None if span is None else use_span(span.context)
@@ -407,6 +410,8 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         finally:
             if token is not None:
                 reset_span(token)
+        if after is not None:
+            after(call, response)
         self._record(call, response=response)
         return response
 

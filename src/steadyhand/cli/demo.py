@@ -111,7 +111,7 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
     if code:
         return code
 
-    console.rule("6. Every call traced to a real database")
+    console.rule("7. Every call traced to a real database")
     stats = tracer.stats()
     with open_store(config.database_url) as store:
         detail = store.get_trace(tour.trace_id)
@@ -189,12 +189,13 @@ def _tour(console: Console, client: Client, sim: SimServer) -> int:
             _short(error.message, 70),
         )
     console.print(faults)
+    _structured(console, client)
     return _policies(console, client)
 
 
 def _policies(console: Console, client: Client) -> int:
     """A primary that is down then flaky, a healthy fallback, the breaker, the cache, degraded mode."""
-    console.rule("5. Policies: the primary fails, the feature does not")
+    console.rule("6. Policies: the primary fails, the feature does not")
     console.print(
         "  alias [bold]support[/bold]: sim:flaky-primary (429 or 503 on every request for 1.5 s, then well), "
         "fallback sim:sim-basic:backup, retry 2, breaker opens after 2 failures for 0.5 s, cache 600 s"
@@ -267,6 +268,49 @@ def _step(step: Any) -> str:
         what = f"{step.error}{'' if step.status is None else f' {step.status}'}"
     waited = f" after {step.wait:.2f}s" if step.wait else ""
     return f"{name} {what}{waited}"
+
+
+# (what the simulator does to the JSON, model name)
+GARBLED: list[tuple[str, str]] = [
+    ("wrapped in prose", "sim-json-prose"),
+    ("in a code fence", "sim-json-fenced"),
+    ("trailing commas", "sim-json-trailing-comma"),
+    ("numbers as strings, a list as its item", "sim-json-wrong-types"),
+    ("cut at max_tokens", "sim-json-truncated"),
+]
+
+
+def _structured(console: Console, client: Client) -> None:
+    """Structured output: the simulator garbles the JSON, steadyhand cleans it up and logs each step."""
+    from pydantic import BaseModel
+
+    from ..errors import StructuredOutputError
+
+    class Invoice(BaseModel):
+        number: str
+        total: float
+        lines: list[str]
+
+    console.rule("5. Structured output: the simulator garbles the JSON, steadyhand repairs it")
+    table = Table("garbled (simulator model)", "outcome", "steps logged", "attempts", "value", expand=True)
+    log: list[Any] = []
+    for label, model in GARBLED:
+        try:
+            result = client.structured("Extract the invoice.", schema=Invoice, model=f"sim:{model}")
+        except StructuredOutputError as exc:
+            outcomes = ", ".join(a.outcome for a in exc.attempts)
+            table.add_row(f"{label}\n[dim]{model}[/dim]", f"[red]{exc.reason}[/red]", outcomes,
+                          str(len(exc.attempts)), "(raised StructuredOutputError)")  # fmt: skip
+            continue
+        steps = ", ".join(r.step for r in result.repairs) or "-"
+        table.add_row(f"{label}\n[dim]{model}[/dim]", result.outcome, steps, str(len(result.attempts)),
+                      _short(repr(result.value), 60))  # fmt: skip
+        log.extend(result.repairs)
+    console.print(table)
+    console.print("  the repair log (each step with a before/after excerpt):")
+    for repair in log:
+        before, after = _short(repr(repair.before), 60), _short(repr(repair.after), 60)
+        console.print(f"    {repair.step}: {before} -> {after}", highlight=False)
 
 
 def _call(client: Client, model: str, *, streamed: bool) -> Any:
