@@ -18,6 +18,8 @@ from .errors import (
     ContextWindowExceeded,
     InvalidRequest,
     ModelNotFound,
+    OutputError,
+    OutputParseError,
     Overloaded,
     PrefillNotSupported,
     PromptError,
@@ -32,6 +34,7 @@ from .errors import (
     SteadyhandError,
     StoreError,
     StreamInterrupted,
+    StructuredOutputError,
     UnexpectedProviderResponse,
 )
 from .prompts.prompt import Prompt
@@ -78,6 +81,8 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "OpenSpan",
+    "OutputError",
+    "OutputParseError",
     "Overloaded",
     "PrefillNotSupported",
     "Prompt",
@@ -97,6 +102,7 @@ __all__ = [
     "StoreError",
     "Stream",
     "StreamInterrupted",
+    "StructuredOutputError",
     "Target",
     "TextPart",
     "Timeouts",

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._client_base import Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_base import AfterHook, Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_structured import AsyncStructuredCalls, StructuredCalls
 from ._config import Config, Target
 from .context import TrafficClass
 from .policies.stack import Policy, SharedState
@@ -145,7 +146,7 @@ class AsyncStream(StreamCore):
         await self.close()
 
 
-class Client(_BaseClient[Transport]):
+class Client(StructuredCalls, _BaseClient[Transport]):
     """Call models synchronously. ``Client()`` loads ``steadyhand.toml``/``STEADYHAND_*`` (see docs).
 
     ``providers`` injects providers by name (test doubles, your own adapters); ``tracer`` receives one
@@ -185,7 +186,7 @@ class Client(_BaseClient[Transport]):
 
         return self._build_http(target, transport=self._pool(target.provider, make, wrap))
 
-    def _run(self, call: Call) -> ModelResponse:
+    def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse:
         provider = self._stack(call.target)
         span = call.ctx.span
         token = None if span is None else use_span(span.context)
@@ -197,6 +198,8 @@ class Client(_BaseClient[Transport]):
         finally:
             if token is not None:
                 reset_span(token)
+        if after is not None:
+            after(call, response)
         self._record(call, response=response)
         return response
 
@@ -218,13 +221,14 @@ class Client(_BaseClient[Transport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
         ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
         wire format (see docs/client.md); ``traffic`` overrides the client's traffic class for this
-        call (its rate-limit share, see docs/policies.md). A wrong argument raises
-        :class:`~steadyhand.InvalidRequest`.
+        call (its rate-limit share, see docs/policies.md); ``cache=False`` neither reads nor fills the
+        alias's cache. A wrong argument raises :class:`~steadyhand.InvalidRequest`.
         """
         params = _params(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
@@ -232,7 +236,7 @@ class Client(_BaseClient[Transport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return self._run(
-            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def complete(
@@ -243,11 +247,12 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
         return self._run(
-            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def stream(
@@ -268,6 +273,7 @@ class Client(_BaseClient[Transport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
 
@@ -279,7 +285,9 @@ class Client(_BaseClient[Transport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return Stream(
-            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def complete_stream(
@@ -290,11 +298,14 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> Stream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
         return Stream(
-            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def run(
@@ -354,7 +365,7 @@ class Client(_BaseClient[Transport]):
         self.close()
 
 
-class AsyncClient(_BaseClient[AsyncTransport]):
+class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
     """Call models asynchronously; the same API as :class:`Client` with ``await``.
 
     Its default transport is pooled aiohttp (``async_transport = "httpx"`` in the config, or
@@ -392,7 +403,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
 
         return self._build_http(target, async_transport=self._pool(target.provider, make, wrap))
 
-    async def _run(self, call: Call) -> ModelResponse:
+    async def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse:
         provider = self._stack(call.target)
         span = call.ctx.span
         token = None if span is None else use_span(span.context)
@@ -404,6 +415,8 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         finally:
             if token is not None:
                 reset_span(token)
+        if after is not None:
+            after(call, response)
         self._record(call, response=response)
         return response
 
@@ -425,6 +438,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
         params = _params(
@@ -433,7 +447,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return await self._run(
-            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     async def complete(
@@ -444,11 +458,12 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
         return await self._run(
-            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def stream(
@@ -469,6 +484,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
         params = _params(
@@ -477,7 +493,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return AsyncStream(
-            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def complete_stream(
@@ -488,11 +506,14 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> AsyncStream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
         return AsyncStream(
-            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     async def run(
