@@ -13,13 +13,13 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._config import Config
 from ..client import AsyncClient
-from ..providers.base import AsyncTransport
+from ..providers.base import AsyncTransport, Provider
 from ..providers.http import AsyncHttpxTransport
 from ..records import SpanRecord, SpanSink
 from .admission import Admission, OpenAdmission
@@ -94,6 +94,7 @@ class Gateway:
         admission: Admission | None = None,
         transport: AsyncTransport | None = None,
         reload: Callable[[], Config] | None = None,
+        providers: Mapping[str, Provider] | None = None,
     ) -> None:
         self.options = options or GatewayOptions()
         self.tracer = tracer
@@ -102,6 +103,8 @@ class Gateway:
         # Hook for a faster transport: any AsyncTransport (the library's default otherwise).
         self.transport = TimedTransport(transport or AsyncHttpxTransport())
         self._reload_source = reload
+        self._providers = dict(providers or {})
+        """Providers injected by name (tests, custom adapters), as ``AsyncClient(providers=...)``."""
         self.state = self._build(config)
         self.metrics = Metrics(self._known(config))
         self.started_at = time.time()
@@ -124,7 +127,9 @@ class Gateway:
 
     # -- state -----------------------------------------------------------------------------------------
     def _build(self, config: Config) -> State:
-        client = AsyncClient(config, tracer=self.tracer or _NullSink(), transport=self.transport)
+        client = AsyncClient(
+            config, tracer=self.tracer or _NullSink(), transport=self.transport, providers=self._providers
+        )
         return State(config, client)
 
     @staticmethod

@@ -149,7 +149,8 @@ def exception_reply(protocol: Protocol, exc: BaseException) -> Reply:
     if isinstance(exc, ProviderError):
         status, code = _status(exc)
         reply = error_reply(protocol, status, _message(exc), code=code)
-        retry = getattr(exc, "retry_after", None)
+        cause = exc.last_error if isinstance(exc, DeadlineExceeded) else exc
+        retry = getattr(cause, "retry_after", None)
         if retry is None and isinstance(exc, CircuitOpen):
             retry = exc.retry_in
         reply.headers += _retry_headers(retry)
