@@ -55,7 +55,7 @@ def test_upstream_failures_are_clean_errors_in_each_protocol(
     for stream in (False, True):
         with pytest.raises(openai_error) as caught:
             out = oai.chat.completions.create(model=model, messages=USER, stream=stream)
-            list(out) if stream else None  # type: ignore[call-overload]
+            list(out) if stream else None
         assert caught.value.status_code == status  # type: ignore[attr-defined]
         body = {"model": model, "max_tokens": 32, "messages": USER, "stream": stream}
         r = httpx.post(gateway.base_url + "/v1/messages", json=body, timeout=10)
@@ -78,7 +78,7 @@ def test_openai_stream_broken_after_content_ends_with_an_error_event(
     last = json.loads(lines[-1].removeprefix("data: "))
     assert set(last["error"]) == {"message", "type", "param", "code"}
     finishes = [
-        c["choices"][0]["finish_reason"] for c in map(lambda s: json.loads(s[6:]), lines[:-1]) if c["choices"]
+        c["choices"][0]["finish_reason"] for c in (json.loads(s[6:]) for s in lines[:-1]) if c["choices"]
     ]
     assert all(f is None for f in finishes), "a broken stream must never carry a finish_reason"
     with pytest.raises(openai.APIError):

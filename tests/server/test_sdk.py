@@ -133,9 +133,10 @@ def test_openai_sdk_tools_round_trip_streamed_arguments(
     assert out.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"  # type: ignore[union-attr]
     args = ""
     finish = None
-    for chunk in client.chat.completions.create(model=model, messages=ask, tools=[WEATHER], stream=True):  # type: ignore[list-item]
+    stream: Any = client.chat.completions.create(model=model, messages=ask, tools=[WEATHER], stream=True)  # type: ignore[list-item]
+    for chunk in stream:
         for delta in chunk.choices[0].delta.tool_calls or []:
-            args += delta.function.arguments or ""  # type: ignore[union-attr]
+            args += delta.function.arguments or ""
         finish = chunk.choices[0].finish_reason or finish
     assert json.loads(args) == json.loads(call.function.arguments) and finish == "tool_calls"  # type: ignore[union-attr]
     turn: Any = [

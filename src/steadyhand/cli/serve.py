@@ -76,7 +76,14 @@ def _fail(message: str) -> Any:
 
 
 def _serve_one(
-    config: Config, path: Path | None, host: str, port: int, *, no_auth: bool, trace: bool, limits: dict[str, Any]
+    config: Config,
+    path: Path | None,
+    host: str,
+    port: int,
+    *,
+    no_auth: bool,
+    trace: bool,
+    limits: dict[str, Any],
 ) -> None:
     from ..server import Gateway, GatewayOptions, GatewayServer
     from ..server.keys import auth_for
@@ -150,7 +157,7 @@ def _supervise(workers: int, host: str, port: int) -> None:
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc}")
     chosen = holder.getsockname()[1]
-    args = [a for a in sys.argv[1:]]
+    args = list(sys.argv[1:])
     args = _with_port(args, chosen)
     env = {**os.environ, WORKER_ENV: "1"}
     command = [sys.executable, "-c", "from steadyhand.cli import main; main()", *args]

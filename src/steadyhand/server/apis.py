@@ -51,7 +51,7 @@ class API(ABC):
 
     protocol: Protocol
     api: str
-    """The ``ModelAlias.api`` an upstream of the same format would use (``chat``, ``completions``, ``messages``)."""
+    """The ``ModelAlias.api`` of an upstream speaking the same format (chat, completions, messages)."""
 
     @abstractmethod
     def decode(self, body: bytes, *, max_bytes: int) -> InboundRequest: ...

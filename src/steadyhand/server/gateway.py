@@ -10,6 +10,7 @@ builds and checks a new one, swaps it in, and closes the old one once its last r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -171,10 +172,8 @@ class Gateway:
         self.metrics.known = frozenset(self._known(config))
         old.retired = True
         if old.active == 0:
-            try:
+            with contextlib.suppress(RuntimeError):  # no loop: reloaded before serving started
                 asyncio.get_running_loop().create_task(self._close_state(old))
-            except RuntimeError:  # no loop (reloaded from another thread before serving)
-                pass
         log.info("configuration reloaded: %s -> %s", old.hash, new.hash)
         return new
 
@@ -202,8 +201,8 @@ class Gateway:
         handler = methods.get(request.method)
         if handler is None:
             allowed = ", ".join(sorted(methods))
-            self._plain(out, request, 405, f"{request.method} is not allowed on {request.path}; use {allowed}",
-                        [("allow", allowed)])  # fmt: skip
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+            self._plain(out, request, 405, message, [("allow", allowed)])
             return
         await handler(request, out)
 
@@ -211,12 +210,15 @@ class Gateway:
         return ", ".join(sorted(p for p in self.routes if p.startswith("/v1/")))
 
     def _plain(
-        self, out: Responder, request: Request, status: int, message: str, headers: list[tuple[str, str]] = None
+        self,
+        out: Responder,
+        request: Request,
+        status: int,
+        message: str,
+        headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        if headers is None:
-            headers = []
         reply = error_reply(self.protocol_of(request.path, request.headers), status, message)
-        out.send(status, [("content-type", "application/json"), *headers], reply.body)
+        out.send(status, [("content-type", "application/json"), *(headers or [])], reply.body)
 
     def refusal(self, status: int, target: str, headers: dict[str, str]) -> bytes:
         """The whole 400/408/413/431 response the HTTP layer sends before it closes the connection."""
@@ -224,7 +226,7 @@ class Gateway:
         messages = {
             400: "Malformed HTTP request.",
             408: f"The request was not received in full within {limits.read_timeout:g} s.",
-            413: f"Request body too large: the limit is {limits.max_body_bytes} bytes. Send a smaller request.",
+            413: f"Request body too large: the limit is {limits.max_body_bytes} bytes; send a smaller one.",
             431: f"Request headers exceed the maximum allowed size ({limits.max_header_bytes} bytes).",
         }
         path = target.partition("?")[0]

@@ -15,12 +15,13 @@ protocol's error shape too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import httptools
 
@@ -62,7 +63,7 @@ class Request:
 
 
 Refusal = Callable[[int, str, dict[str, str]], bytes]
-"""``refusal(status, path, headers)``: the whole response (with ``connection: close``) for a 408/413/431/400."""
+"""``refusal(status, path, headers)``: the whole 400/408/413/431 response, with ``connection: close``."""
 Handler = Callable[[Request, "Responder"], Awaitable[None]]
 
 
@@ -162,10 +163,8 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # not a TCP socket (a Unix one)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:  # pragma: no cover - not a TCP socket
-                pass
         self.core.connections.add(self)
         self._arm(self.core.limits.idle_timeout, self._close)
 
@@ -364,7 +363,3 @@ class Connection(asyncio.Protocol):
             self._paused_reading = False
         if self.task is None and self._timer is None:
             self._arm(self.core.limits.idle_timeout, self._close)
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover - keeps Any imported for type comments
-    return None

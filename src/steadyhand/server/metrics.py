@@ -37,7 +37,7 @@ class Metrics:
             ["route", "model"], buckets=_SLOW, registry=r,
         )  # fmt: skip
         self.overhead = Histogram(
-            "steadyhand_gateway_overhead_seconds", "steadyhand's own time per request (upstream waits excluded).",
+            "steadyhand_gateway_overhead_seconds", "steadyhand's own time (upstream waits excluded).",
             ["route"], buckets=_FAST, registry=r,
         )  # fmt: skip
         self.tokens = Counter(
@@ -61,7 +61,7 @@ class Metrics:
             "steadyhand_gateway_cache_hits", "Answers served from the cache.", ["model"], registry=r
         )
         self.rejections = Counter(
-            "steadyhand_gateway_rejections", "Requests refused before any upstream (auth, allow-list, rate, budget).",
+            "steadyhand_gateway_rejections", "Refused before any upstream: auth, allow-list, rate, budget.",
             ["reason"], registry=r,
         )  # fmt: skip
         self.breaker_open = Gauge(

@@ -31,10 +31,8 @@ JSON = ("content-type", "application/json")
 _EMBEDDING_KEYS = ("model", "input", "encoding_format", "dimensions", "user")
 
 
-def _json(out: Responder, status: int, doc: Any, headers: list[tuple[str, str]] = None) -> None:
-    if headers is None:
-        headers = []
-    out.send(status, [JSON, *headers], json_bytes(doc))
+def _json(out: Responder, status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> None:
+    out.send(status, [JSON, *(headers or [])], json_bytes(doc))
 
 
 def _model_doc(gateway: Gateway, name: str, anthropic: bool) -> dict[str, Any]:
@@ -146,12 +144,13 @@ async def embeddings(gateway: Gateway, request: Request, out: Responder) -> None
         config = state.config
         provider = config.all_providers()[target.provider]
         if provider.kind == "anthropic":
-            reply = error_reply("openai", 400, f"Model '{name}' is served by an Anthropic upstream, which has "
-                                "no embeddings API; use an OpenAI-format model.", param="model")  # fmt: skip
+            message = f"Model '{name}' is served by an Anthropic upstream, which has no embeddings API; "
+            reply = error_reply("openai", 400, message + "use an OpenAI-format model.", param="model")
             out.send(400, [JSON], reply.body)
             return
         try:
-            wire = wire_for(target.provider, provider, api="chat", env=config.env(), sim_url=config.sim_url)
+            env, sim_url = config.env(), config.sim_url
+            wire = wire_for(target.provider, provider, api="chat", env=env, sim_url=sim_url)
             upstream = HTTPRequest(
                 "POST", wire.base_url + "/embeddings",  # type: ignore[attr-defined]
                 dict(wire.headers), json_bytes({**body, "model": target.model}),  # type: ignore[attr-defined]
