@@ -7,7 +7,10 @@ import pickle
 import types
 from pathlib import Path
 
+import pytest
+
 import steadyhand
+import steadyhand.policies
 import steadyhand.providers
 
 SRC = Path(steadyhand.__file__).parent
@@ -32,12 +35,20 @@ def test_classes_are_shown_under_the_package_and_still_pickle() -> None:
     assert pickle.loads(pickle.dumps(config)) == config
 
 
-def test_the_providers_facade_exports_what_it_lists() -> None:
-    assert steadyhand.providers.__all__ == sorted(
-        steadyhand.providers.__all__, key=lambda n: (n != n.upper(), n)
-    )
-    for name in steadyhand.providers.__all__:
-        assert getattr(steadyhand.providers, name) is not None, name
+FACADES = [steadyhand.providers, steadyhand.policies]
+
+
+@pytest.mark.parametrize("facade", FACADES, ids=lambda m: m.__name__)
+def test_a_lazy_facade_exports_what_it_lists(facade: types.ModuleType) -> None:
+    assert facade.__all__ == sorted(facade.__all__, key=lambda n: (n != n.upper(), n))
+    for name in facade.__all__:
+        assert getattr(facade, name) is not None, name
+    assert set(facade.__all__) <= set(dir(facade))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = facade.nope
+    # importing a submodule binds its name on the package, so a name shared with one would be shadowed
+    submodules = {path.stem for path in (SRC / facade.__name__.split(".")[1]).glob("*.py")}
+    assert not submodules & set(facade.__all__)
 
 
 def _internal_imports(package: str) -> set[str]:
@@ -62,9 +73,10 @@ def test_no_package_cycle_between_providers_and_configuration() -> None:
     assert "sim" not in _internal_imports("providers")  # cassettes are a transport wrapper, not the simulator
 
 
-def test_the_providers_facade_types_match_its_lazy_table() -> None:
+@pytest.mark.parametrize("facade", FACADES, ids=lambda m: m.__name__)
+def test_a_lazy_facades_types_match_its_lazy_table(facade: types.ModuleType) -> None:
     """The facade's TYPE_CHECKING imports (for type checkers) and its lazy table name the same things."""
-    tree = ast.parse((SRC / "providers" / "__init__.py").read_text())
+    tree = ast.parse((SRC / facade.__name__.split(".")[1] / "__init__.py").read_text())
     typed = {
         alias.name
         for node in ast.walk(tree)
@@ -73,4 +85,4 @@ def test_the_providers_facade_types_match_its_lazy_table() -> None:
         if isinstance(inner, ast.ImportFrom)
         for alias in inner.names
     }
-    assert typed == set(steadyhand.providers.__all__)
+    assert typed == set(facade.__all__)

@@ -6,10 +6,8 @@ built in code; nothing here is global. See docs/configuration.md for the file fo
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -370,6 +368,8 @@ def _misplaced(exc: ValidationError) -> str:
 
 
 def _known(what: str, name: str, known: list[str], section: str) -> str:
+    import difflib  # only an error message needs it: not an import-time cost
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     listed = ", ".join(sorted(known)) or "none"
@@ -377,6 +377,8 @@ def _known(what: str, name: str, known: list[str], section: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only a config file needs it: not an import-time cost
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 
 from steadyhand.store import open_store
 from steadyhand.store._migrate import HEAD_REVISION, current_revision, head_revision
-from steadyhand.store.models import Base
+from steadyhand.store.models import metadata
 
 TABLES = {"alembic_version", "blobs", "projects", "span_blobs", "span_tags", "spans", "traces"}
 
@@ -25,7 +25,7 @@ def test_migrate_empty_database_to_head(empty_url: str) -> None:
             assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0002"
             # the cheap check a traced app runs at start (no alembic import) agrees with alembic's
             assert current_revision(conn) == HEAD_REVISION == head_revision()
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == [], f"models and migrations differ; add a migration: {diff}"
     finally:
         engine.dispose()
@@ -35,14 +35,14 @@ def test_compare_catches_a_model_change(empty_url: str) -> None:
     """The check above can fail: a column the migrations lack shows up in the diff."""
     with open_store(empty_url):
         pass
-    metadata = sa.MetaData()
-    for table in Base.metadata.tables.values():
-        table.to_metadata(metadata)
-    metadata.tables["spans"].append_column(sa.Column("extra", sa.Integer, nullable=True))
+    changed = sa.MetaData()
+    for table in metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["spans"].append_column(sa.Column("extra", sa.Integer, nullable=True))
     engine = sa.create_engine(empty_url)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            diff = compare_metadata(MigrationContext.configure(conn), changed)
     finally:
         engine.dispose()
     assert [d[0] for d in diff] == ["add_column"]

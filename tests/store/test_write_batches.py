@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from steadyhand.store import Store
 from steadyhand.store._blobs import BLOB_KEY, extract_blobs
 from steadyhand.store._write_sql import SPAN_COLUMNS, SPAN_JSON
-from steadyhand.store.models import Span
+from steadyhand.store.models import spans
 from steadyhand.tracing.records import SpanRecord
 
 MakeSpan = Callable[..., SpanRecord]
 
 
 def test_statements_set_every_span_column_but_the_sequence() -> None:
-    assert sorted(SPAN_COLUMNS) == sorted(c.name for c in Span.__table__.columns if c.name != "seq")
+    assert sorted(SPAN_COLUMNS) == sorted(c.name for c in spans.columns if c.name != "seq")
     assert SPAN_COLUMNS[-len(SPAN_JSON) :] == SPAN_JSON
 
 

@@ -9,13 +9,13 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from steadyhand.store import Store
-from steadyhand.store.models import Blob, Span, SpanBlob, SpanTag
+from steadyhand.store.models import blobs, span_blobs, span_tags, spans
 from steadyhand.tracing.records import SpanRecord
 
 MakeSpan = Callable[..., SpanRecord]
 
 
-def _count(store: Store, table: type) -> int:
+def _count(store: Store, table: sa.Table) -> int:
     engine = sa.create_engine(store.url)
     try:
         with engine.connect() as conn:
@@ -42,8 +42,8 @@ def test_rewriting_the_same_batch_stores_each_span_once(store: Store, make_span:
     assert store.write_spans(batch) == 0
     extra = make_span(trace_id=root.trace_id)
     assert store.write_spans([batch[1], batch[1], extra]) == 1
-    assert _count(store, Span) == 5
-    assert _count(store, SpanTag) == 5 * 2
+    assert _count(store, spans) == 5
+    assert _count(store, span_tags) == 5 * 2
     trace = store.get_trace(root.trace_id)
     assert trace is not None
     assert trace.trace.span_count == 5
@@ -58,8 +58,8 @@ def test_long_shared_content_is_stored_once(store: Store, make_span: MakeSpan) -
     assert a.request == b.request
     store.write_spans([a])
     store.write_spans([b])
-    assert _count(store, Blob) == 1
-    assert _count(store, SpanBlob) == 2
+    assert _count(store, blobs) == 1
+    assert _count(store, span_blobs) == 2
     got = store.get_span(b.span_id)
     assert got is not None and got.request == b.request
     long_system = "You are terse. " * 40

@@ -3,42 +3,51 @@
 Each policy's decision logic is a sans-I/O generator (:mod:`steadyhand.policies.driver`) run by one
 sync and one async driver; the client applies them through its provider stack (``policies=``).
 :func:`resilient` is deadline + retry + circuit breaker + fallback for an alias (docs/policies.md).
+A name's module loads when it is first asked for, so an app whose aliases set no policy never pays for
+the policy modules at import.
 """
 
 from __future__ import annotations
 
-from .breaker import Breaker, BreakerState
-from .deadline import DeadlineGuard
-from .driver import Attempt, Decisions, Outcome, PolicyProvider, adrive, adrive_stream, drive, drive_stream
-from .fallback import KINDS, Fallback, error_kind
-from .resilient import Resilient, resilient
-from .retry import Retry, should_retry
-from .route import Route, Step
-from .stack import Policy, Resolver, SharedState, StackInfo
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "KINDS",
-    "Attempt",
-    "Breaker",
-    "BreakerState",
-    "DeadlineGuard",
-    "Decisions",
-    "Fallback",
-    "Outcome",
-    "Policy",
-    "PolicyProvider",
-    "Resilient",
-    "Resolver",
-    "Retry",
-    "Route",
-    "SharedState",
-    "StackInfo",
-    "Step",
-    "adrive",
-    "adrive_stream",
-    "drive",
-    "drive_stream",
-    "error_kind",
-    "resilient",
-    "should_retry",
-]
+from .._lazy import lazy_facade
+
+if TYPE_CHECKING:
+    from .breaker import Breaker as Breaker
+    from .breaker import BreakerState as BreakerState
+    from .deadline import DeadlineGuard as DeadlineGuard
+    from .driver import Attempt as Attempt
+    from .driver import Decisions as Decisions
+    from .driver import Outcome as Outcome
+    from .driver import PolicyProvider as PolicyProvider
+    from .driver import adrive as adrive
+    from .driver import adrive_stream as adrive_stream
+    from .driver import drive as drive
+    from .driver import drive_stream as drive_stream
+    from .fallback import KINDS as KINDS
+    from .fallback import Fallback as Fallback
+    from .fallback import error_kind as error_kind
+    from .resilience import Resilient as Resilient
+    from .resilience import resilient as resilient
+    from .retry import Retry as Retry
+    from .retry import should_retry as should_retry
+    from .route import Route as Route
+    from .route import Step as Step
+    from .stack import Policy as Policy
+    from .stack import Resolver as Resolver
+    from .stack import SharedState as SharedState
+    from .stack import StackInfo as StackInfo
+
+_HOME = {
+    ".breaker": ("Breaker", "BreakerState"),
+    ".deadline": ("DeadlineGuard",),
+    ".driver": ("Attempt", "Decisions", "Outcome", "PolicyProvider", "adrive", "adrive_stream", "drive",
+                "drive_stream"),
+    ".fallback": ("KINDS", "Fallback", "error_kind"),
+    ".resilience": ("Resilient", "resilient"),
+    ".retry": ("Retry", "should_retry"),
+    ".route": ("Route", "Step"),
+    ".stack": ("Policy", "Resolver", "SharedState", "StackInfo"),
+}  # fmt: skip
+__all__, __getattr__, __dir__ = lazy_facade(__name__, globals(), _HOME)

@@ -9,13 +9,11 @@ not enforced yet: a warning says so once per alias.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from ..providers.base import Provider
-from .breaker import Breaker
-from .fallback import Fallback
-from .resilient import Resilient
-from .retry import Retry
-from .stack import StackInfo
+if TYPE_CHECKING:
+    from ..providers.base import Provider
+    from .stack import StackInfo
 
 __all__ = ["policies_from_config"]
 
@@ -28,6 +26,12 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
     alias = info.config.all_models().get(info.target.alias)
     if alias is None or not alias.has_policies:
         return provider
+    # Loaded only for an alias with a policy table: an app without one never imports them.
+    from .breaker import Breaker
+    from .fallback import Fallback
+    from .resilience import Resilient
+    from .retry import Retry
+
     pending = [key for key in _NOT_YET if getattr(alias, key) is not None]
     if pending:
         log.warning(

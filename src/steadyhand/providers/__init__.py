@@ -7,8 +7,9 @@ httpx, so they are imported when first asked for.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_facade
 
 if TYPE_CHECKING:
     from ._common import assemble as assemble
@@ -85,19 +86,4 @@ _HOME = {
     ".sse": ("SSEEvent", "SSEParser"),
     ".wrapper": ("WrapperProvider",),
 }  # fmt: skip
-_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
-__all__ = sorted(_MODULE_OF, key=lambda name: (name != name.upper(), name))
-
-
-def __getattr__(name: str) -> Any:
-    """Load a name's module when it is first asked for: wire formats and httpx are not import-time costs."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'steadyhand.providers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__, __getattr__, __dir__ = lazy_facade(__name__, globals(), _HOME)

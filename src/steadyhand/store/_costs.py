@@ -10,20 +10,20 @@ duplicates or gaps. Updates run one batch per write transaction; the traces they
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..records import CostUpdate, SpanRecord
-from .models import Span, Trace
+from .models import spans, traces
 
 __all__ = ["PRICED_KINDS", "count_llm_spans", "llm_spans_page", "update_span_costs"]
 
 PRICED_KINDS = ("llm", "attempt", "shadow")
 """The span kinds that carry usage and a cost (the tracer prices the same ones)."""
-_SPANS = cast(sa.Table, Span.__table__)
-_TRACES = cast(sa.Table, Trace.__table__)
+_SPANS = spans
+_TRACES = traces
 _S = _SPANS.c
 _T = _TRACES.c
 _PRICING_COLUMNS = (

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..records import SpanRecord
-from .models import Span, SpanTag
+from .models import span_tags, spans
 
 __all__ = [
     "NUL_MARK",
@@ -44,10 +44,10 @@ TRUNCATED = "…[cut]"
 """Ends a value cut to fit its column (before it: 8 hex digits of the whole value's SHA-256)."""
 _DIGEST = 8
 
-_STR_COLUMNS: tuple[str, ...] = tuple(c.name for c in Span.__table__.columns if isinstance(c.type, sa.String))
+_STR_COLUMNS: tuple[str, ...] = tuple(c.name for c in spans.columns if isinstance(c.type, sa.String))
 _LIMIT: dict[str, int] = {
     c.name: c.type.length
-    for c in Span.__table__.columns
+    for c in spans.columns
     if isinstance(c.type, sa.String) and c.type.length is not None
 }
 """Max length of every bounded string column of ``spans``."""
@@ -58,8 +58,8 @@ def _length(column: sa.ColumnElement[Any]) -> int:
     return column.type.length
 
 
-TAG_KEY_MAX = _length(SpanTag.__table__.c.key)
-TAG_VALUE_MAX = _length(SpanTag.__table__.c.value)
+TAG_KEY_MAX = _length(span_tags.c.key)
+TAG_VALUE_MAX = _length(span_tags.c.value)
 _JSON_FIELDS = ("attributes", "tags", "request", "response", "usage_raw")
 _OBJECTS = ("attributes", "request", "response", "usage_raw")
 """JSON fields that must hold an object: anything else is kept under ``WRAPPED`` (readers expect dicts)."""

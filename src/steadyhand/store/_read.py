@@ -15,17 +15,17 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from ..errors import ConfigurationError
 from ..records import SpanKind
+from . import models as tables
 from ._blobs import referenced, resolve_blobs
 from ._fit import tag_key, tag_value
-from .models import Blob, Span, SpanBlob, SpanTag, Trace
 from .views import SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
 
 __all__ = ["KINDS", "STATUSES", "get_span", "get_trace", "list_traces", "tail", "to_seconds"]
 
 MAX_SEARCH_CHARS = 200
 MAX_LIMIT = 1000
-_T = Trace.__table__.c
-_S = Span.__table__.c
+_T = tables.traces.c
+_S = tables.spans.c
 
 
 def to_seconds(value: float | datetime | None) -> float | None:
@@ -62,7 +62,7 @@ def _trace_columns() -> tuple[Any, ...]:
     has_usage = sa.or_(_S.input_tokens.is_not(None), _S.output_tokens.is_not(None))
     unpriced = _count_spans(_S.kind.in_(_COSTED_KINDS), _S.cost_usd.is_(None), has_usage)
     estimated = _count_spans(_S.kind.in_(_COSTED_KINDS), _S.usage_estimated.is_(True))
-    return (*Trace.__table__.c, unpriced.label("unpriced_spans"), estimated.label("estimated_spans"))
+    return (*tables.traces.c, unpriced.label("unpriced_spans"), estimated.label("estimated_spans"))
 
 
 def _summary(row: RowMapping) -> TraceSummary:
@@ -93,8 +93,10 @@ def _search_filter(text: str) -> Any:
         raise ConfigurationError(f"search text must be 1 to {MAX_SEARCH_CHARS} characters")
     in_blob = (
         sa.select(1)
-        .select_from(SpanBlob.__table__.join(Blob.__table__, SpanBlob.hash == Blob.hash))
-        .where(SpanBlob.span_id == _S.span_id, Blob.content.icontains(text, autoescape=True))
+        .select_from(tables.span_blobs.join(tables.blobs, tables.span_blobs.c.hash == tables.blobs.c.hash))
+        .where(
+            tables.span_blobs.c.span_id == _S.span_id, tables.blobs.c.content.icontains(text, autoescape=True)
+        )
         .exists()
     )
     return _span_filter(
@@ -142,7 +144,7 @@ def list_traces(
     if kind is not None:
         where.append(_span_filter(_S.kind == kind))
     for key, value in tags.items():
-        tag = SpanTag.__table__.c
+        tag = tables.span_tags.c
         key, value = tag_key(key), tag_value(value)  # as the index holds them: long ones are cut
         where.append(sa.exists().where(tag.trace_id == _T.id, tag.key == key, tag.value == value))
     if search is not None:
@@ -166,7 +168,11 @@ def _views(conn: Connection, rows: Sequence[RowMapping]) -> list[SpanView]:
         referenced(r["request"], hashes)
     blobs: dict[str, str] = {}
     if hashes:
-        found = conn.execute(sa.select(Blob.hash, Blob.content).where(Blob.hash.in_(sorted(hashes))))
+        found = conn.execute(
+            sa.select(tables.blobs.c.hash, tables.blobs.c.content).where(
+                tables.blobs.c.hash.in_(sorted(hashes))
+            )
+        )
         blobs = {row[0]: row[1] for row in found}
     return [_view(r, blobs) for r in rows]
 
@@ -181,7 +187,7 @@ def _view(r: RowMapping, blobs: Mapping[str, str]) -> SpanView:
 
 
 def get_span(conn: Connection, span_id: str) -> SpanView | None:
-    rows = conn.execute(sa.select(Span.__table__).where(_S.span_id == span_id)).mappings().all()
+    rows = conn.execute(sa.select(tables.spans).where(_S.span_id == span_id)).mappings().all()
     return _views(conn, rows)[0] if rows else None
 
 
@@ -202,7 +208,7 @@ def get_trace(conn: Connection, trace_id: str) -> TraceDetail | None:
     row = conn.execute(sa.select(*_trace_columns()).where(_T.id == trace_id)).mappings().first()
     if row is None:
         return None
-    query = sa.select(Span.__table__).where(_S.trace_id == trace_id).order_by(_S.start_time, _S.seq)
+    query = sa.select(tables.spans).where(_S.trace_id == trace_id).order_by(_S.start_time, _S.seq)
     spans = _views(conn, conn.execute(query).mappings().all())
     return TraceDetail(trace=_summary(row), roots=_tree(spans), spans=spans)
 
@@ -211,6 +217,6 @@ def tail(conn: Connection, *, since: int | None, limit: int) -> TailPage:
     if since is None:
         last = conn.execute(sa.select(sa.func.max(_S.seq))).scalar()
         return TailPage(spans=[], cursor=last or 0)
-    query = sa.select(Span.__table__).where(_S.seq > since).order_by(_S.seq).limit(limit)
+    query = sa.select(tables.spans).where(_S.seq > since).order_by(_S.seq).limit(limit)
     spans = _views(conn, conn.execute(query).mappings().all())
     return TailPage(spans=spans, cursor=spans[-1].seq if spans else since)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ._read import get_trace
-from .models import Blob, Span, SpanBlob, SpanTag, Trace
+from .models import blobs, span_blobs, span_tags, spans, traces
 from .views import PruneResult
 
 __all__ = ["prune"]
@@ -32,7 +32,7 @@ def _archive(out: IO[str], engine: Engine, trace_ids: list[str]) -> None:
 
 def prune(engine: Engine, *, cutoff: float, archive_to: Path | None) -> PruneResult:
     """Delete traces that started before ``cutoff`` (unix seconds); archive them as JSONL first."""
-    traces = spans = 0
+    trace_count = span_count = 0
     out = None
     if archive_to is not None:
         archive_to.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,9 @@ def prune(engine: Engine, *, cutoff: float, archive_to: Path | None) -> PruneRes
         while True:
             with engine.connect() as conn:
                 ids = list(
-                    conn.execute(sa.select(Trace.id).where(Trace.start_time < cutoff).limit(CHUNK)).scalars()
+                    conn.execute(
+                        sa.select(traces.c.id).where(traces.c.start_time < cutoff).limit(CHUNK)
+                    ).scalars()
                 )
             if not ids:
                 break
@@ -49,17 +51,20 @@ def prune(engine: Engine, *, cutoff: float, archive_to: Path | None) -> PruneRes
                 _archive(out, engine, ids)
                 out.flush()
             with engine.begin() as conn:
-                span_ids = sa.select(Span.span_id).where(Span.trace_id.in_(ids)).scalar_subquery()
-                conn.execute(sa.delete(SpanBlob).where(SpanBlob.span_id.in_(span_ids)))
-                conn.execute(sa.delete(SpanTag).where(SpanTag.trace_id.in_(ids)))
-                spans += conn.execute(sa.delete(Span).where(Span.trace_id.in_(ids))).rowcount
-                traces += conn.execute(sa.delete(Trace).where(Trace.id.in_(ids))).rowcount
+                span_ids = sa.select(spans.c.span_id).where(spans.c.trace_id.in_(ids)).scalar_subquery()
+                conn.execute(sa.delete(span_blobs).where(span_blobs.c.span_id.in_(span_ids)))
+                conn.execute(sa.delete(span_tags).where(span_tags.c.trace_id.in_(ids)))
+                span_count += conn.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids))).rowcount
+                trace_count += conn.execute(sa.delete(traces).where(traces.c.id.in_(ids))).rowcount
     finally:
         if out is not None:
             out.close()
     with engine.begin() as conn:
-        unreferenced = ~sa.exists().where(SpanBlob.hash == Blob.hash)
-        blobs = conn.execute(sa.delete(Blob).where(unreferenced)).rowcount
+        unreferenced = ~sa.exists().where(span_blobs.c.hash == blobs.c.hash)
+        blob_count = conn.execute(sa.delete(blobs).where(unreferenced)).rowcount
     return PruneResult(
-        traces=traces, spans=spans, blobs=blobs, archive=str(archive_to) if archive_to is not None else None
+        traces=trace_count,
+        spans=span_count,
+        blobs=blob_count,
+        archive=str(archive_to) if archive_to is not None else None,
     )

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Span
+from .models import spans
 
 __all__ = ["SPAN_COLUMNS", "SPAN_JSON", "SPAN_PLAIN", "TRACE_COLUMNS", "PostgresSQL", "SqliteSQL"]
 
 SPAN_JSON = ("attributes", "tags", "request", "response", "usage_raw")
 """The JSON columns, last in a row: ``_write`` encodes them (and swaps blobs into the request)."""
 SPAN_PLAIN: tuple[str, ...] = tuple(
-    c.name for c in Span.__table__.columns if c.name != "seq" and c.name not in SPAN_JSON
+    c.name for c in spans.columns if c.name != "seq" and c.name not in SPAN_JSON
 )
 """The columns copied from the SpanRecord attribute of the same name (``seq`` is generated)."""
 SPAN_COLUMNS = SPAN_PLAIN + SPAN_JSON

@@ -1,8 +1,11 @@
-"""The tables (SQLAlchemy 2 declarative). Migrations in ``migrations/versions`` must match these.
+"""The tables (SQLAlchemy Core). Migrations in ``migrations/versions`` must match these.
 
 Aligned with OpenTelemetry's GenAI conventions: a trace is a tree of spans; LLM spans carry the request,
 response, usage and cost. ``traces`` is a summary maintained on ingest so listing never scans spans.
 Times are unix seconds (double precision), as in :class:`~steadyhand.records.SpanRecord`.
+
+Core tables, not ORM classes: the store reads and writes rows, never objects, and the ORM plus the
+PostgreSQL dialect cost a traced app ~75 ms at import (``benchmarks/bench_import.py``).
 """
 
 from __future__ import annotations
@@ -10,136 +13,145 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
-__all__ = ["Base", "Blob", "Project", "Span", "SpanBlob", "SpanTag", "Trace"]
-
-JSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-"""JSON on SQLite, JSONB on PostgreSQL (indexable, casts to text for search)."""
-SeqType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-"""SQLite only auto-increments an ``INTEGER PRIMARY KEY``."""
-Id = sa.String(64)
+__all__ = ["JSONType", "blobs", "metadata", "projects", "span_blobs", "span_tags", "spans", "traces"]
 
 
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSONType, float: sa.Double()}
+class JSONType(sa.TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL (indexable, casts to text for search); SQL NULL for None.
+
+    The PostgreSQL type is looked up when a PostgreSQL engine first compiles, so SQLite apps never
+    import that dialect.
+    """
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(sa.JSON(none_as_null=True))
 
 
-class Project(Base):
-    __tablename__ = "projects"
-
-    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    created_at: Mapped[float]
+def _seq() -> sa.BigInteger:
+    """SQLite only auto-increments an ``INTEGER PRIMARY KEY``."""
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-class Trace(Base):
-    """One row per trace, upserted with each batch of its spans."""
-
-    __tablename__ = "traces"
-
-    id: Mapped[str] = mapped_column(Id, primary_key=True)
-    project: Mapped[str] = mapped_column(sa.String(200), sa.ForeignKey("projects.name"))
-    start_time: Mapped[float]
-    end_time: Mapped[float | None]
-    root_span_id: Mapped[str | None] = mapped_column(Id)
-    root_span_name: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16))
-    """The root span's status once it has arrived; before that, "error" if any span failed."""
-    tags: Mapped[dict[str, Any] | None]
-    """The root span's tags."""
-    span_count: Mapped[int]
-    error_count: Mapped[int]
-    input_tokens: Mapped[int]
-    output_tokens: Mapped[int]
-    cost_usd: Mapped[float]
-    """Sums over the trace's spans, attempts excluded (their LLM span already counts them)."""
-
-    __table_args__ = (
-        sa.Index("ix_traces_start", "start_time", "id"),
-        sa.Index("ix_traces_project_start", "project", "start_time", "id"),
-    )
+def _id() -> sa.String:
+    return sa.String(64)
 
 
-class Span(Base):
-    """Every field of a SpanRecord; ``seq`` orders ingestion (what ``tail`` follows)."""
+metadata = sa.MetaData()
 
-    __tablename__ = "spans"
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.Double(), nullable=False),
+)
 
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    span_id: Mapped[str] = mapped_column(Id, unique=True)
-    trace_id: Mapped[str] = mapped_column(Id, index=True)
-    parent_id: Mapped[str | None] = mapped_column(Id)
-    project: Mapped[str] = mapped_column(sa.String(200), sa.ForeignKey("projects.name"))
-    name: Mapped[str] = mapped_column(sa.Text)
-    """Free text (names, error types, finish reasons) is ``text``: never cut. Bounded columns are ids
-    and identifiers, indexed or compared; ``_fit`` cuts what would not fit them."""
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    start_time: Mapped[float]
-    end_time: Mapped[float | None]
-    first_token_time: Mapped[float | None]
-    status: Mapped[str] = mapped_column(sa.String(16))
-    error_type: Mapped[str | None] = mapped_column(sa.Text)
-    error_message: Mapped[str | None] = mapped_column(sa.Text)
-    attributes: Mapped[dict[str, Any] | None]
-    tags: Mapped[dict[str, Any] | None]
-    model_alias: Mapped[str | None] = mapped_column(sa.String(200))
-    provider: Mapped[str | None] = mapped_column(sa.String(100))
-    model: Mapped[str | None] = mapped_column(sa.String(200))
-    response_model: Mapped[str | None] = mapped_column(sa.String(200))
-    prompt_version: Mapped[str | None] = mapped_column(sa.String(200))
-    request: Mapped[dict[str, Any] | None]
-    """The normalized request (``ModelRequest`` dump, not the wire body), with long strings replaced by
-    ``{"$blob": hash}`` references into ``blobs``."""
-    response: Mapped[dict[str, Any] | None]
-    finish_reason: Mapped[str | None] = mapped_column(sa.Text)
-    input_tokens: Mapped[int | None]
-    output_tokens: Mapped[int | None]
-    cached_input_tokens: Mapped[int | None]
-    cache_write_tokens: Mapped[int | None]
-    reasoning_tokens: Mapped[int | None]
-    usage_estimated: Mapped[bool]
-    usage_raw: Mapped[dict[str, Any] | None]
-    cost_usd: Mapped[float | None]
-    price_version: Mapped[str | None] = mapped_column(sa.String(100))
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("project", sa.String(200), sa.ForeignKey("projects.name"), nullable=False),
+    sa.Column("start_time", sa.Double(), nullable=False),
+    sa.Column("end_time", sa.Double()),
+    sa.Column("root_span_id", _id()),
+    sa.Column("root_span_name", sa.Text()),
+    # the root span's status once it has arrived; before that, "error" if any span failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("tags", JSONType()),  # the root span's tags
+    # sums over the trace's spans, attempts excluded (their LLM span already counts them)
+    sa.Column("span_count", sa.Integer(), nullable=False),
+    sa.Column("error_count", sa.Integer(), nullable=False),
+    sa.Column("input_tokens", sa.Integer(), nullable=False),
+    sa.Column("output_tokens", sa.Integer(), nullable=False),
+    sa.Column("cost_usd", sa.Double(), nullable=False),
+    sa.Index("ix_traces_start", "start_time", "id"),
+    sa.Index("ix_traces_project_start", "project", "start_time", "id"),
+)
+"""One row per trace, upserted with each batch of its spans."""
 
-    __table_args__ = (
-        sa.Index("ix_spans_start", "start_time", "span_id"),
-        sa.Index("ix_spans_model", "model", "start_time"),
-        {"sqlite_autoincrement": True},
-    )
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("seq", _seq(), primary_key=True, autoincrement=True),
+    sa.Column("span_id", _id(), nullable=False, unique=True),
+    sa.Column("trace_id", _id(), nullable=False, index=True),
+    sa.Column("parent_id", _id()),
+    sa.Column("project", sa.String(200), sa.ForeignKey("projects.name"), nullable=False),
+    # Free text (names, error types, finish reasons) is `text`: never cut. Bounded columns are ids and
+    # identifiers, indexed or compared; `_fit` cuts what would not fit them.
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.Double(), nullable=False),
+    sa.Column("end_time", sa.Double()),
+    sa.Column("first_token_time", sa.Double()),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_type", sa.Text()),
+    sa.Column("error_message", sa.Text()),
+    sa.Column("attributes", JSONType()),
+    sa.Column("tags", JSONType()),
+    sa.Column("model_alias", sa.String(200)),
+    sa.Column("provider", sa.String(100)),
+    sa.Column("model", sa.String(200)),
+    sa.Column("response_model", sa.String(200)),
+    sa.Column("prompt_version", sa.String(200)),
+    # the normalized request (`ModelRequest` dump, not the wire body), with long strings replaced by
+    # {"$blob": hash} references into `blobs`
+    sa.Column("request", JSONType()),
+    sa.Column("response", JSONType()),
+    sa.Column("finish_reason", sa.Text()),
+    sa.Column("input_tokens", sa.Integer()),
+    sa.Column("output_tokens", sa.Integer()),
+    sa.Column("cached_input_tokens", sa.Integer()),
+    sa.Column("cache_write_tokens", sa.Integer()),
+    sa.Column("reasoning_tokens", sa.Integer()),
+    sa.Column("usage_estimated", sa.Boolean(), nullable=False),
+    sa.Column("usage_raw", JSONType()),
+    sa.Column("cost_usd", sa.Double()),
+    sa.Column("price_version", sa.String(100)),
+    sa.Index("ix_spans_start", "start_time", "span_id"),
+    sa.Index("ix_spans_model", "model", "start_time"),
+    sqlite_autoincrement=True,
+)
+"""Every field of a SpanRecord; ``seq`` orders ingestion (what ``tail`` follows)."""
 
+span_tags = sa.Table(
+    "span_tags",
+    metadata,
+    sa.Column("span_id", _id(), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.String(500), nullable=False),
+    sa.Column("trace_id", _id(), nullable=False),
+    sa.Index("ix_span_tags_kv", "key", "value", "trace_id"),
+)
+"""One row per tag of a span: the indexed way to filter by ``key=value``."""
 
-class SpanTag(Base):
-    """One row per tag of a span: the indexed way to filter by ``key=value``."""
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+)
+"""Large repeated content (system prompts, documents) stored once by SHA-256."""
 
-    __tablename__ = "span_tags"
-
-    span_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    value: Mapped[str] = mapped_column(sa.String(500))
-    trace_id: Mapped[str] = mapped_column(Id)
-
-    __table_args__ = (sa.Index("ix_span_tags_kv", "key", "value", "trace_id"),)
-
-
-class Blob(Base):
-    """Large repeated content (system prompts, documents) stored once by SHA-256."""
-
-    __tablename__ = "blobs"
-
-    hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    content: Mapped[str] = mapped_column(sa.Text)
-    size: Mapped[int]
-    created_at: Mapped[float]
-
-
-class SpanBlob(Base):
-    """Which span references which blob: lets prune drop unreferenced blobs and search their text."""
-
-    __tablename__ = "span_blobs"
-
-    span_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-
-    __table_args__ = (sa.Index("ix_span_blobs_hash", "hash"),)
+span_blobs = sa.Table(
+    "span_blobs",
+    metadata,
+    sa.Column("span_id", _id(), primary_key=True),
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Index("ix_span_blobs_hash", "hash"),
+)
+"""Which span references which blob: lets prune drop unreferenced blobs and search their text."""
