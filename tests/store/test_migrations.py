@@ -10,7 +10,17 @@ from steadyhand.store import open_store
 from steadyhand.store._migrate import HEAD_REVISION, current_revision, head_revision
 from steadyhand.store.models import metadata
 
-TABLES = {"alembic_version", "blobs", "projects", "span_blobs", "span_tags", "spans", "traces"}
+TABLES = {
+    "alembic_version",
+    "api_key_spend",
+    "api_keys",
+    "blobs",
+    "projects",
+    "span_blobs",
+    "span_tags",
+    "spans",
+}
+TABLES |= {"traces"}
 
 
 def test_migrate_empty_database_to_head(empty_url: str) -> None:
@@ -22,7 +32,7 @@ def test_migrate_empty_database_to_head(empty_url: str) -> None:
             store.upgrade()  # a second run is a no-op
         assert set(sa.inspect(engine).get_table_names()) == TABLES
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0003"
             # the cheap check a traced app runs at start (no alembic import) agrees with alembic's
             assert current_revision(conn) == HEAD_REVISION == head_revision()
             diff = compare_metadata(MigrationContext.configure(conn), metadata)

@@ -35,9 +35,11 @@ class Caller:
 class Refused(Exception):
     """A request the gateway turns away before any upstream is asked; carries the answer."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, reason: str = "auth") -> None:
         super().__init__(reply.status)
         self.reply = reply
+        self.reason = reason
+        """For the rejections metric: auth, model, rate or budget."""
 
 
 class Authenticator(TypingProtocol):

@@ -104,6 +104,7 @@ async def serve_model_call(gateway: Gateway, api: API, request: Request, out: Re
         try:
             inbound = _prepare(gateway, ex)
         except Refused as refused:
+            gateway.metrics.rejections.labels(refused.reason).inc()
             _reply(out, ex, refused.reply)
             return
         except InvalidRequest as exc:
@@ -137,12 +138,11 @@ def _prepare(gateway: Gateway, ex: Exchange) -> InboundRequest:
     inbound = api.decode(ex.request.body, max_bytes=gateway.options.max_body_bytes)
     model = ex.model = inbound.request.model
     if not caller.allows(model):
-        gateway.metrics.rejections.labels("model_not_allowed").inc()
-        raise Refused(_unknown_model(gateway, state, caller, api, model, allowed=False))
+        raise Refused(_unknown_model(gateway, state, caller, api, model, allowed=False), "model")
     try:
         target = ex.target = state.client.resolve(model)
     except ConfigurationError:
-        raise Refused(_unknown_model(gateway, state, caller, api, model, allowed=True)) from None
+        raise Refused(_unknown_model(gateway, state, caller, api, model, allowed=True), "model") from None
     if inbound.request.extra and target.api != api.api:
         key = next(iter(inbound.request.extra))
         family = _FAMILY.get(target.api, target.api)

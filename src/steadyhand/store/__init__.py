@@ -4,9 +4,10 @@ The only package that imports SQLAlchemy and Alembic. Everything public returns 
 """
 
 from ._store import DEFAULT_QUERY_TIMEOUT, Store, open_store
-from .views import PruneResult, SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
+from .views import ApiKeyView, PruneResult, SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
 
 __all__ = [
+    "ApiKeyView",
     "DEFAULT_QUERY_TIMEOUT",
     "PruneResult",
     "SpanNode",
