@@ -58,6 +58,18 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
 
 
+def _default_transport(config: Config) -> AsyncTransport:
+    """The transport ``AsyncClient`` would pick for this config (its ``async_transport`` setting when
+    the library has one; httpx otherwise): the gateway shares one, timed, across reloads."""
+    from ..providers import http_provider
+
+    factory = getattr(http_provider, "default_async_transport", None)
+    if factory is None:
+        return AsyncHttpxTransport()
+    transport: AsyncTransport = factory(getattr(config, "async_transport", "aiohttp"))
+    return transport
+
+
 class _NullSink:
     """Spans go nowhere; the gateway still opens them to read the policies' route for its header."""
 
@@ -101,8 +113,7 @@ class Gateway:
         self.tracer = tracer
         self.auth: Authenticator = auth or NoAuth(config.project)
         self.admission: Admission = admission or OpenAdmission()
-        # Hook for a faster transport: any AsyncTransport (the library's default otherwise).
-        self.transport = TimedTransport(transport or AsyncHttpxTransport())
+        self.transport = TimedTransport(transport or _default_transport(config))
         self._reload_source = reload
         self._providers = dict(providers or {})
         """Providers injected by name (tests, custom adapters), as ``AsyncClient(providers=...)``."""
