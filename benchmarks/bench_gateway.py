@@ -119,7 +119,7 @@ def main() -> None:
         script = tmp / "post.lua"
         script.write_text(LUA % BODY)
         get = tmp / "get.lua"
-        get.write_text(LUA.split("done = ", 1)[1].join(["done = ", ""]))
+        get.write_text("done = " + (LUA % BODY).split("done = ", 1)[1])
         up_port, gw_port = free_port(), free_port()
         nginx = _nginx(tmp, up_port)
         gateway = _gateway(tmp, f"http://127.0.0.1:{up_port}", gw_port, options.trace)
