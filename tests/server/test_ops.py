@@ -50,6 +50,8 @@ def test_metrics_count_requests_and_collapse_unknown_models(gateway: GatewayServ
     assert 'steadyhand_gateway_fallbacks_total{model="flaky"} 1.0' in text
     assert "steadyhand_gateway_overhead_seconds_bucket" in text and "steadyhand_gateway_tokens_total" in text
     assert 'steadyhand_gateway_rejections_total{reason="model"}' in text
+    assert 'steadyhand_gateway_cost_usd_total{model="fast"}' in text  # the simulator's models are priced
+    assert 'steadyhand_gateway_tokens_total{direction="output",model="fast"}' in text
 
 
 def test_healthz_and_readyz(gateway: GatewayServer) -> None:

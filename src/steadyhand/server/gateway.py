@@ -23,6 +23,7 @@ from ..client import AsyncClient
 from ..providers.base import AsyncTransport, Provider
 from ..providers.http import AsyncHttpxTransport
 from ..records import SpanRecord, SpanSink
+from ..tracing.cost import load_prices
 from .admission import Admission, OpenAdmission
 from .apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS
 from .auth import Authenticator, NoAuth
@@ -88,6 +89,8 @@ class State:
         self.active = 0
         self.retired = False
         self._models = sorted(config.all_models())
+        self.prices = load_prices(config.prices)
+        """Prices the ``steadyhand_gateway_cost_usd`` metric (the tracer prices spans itself)."""
 
     def models(self) -> list[str]:
         """The aliases callers may name."""
@@ -146,9 +149,11 @@ class Gateway:
 
     @staticmethod
     def _known(config: Config) -> list[str]:
-        names = list(config.all_models())
-        names += [f"{alias.target}" for alias in config.all_models().values()]
-        return names
+        return [*config.all_models(), *(alias.target for alias in config.all_models().values())]
+
+    @property
+    def _targets(self) -> frozenset[str]:
+        return self.metrics.known
 
     def acquire(self) -> State:
         state = self.state
@@ -255,18 +260,26 @@ class Gateway:
         model = m.model(ex.model)
         route = ex.request.path
         elapsed = time.perf_counter() - ex.request.received
-        m.requests.labels(route, model, str(ex.status)).inc()
-        m.latency.labels(route, model).observe(elapsed)
-        m.overhead.labels(route).observe(ex.overhead_ms() / 1000.0)
+        m.of(m.requests, route, model, str(ex.status)).inc()
+        m.of(m.latency, route, model).observe(elapsed)
+        m.of(m.overhead, route).observe(ex.overhead_ms() / 1000.0)
         if ex.first_byte is not None:
-            m.ttft.labels(route, model).observe(ex.first_byte - ex.request.received)
+            m.of(m.ttft, route, model).observe(ex.first_byte - ex.request.received)
         if ex.error is not None or ex.status >= 400:
-            m.errors.labels(model, ex.error or f"http_{ex.status}").inc()
+            m.of(m.errors, model, ex.error or f"http_{ex.status}").inc()
         usage = ex.usage
         if usage is not None:
-            m.tokens.labels(model, "input").inc(usage.input_tokens or 0)
-            m.tokens.labels(model, "output").inc(usage.output_tokens or 0)
-            m.tokens.labels(model, "cached_input").inc(usage.cached_input_tokens or 0)
+            m.of(m.tokens, model, "input").inc(usage.input_tokens or 0)
+            m.of(m.tokens, model, "output").inc(usage.output_tokens or 0)
+            m.of(m.tokens, model, "cached_input").inc(usage.cached_input_tokens or 0)
+            target = ex.target
+            cost = None if target is None else ex.state.prices.cost(
+                target.model, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                cached_input_tokens=usage.cached_input_tokens, cache_write_tokens=usage.cache_write_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+            )  # fmt: skip
+            if cost:
+                m.of(m.cost, model).inc(cost)
         self._observe_route(model, ex.decision)
         if self.tracer is not None and ex.caller is not None:
             try:
@@ -278,8 +291,13 @@ class Gateway:
         if decision is None:
             return
         steps = decision.get("steps", []) if isinstance(decision, dict) else [
-            {"alias": s.alias, "outcome": s.outcome} for s in decision.steps
+            {"alias": s.alias, "outcome": s.outcome, "target": s.target, "breaker": s.breaker}
+            for s in decision.steps
         ]  # fmt: skip
+        m = self.metrics
+        for step in steps:  # targets come from the configuration: a bounded label
+            if step.get("breaker") is not None and step.get("target") in self._targets:
+                m.of(m.breaker_open, step["target"]).set(1 if step["breaker"] == "open" else 0)
         attempts = [s for s in steps if s.get("outcome") != "skipped"]
         if not attempts:
             return
@@ -288,15 +306,15 @@ class Gateway:
             1 for a, b in zip(attempts, attempts[1:], strict=False) if a.get("alias") == b.get("alias")
         )
         if retries:
-            self.metrics.retries.labels(model).inc(retries)
+            m.of(m.retries, model).inc(retries)
         answered = attempts[-1]
         if answered.get("outcome") == "ok" and answered.get("alias") != first_alias:
-            self.metrics.fallbacks.labels(model).inc()
+            m.of(m.fallbacks, model).inc()
         hit = (
             decision.get("cache_hit") if isinstance(decision, dict) else getattr(decision, "cache_hit", False)
         )
         if hit:
-            self.metrics.cache_hits.labels(model).inc()
+            m.of(m.cache_hits, model).inc()
 
     async def aclose(self) -> None:
         await self.state.client.aclose()

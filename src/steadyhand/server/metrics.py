@@ -8,6 +8,7 @@ a label, so junk traffic cannot grow the series without bound.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -23,6 +24,7 @@ class Metrics:
 
     def __init__(self, known: Collection[str] = ()) -> None:
         self.known = frozenset(known)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = r = CollectorRegistry()
         self.requests = Counter(
             "steadyhand_gateway_requests", "Requests answered, by route, model and status.",
@@ -74,6 +76,14 @@ class Metrics:
         self.reloads = Counter(
             "steadyhand_gateway_reloads", "Config reloads, by outcome.", ["outcome"], registry=r
         )
+
+    def of(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: the label sets are bounded, the lookup is not free."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def model(self, name: str | None) -> str:
         """The label for a model name: itself when configured, else ``other``."""
