@@ -44,10 +44,27 @@ def _defs() -> dict[str, Any]:
     return defs
 
 
+def _one_of(
+    validator: jsonschema.protocols.Validator, one_of: Any, instance: Any, schema: dict[str, Any]
+) -> Any:
+    """``oneOf`` as OpenAPI reads it: with a ``discriminator`` the branch is picked by the tag, so two
+    branches matching is not an error (the Responses ``InputItem`` lists a user message both as
+    ``EasyInputMessage`` and as ``Item``/``InputMessage``, both ``type: message``)."""
+    if "discriminator" in schema:
+        return _ANY_OF(validator, one_of, instance, schema)
+    return _ONE_OF(validator, one_of, instance, schema)
+
+
+_BASE = jsonschema.Draft202012Validator
+_ONE_OF, _ANY_OF = _BASE.VALIDATORS["oneOf"], _BASE.VALIDATORS["anyOf"]
+_OpenAPIValidator = jsonschema.validators.extend(_BASE, {"oneOf": _one_of})
+
+
 @cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
     defs = _defs()
-    return jsonschema.Draft202012Validator({"$defs": defs, **defs[name]})
+    checker: jsonschema.Draft202012Validator = _OpenAPIValidator({"$defs": defs, **defs[name]})
+    return checker
 
 
 def schema_errors(name: str, doc: Any) -> list[str]:

@@ -4,19 +4,22 @@ pass through. No model needed: the llama.cpp child is replaced by a stand-in."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import runpy
 import socket
 import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from steadyhand.cli import app
-from steadyhand.local import LocalModelServer, PortUnavailable
+from steadyhand.local import LocalModelServer, PortUnavailable, llama_launch
 from steadyhand.local import server as server_module
 from steadyhand.local.ports import port_in_use, port_owned_by
 
@@ -120,8 +123,38 @@ def test_the_command_queues_requests_and_passes_extra_flags(
     assert command[-4:] == ["--n_ctx", "4096", "--verbose", "False"]  # last, so they win over ours
 
 
-def test_n_batch_is_1_unless_asked(no_extra_needed: Path) -> None:
+def test_n_batch_is_512_unless_asked_and_the_launcher_runs_the_server(no_extra_needed: Path) -> None:
     command = LocalModelServer(model_path=no_extra_needed).command()
-    assert command[command.index("--n_batch") + 1] == "1"
-    command = LocalModelServer(model_path=no_extra_needed, n_batch=512).command()
     assert command[command.index("--n_batch") + 1] == "512"
+    assert command[1:3] == ["-m", "steadyhand.local.llama_launch"]
+    command = LocalModelServer(model_path=no_extra_needed, n_batch=1).command()
+    assert command[command.index("--n_batch") + 1] == "1"
+
+
+def test_the_launcher_turns_extra_weight_buffers_off_and_prefix_reuse_then_runs_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With extra buffers (AMX, repack) multi-token batches crashed; with prefix reuse seeds drifted."""
+    native = importlib.import_module("llama_cpp.llama_cpp")  # the local extra: make test installs it
+    llama = importlib.import_module("llama_cpp").Llama
+    ran: list[str] = []
+    cached_at_generate: list[int] = []
+
+    def generate(self: Any, tokens: list[int], **options: Any) -> Iterator[int]:
+        cached_at_generate.append(self.n_tokens)
+        return iter(())
+
+    monkeypatch.setattr(native, "llama_model_default_params", native.llama_model_default_params)
+    monkeypatch.setattr(llama, "generate", generate)
+    monkeypatch.setattr(runpy, "run_module", lambda name, **kw: ran.append(name))
+    assert native.llama_model_default_params().use_extra_bufts is True  # llama.cpp's default
+    llama_launch.main()
+    assert ran == ["llama_cpp.server"]
+    assert native.llama_model_default_params().use_extra_bufts is False
+
+    class Model:  # Llama's own reset(), on a model with 5 tokens cached
+        reset = llama.reset
+        n_tokens, _requires_eval, _is_recurrent, _is_hybrid = 5, False, False, False
+
+    llama.generate(Model(), [1, 2])
+    assert cached_at_generate == [0]  # evaluated from the start

@@ -28,7 +28,7 @@ __all__ = [
 
 DEFAULT_SIM_URL = "http://127.0.0.1:8900"
 ProviderKind = Literal["openai", "anthropic", "openai_compatible", "sim"]
-Api = Literal["chat", "completions", "messages"]
+Api = Literal["chat", "completions", "messages", "responses"]
 
 _DATED = re.compile(r"[-_@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3})(?:$|[-_.:])")
 _FILE_SUFFIXES = (".gguf", ".ggml", ".bin", ".safetensors", ".onnx", ".pt")
@@ -106,8 +106,8 @@ class ModelAlias(BaseModel):
     target: str
     """``provider:model``, e.g. ``openai:gpt-4o-2024-08-06``."""
     api: Api | None = None
-    """``chat`` (default), ``completions`` (OpenAI legacy text completions) or ``messages`` (Anthropic);
-    ``None`` picks the provider kind's native API."""
+    """``chat`` (default), ``completions`` (OpenAI legacy text completions), ``responses`` (OpenAI's
+    Responses API) or ``messages`` (Anthropic); ``None`` picks the provider kind's native API."""
     fallbacks: tuple[str | FallbackTable, ...] = ()
     """Targets (aliases or ``provider:model``) tried in order when this one cannot answer."""
     deadline: float | None = Field(default=None, gt=0)

@@ -70,6 +70,9 @@ class Message(_Model):
     tool_call_id: str | None = None
     """For ``role="tool"``: the id of the call this message answers."""
     name: str | None = None
+    reasoning: str | None = None
+    """An assistant's reasoning summary, when the provider returns one (the Responses API's
+    ``reasoning`` items); informational: adapters do not send it back."""
 
     @property
     def text(self) -> str:

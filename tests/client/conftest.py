@@ -21,13 +21,15 @@ def sim() -> Iterator[SimServer]:
 
 
 def sim_config(base_url: str, *, timeouts: Timeouts = GENEROUS, **extra: object) -> Config:
-    """The simulator as three providers' worth of APIs: chat, legacy completions and Anthropic messages."""
+    """The simulator as four providers' worth of APIs: chat, legacy completions, OpenAI's Responses API
+    and Anthropic messages."""
     return Config(
         providers={"sim": ProviderConfig(kind="sim", base_url=base_url, timeouts=timeouts)},
         models={
             "default": ModelAlias(target="sim:sim-basic"),
             "legacy": ModelAlias(target="sim:sim-basic", api="completions"),
             "claude": ModelAlias(target="sim:sim-basic", api="messages"),
+            "responses": ModelAlias(target="sim:sim-basic", api="responses"),
         },
         **extra,
     )

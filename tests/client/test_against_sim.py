@@ -1,7 +1,8 @@
 """steadyhand's own adapters against the simulator: every fault model maps to the right typed error with
 the right retry_after, and streams carry the same content as non-streamed calls.
 
-OpenAI chat, legacy completions and Anthropic messages; sync and async (async runs its cases concurrently).
+OpenAI chat, legacy completions, the Responses API and Anthropic messages; sync and async (async runs its
+cases concurrently).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from steadyhand.sim import SimServer
 
 from .conftest import sim_config
 
-APIS = ("chat", "completions", "messages")
+APIS = ("chat", "completions", "responses", "messages")
 PREFILL = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure,"}]
 
 # fault -> (error class, retry_after, timeout phase); per API where the providers differ.
@@ -60,6 +61,11 @@ PER_API: dict[str, dict[str, tuple[type[Exception], Any, str | None]]] = {
         "no-prefill": (PrefillNotSupported, None, None),
     },
     "completions": {"503": (Overloaded, 1.0, None), "content-filter": (ContentFiltered, None, None)},
+    "responses": {
+        "503": (Overloaded, 1.0, None),
+        "content-filter": (ContentFiltered, None, None),
+        "no-prefill": (PrefillNotSupported, None, None),
+    },
     "messages": {
         "503": (ServerError, 1.0, None),
         "content-filter": (BadRequest, None, None),
@@ -69,6 +75,11 @@ PER_API: dict[str, dict[str, tuple[type[Exception], Any, str | None]]] = {
 STREAM_ONLY: dict[str, dict[str, type[Exception]]] = {
     "chat": {"529-in-stream": ServerError, "malformed-sse": UnexpectedProviderResponse},
     "completions": {"529-in-stream": ServerError, "malformed-sse": UnexpectedProviderResponse},
+    "responses": {  # the stream ends with response.failed, or without response.completed
+        "529-in-stream": ServerError,
+        "malformed-sse": UnexpectedProviderResponse,
+        "no-done": StreamInterrupted,
+    },
     "messages": {"529-in-stream": Overloaded, "malformed-sse": UnexpectedProviderResponse},
 }
 HANGS = {"hang", "slow-first-token", "stall"}
@@ -155,7 +166,7 @@ async def test_every_fault_maps_to_its_typed_error_async(sim: SimServer) -> None
 def test_a_rate_limit_without_retry_after_is_not_given_the_default(sim: SimServer) -> None:
     config = sim_config(sim.base_url)
     with Client(config) as client:
-        for api in ("default", "legacy", "claude"):
+        for api in ("default", "legacy", "claude", "responses"):
             alias = config.models[api]
             config.models["x"] = ModelAlias(target="sim:sim-429-no-retry-after", api=alias.api)
             client._targets.clear()
@@ -175,7 +186,7 @@ def test_the_total_deadline_bounds_a_hang(sim: SimServer) -> None:
         assert info.value.phase == "total"
 
 
-@pytest.mark.parametrize("alias", ["default", "legacy", "claude"])
+@pytest.mark.parametrize("alias", ["default", "legacy", "claude", "responses"])
 @pytest.mark.parametrize("model", ["sim-basic", "sim-echo", "sim-tool-call"])
 async def test_streams_carry_the_same_content_as_plain_calls(sim: SimServer, alias: str, model: str) -> None:
     config = sim_config(sim.base_url)

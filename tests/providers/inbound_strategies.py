@@ -193,3 +193,46 @@ def loose_anthropic_requests() -> st.SearchStrategy[ModelRequest]:
         max_tokens=st.integers(1, 100),
         extra=extras(ANTHROPIC_KEYS),
     )
+
+
+# OpenAI Responses API -------------------------------------------------------------------------------
+
+RESPONSES_KEYS = frozenset(
+    {"model", "input", "instructions", "tools", "tool_choice", "text", "temperature", "top_p"}
+    | {"max_output_tokens", "stream", "stream_options", "previous_response_id", "conversation"}
+    | {"prompt", "background"}
+)
+_RESPONSES_PARTS = st.lists(
+    st.builds(TextPart, text=TEXT)
+    | st.builds(
+        ImagePart, url=st.just("https://x.test/c.png"), detail=st.sampled_from(["low", "high", "auto"])
+    ),
+    max_size=3,
+)
+_RESPONSES_MESSAGES = st.one_of(
+    st.builds(Message, role=st.sampled_from(["system", "user"]), content=TEXT | _RESPONSES_PARTS),
+    st.builds(Message, role=st.just("assistant"), content=TEXT, tool_calls=st.none() | _calls()),
+    st.builds(Message, role=st.just("assistant"), content=st.none(), tool_calls=_calls()),
+    st.builds(Message, role=st.just("tool"), content=TEXT, tool_call_id=NAMES),
+)
+
+
+def _no_adjacent_assistants(messages: list[Message]) -> bool:
+    """Input items are flat: a function_call after an assistant message belongs to it."""
+    return not any(a.role == b.role == "assistant" for a, b in zip(messages, messages[1:], strict=False))
+
+
+def responses_requests() -> st.SearchStrategy[ModelRequest]:
+    """Requests the Responses builder encodes losslessly (no stop, seed, n or message names)."""
+    return st.builds(
+        ModelRequest,
+        model=NAMES,
+        messages=st.lists(_RESPONSES_MESSAGES, min_size=1, max_size=5).filter(_no_adjacent_assistants),
+        temperature=st.none() | st.floats(0, 2),
+        top_p=st.none() | st.floats(0, 1),
+        max_tokens=st.none() | st.integers(16, 2**31),
+        tools=st.none() | TOOLS,
+        tool_choice=TOOL_CHOICES,
+        response_format=OPENAI_FORMATS,
+        extra=extras(RESPONSES_KEYS),
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from steadyhand._config import Config
 from steadyhand.errors import BadRequest, ConfigurationError
+from steadyhand.providers.base import Capabilities
 from steadyhand.providers.capabilities import LLAMA_CPP, PROFILES, resolve_capabilities
 from steadyhand.providers.http import HttpxTransport
 from steadyhand.providers.http_provider import HTTPProvider
@@ -72,8 +73,8 @@ def test_llama_cpp_validation_500_is_a_bad_request_never_retried() -> None:
     assert isinstance(err, BadRequest) and not err.retryable
 
 
-def _provider(handler: httpx.MockTransport) -> HTTPProvider:
-    wire = OpenAIChat(base_url="http://h/v1", api_key=None, provider_name="local", capabilities=LLAMA_CPP)
+def _provider(handler: httpx.MockTransport, capabilities: Capabilities = LLAMA_CPP) -> HTTPProvider:
+    wire = OpenAIChat(base_url="http://h/v1", api_key=None, provider_name="local", capabilities=capabilities)
     return HTTPProvider(wire, transport=HttpxTransport(httpx.Client(transport=handler)))
 
 
@@ -93,6 +94,16 @@ def test_stream_without_usage_gets_estimated_usage() -> None:
     assert len(usage) == 1 and usage[0].estimated
     assert usage[0].output_tokens == 3  # "Hello there": 11 characters / 4, rounded up
     assert usage[0].input_tokens == 5  # one message: 4 framing + "hi"
+    # with the chat template's measured overhead (LocalModelServer measures it at start), it is added
+    calibrated = resolve_capabilities("openai_compatible", {"profile": "llama_cpp", "prompt_overhead": 26})
+    chunks = list(_provider(httpx.MockTransport(events), calibrated).stream(_request()))
+    assert [c.usage.input_tokens for c in chunks if c.usage is not None] == [5 + 26]
+
+
+def test_prompt_overhead_must_be_a_count_of_tokens() -> None:
+    for bad in (-1, 2.5, "26", True):
+        with pytest.raises(ConfigurationError, match="prompt_overhead must be a whole number"):
+            resolve_capabilities("openai_compatible", {"profile": "llama_cpp", "prompt_overhead": bad})
 
 
 def test_reported_usage_is_kept_as_sent() -> None:

@@ -17,6 +17,17 @@ from steadyhand.local import local_config as _local_config
 from steadyhand.local.model import require_server_package
 from steadyhand.tracing.records import SpanRecord
 
+REAL_MODEL_TIMEOUT = 900
+"""Seconds a real-model test may take before pytest-timeout calls it hung (the suite's default is 120).
+The model's speed follows the machine's load: at load 9 on 2 cores a 24-call test took over 120 s."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("real_model") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(REAL_MODEL_TIMEOUT))
+
+
 API_KEY = "sk-test-SECRET123"
 """A key the server ignores; it must never appear in a cassette."""
 

@@ -43,7 +43,10 @@ def _serve_and_stop(process: subprocess.Popen[str], lines: list[str]) -> None:
         output = "".join(lines)
         match = re.search(r'base_url = "(http://127\.0\.0\.1:\d+/v1)"', output)
         assert match, output
-        assert 'capabilities = "llama_cpp"' in output
+        # the profile, with the chat template's prompt overhead the server measured at start
+        assert re.search(r'capabilities = \{ profile = "llama_cpp", prompt_overhead = [1-9]\d* \}', output), (
+            output
+        )
         base_url = match.group(1)
         assert httpx.get(f"{base_url}/models").status_code == 200
         process.send_signal(signal.SIGINT)

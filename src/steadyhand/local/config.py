@@ -20,7 +20,7 @@ def local_config(
     spec: dict[str, Any] = {
         "kind": "openai_compatible",
         "base_url": server.base_url,
-        "capabilities": "llama_cpp",
+        "capabilities": _capabilities(server),
     }
     if api_key is not None:
         spec["api_key"] = api_key
@@ -29,13 +29,25 @@ def local_config(
     )
 
 
+def _capabilities(server: LocalModelServer) -> str | dict[str, Any]:
+    """The llama_cpp profile, with the chat template's prompt overhead the server measured at start."""
+    if not server.prompt_overhead:
+        return "llama_cpp"
+    return {"profile": "llama_cpp", "prompt_overhead": server.prompt_overhead}
+
+
 def config_snippet(server: LocalModelServer, *, provider: str = "local") -> str:
     """The same as ``steadyhand.toml`` lines, for a server started with ``steadyhand local serve``."""
+    capabilities = (
+        f'{{ profile = "llama_cpp", prompt_overhead = {server.prompt_overhead} }}'
+        if server.prompt_overhead
+        else '"llama_cpp"'
+    )
     return (
         f"[providers.{provider}]\n"
         'kind = "openai_compatible"\n'
         f'base_url = "{server.base_url}"\n'
-        'capabilities = "llama_cpp"   # shapes requests to what llama.cpp accepts\n'
+        f"capabilities = {capabilities}   # shapes requests to what llama.cpp accepts\n"
         "\n"
         "[models]\n"
         f'local = "{provider}:{server.model_name}"\n'

@@ -18,12 +18,15 @@ from types import TracebackType
 import httpx
 
 from ..errors import ConfigurationError
+from ..providers.token_estimate import estimate_prompt_tokens
+from ..types import Message, ModelRequest
 from .model import MODEL_FILE, find_bundled_model, require_server_package
 from .ports import port_in_use, port_owned_by
 
 __all__ = ["DEFAULT_MODEL_NAME", "LocalModelServer", "LocalServerError", "PortUnavailable", "free_port"]
 
 DEFAULT_MODEL_NAME = MODEL_FILE
+WARM_UP_PROMPT = "hi"
 """The name the server lists (``--model_alias``) instead of the file's full path: the file's own name,
 which pins the exact weights and quantization (a floating name would draw a warning)."""
 
@@ -59,10 +62,10 @@ class LocalModelServer:
     completion (so a server that loads but crashes on its first prompt fails here, with its log), or
     raises :class:`LocalServerError` after ``startup_timeout`` seconds.
 
-    ``n_batch`` (prompt tokens per step) defaults to 1: llama.cpp's AMX kernels crash with SIGSEGV on
-    larger batches on some VMs, and with 512 the same seed no longer gives the same answer once the
-    prompt's KV cache is reused (a non-streamed call and the stream after it diverged). 512 makes long
-    prompts several times faster (docs/local-model.md has the figures): pass it where that matters.
+    ``n_batch`` (prompt tokens per step) defaults to 512. The server runs through
+    :mod:`steadyhand.local.llama_launch`, with llama.cpp's extra weight buffers off: with them, batches
+    larger than one token crash on AMX CPUs and the same seed samples differently once a prompt prefix
+    is reused (docs/local-model.md has the figures).
     ``n_threads`` defaults to the cores this process may use (llama.cpp's own default is half of them).
 
     The server is started with ``--interrupt_requests False``: by default llama-cpp-python cuts a
@@ -76,7 +79,7 @@ class LocalModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
         n_ctx: int = 2048,
-        n_batch: int = 1,
+        n_batch: int = 512,
         n_threads: int | None = None,
         model_path: Path | None = None,
         model_name: str = DEFAULT_MODEL_NAME,
@@ -94,6 +97,8 @@ class LocalModelServer:
         self.extra_args = extra_args
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
+        self.prompt_overhead = 0
+        """Prompt tokens the chat template adds (measured at start); ``local_config`` passes it on."""
 
     @property
     def url(self) -> str:
@@ -113,7 +118,7 @@ class LocalModelServer:
         """The exact command line the server is started with."""
         model = self.model_path or find_bundled_model()
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "steadyhand.local.llama_launch",
             "--model", str(model), "--model_alias", self.model_name,
             "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.n_ctx),
             "--n_batch", str(self.n_batch), "--n_threads", str(self.n_threads),
@@ -174,8 +179,16 @@ class LocalModelServer:
             )
 
     def _warm_up(self, http: httpx.Client) -> None:
-        """One one-token completion: proves the model runs, and the first real call is not a cold one."""
-        body = {"model": self.model_name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+        """One one-token completion: proves the model runs, and the first real call is not a cold one.
+
+        Its usage also measures :attr:`prompt_overhead`: the server's own prompt count minus the local
+        estimate of the same one-word prompt is what the chat template adds.
+        """
+        body = {
+            "model": self.model_name,
+            "messages": [{"role": "user", "content": WARM_UP_PROMPT}],
+            "max_tokens": 1,
+        }
         try:
             response = http.post(f"{self.base_url}/chat/completions", json=body, timeout=self.startup_timeout)
         except httpx.TransportError as exc:
@@ -188,6 +201,12 @@ class LocalModelServer:
                 f"the llama.cpp server answered its first completion with {response.status_code}: "
                 f"{response.text[:500]}"
             )
+        counted = response.json().get("usage", {}).get("prompt_tokens")
+        if isinstance(counted, int):
+            request = ModelRequest(
+                model=self.model_name, messages=[Message(role="user", content=WARM_UP_PROMPT)]
+            )
+            self.prompt_overhead = max(0, counted - estimate_prompt_tokens(request))
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines the server wrote (start-up diagnostics)."""

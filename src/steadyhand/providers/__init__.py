@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .http_provider import HTTPProvider as HTTPProvider
     from .openai_chat import OpenAIChat as OpenAIChat
     from .openai_completions import OpenAICompletions as OpenAICompletions
+    from .openai_responses import OpenAIResponses as OpenAIResponses
     from .registry import build_provider as build_provider
     from .shaping import shape_request as shape_request
     from .sse import SSEEvent as SSEEvent
@@ -81,6 +82,7 @@ _HOME = {
     ".http_provider": ("HTTPProvider",),
     ".openai_chat": ("OpenAIChat",),
     ".openai_completions": ("OpenAICompletions",),
+    ".openai_responses": ("OpenAIResponses",),
     ".registry": ("build_provider",),
     ".shaping": ("shape_request",),
     ".sse": ("SSEEvent", "SSEParser"),

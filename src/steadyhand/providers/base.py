@@ -112,6 +112,10 @@ class Capabilities:
     n: bool = True
     assistant_prefill: bool = True
     embeddings: bool = True
+    prompt_overhead: int = 0
+    """Prompt tokens the server's chat template adds that the local estimate cannot see (a default system
+    prompt, the assistant turn's opening). Used only when usage is estimated; ``LocalModelServer``
+    measures it at start from the server's own count."""
     extra: Mapping[str, object] = field(default_factory=dict)
 
 

@@ -112,4 +112,9 @@ def resolve_capabilities(kind: str, spec: str | Mapping[str, Any] | None = None)
         )
     if "response_formats" in overrides:
         overrides["response_formats"] = frozenset(overrides["response_formats"])
+    overhead = overrides.get("prompt_overhead", 0)
+    if isinstance(overhead, bool) or not isinstance(overhead, int) or overhead < 0:
+        raise ConfigurationError(
+            f"capabilities.prompt_overhead must be a whole number of tokens >= 0, not {overhead!r}"
+        )
     return dataclasses.replace(base, **overrides)

@@ -67,7 +67,8 @@ class _StreamState:
         if self.usage_seen or any(c.usage is not None for c in chunks):
             return chunks
         self.output.extend(c.text for c in chunks)
-        return [*chunks, Chunk(usage=estimate_usage(self.request, self.output))]
+        overhead = self.driver.capabilities.prompt_overhead
+        return [*chunks, Chunk(usage=estimate_usage(self.request, self.output, prompt_overhead=overhead))]
 
     def failed(self, exc: _E) -> _E:
         if isinstance(exc, StreamInterrupted) and not exc.partial_text:
@@ -148,7 +149,8 @@ class HTTPProvider(Provider):
             raise self.wire.map_error(response.status_code, response.headers, response.body, request.model)
         parsed = self.wire.parse_response(response, request)
         if parsed.usage.input_tokens is None and parsed.usage.output_tokens is None:
-            parsed.usage = estimate_usage(request, [c.message.text for c in parsed.choices])
+            texts = [c.message.text for c in parsed.choices]
+            parsed.usage = estimate_usage(request, texts, prompt_overhead=self.capabilities.prompt_overhead)
         return parsed
 
     def complete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:

@@ -22,10 +22,10 @@ DEFAULT_KEY_ENVS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"
 DEFAULT_CAPABILITIES = PROFILES
 """Profiles by name (``providers/capabilities.py``); a kind's name is its default profile."""
 _APIS: dict[str, tuple[Api, ...]] = {
-    "openai": ("chat", "completions"),
-    "openai_compatible": ("chat", "completions"),
+    "openai": ("chat", "completions", "responses"),
+    "openai_compatible": ("chat", "completions", "responses"),
     "anthropic": ("messages",),
-    "sim": ("chat", "completions", "messages"),
+    "sim": ("chat", "completions", "responses", "messages"),
 }
 
 
@@ -71,6 +71,10 @@ def _wire_class(api: Api) -> Callable[..., WireFormat]:
         from .openai_completions import OpenAICompletions
 
         return OpenAICompletions
+    if api == "responses":
+        from .openai_responses import OpenAIResponses
+
+        return OpenAIResponses
     from .anthropic import AnthropicMessages
 
     return AnthropicMessages

@@ -16,6 +16,7 @@ __all__ = [
     "CHARS_PER_TOKEN",
     "MESSAGE_OVERHEAD",
     "estimate_output_tokens",
+    "estimate_prompt_tokens",
     "estimate_tokens",
     "estimate_usage",
 ]
@@ -44,13 +45,18 @@ def estimate_output_tokens(request: ModelRequest, output: Iterable[str]) -> int:
     return count
 
 
-def estimate_usage(request: ModelRequest, output: Iterable[str]) -> Usage:
-    """Estimated usage of one call: the prompt's messages (and tool schemas) in, ``output`` out."""
+def estimate_prompt_tokens(request: ModelRequest) -> int:
+    """The prompt's messages and tool schemas, by the rule above, before any template overhead."""
     prompt = sum(MESSAGE_OVERHEAD + estimate_tokens(m.text) for m in request.messages)
     for tool in request.tools or ():
         prompt += estimate_tokens(f"{tool.name} {tool.description or ''} {tool.parameters}")
+    return prompt
+
+
+def estimate_usage(request: ModelRequest, output: Iterable[str], *, prompt_overhead: int = 0) -> Usage:
+    """Estimated usage of one call: the prompt plus the template's ``prompt_overhead`` in, ``output`` out."""
     return Usage(
-        input_tokens=prompt,
+        input_tokens=estimate_prompt_tokens(request) + prompt_overhead,
         output_tokens=estimate_output_tokens(request, output),
         estimated=True,
     )

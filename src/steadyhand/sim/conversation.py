@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..types import Message
 from .tokens import content_text
 
 
@@ -78,4 +79,19 @@ def anthropic_conversation(messages: list[Any], *, system: Any = None) -> Conver
         else:
             last_user, results = content_text(content), []
             instructions.append(last_user)
+    return Conversation(last_user, last_role, tuple(results), tuple(instructions))
+
+
+def request_conversation(messages: list[Message]) -> Conversation:
+    """Facts of decoded messages (a ``ModelRequest``'s), for wires whose bodies are not chat-shaped
+    (the Responses API's input items): a ``tool`` message is a tool result."""
+    last_user, results, instructions = "", [], []
+    for message in messages:
+        if message.role == "tool":
+            results.append(message.text)
+        elif message.role == "user":
+            last_user, results = message.text, []
+        if message.role in ("system", "user"):
+            instructions.append(message.text)
+    last_role = messages[-1].role if messages else None
     return Conversation(last_user, last_role, tuple(results), tuple(instructions))

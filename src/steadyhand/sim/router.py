@@ -97,7 +97,7 @@ class Router:
 
     def route(self, method: str, path: str, headers: dict[str, str], body: Body, query: str = "") -> Action:
         """Dispatch by path; unknown paths get a 404 in the provider's error shape."""
-        from . import anthropic_handlers, openai_handlers  # the handlers import this module
+        from . import anthropic_handlers, openai_handlers, responses_handlers  # they import this module
 
         path, _, rest = path.partition("?")
         path, query = path.rstrip("/"), query or rest
@@ -106,6 +106,8 @@ class Router:
                 return openai_handlers.chat(self, body)
             if path == "/v1/completions":
                 return openai_handlers.completions(self, body)
+            if path == "/v1/responses":
+                return responses_handlers.responses(self, body)
             if path == "/v1/embeddings":
                 return openai_handlers.embeddings(self, body)
             if path == "/v1/messages":
