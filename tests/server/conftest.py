@@ -20,6 +20,7 @@ MODELS: dict[str, Any] = {
     "claude": {"target": "sim:sim-basic", "api": "messages"},
     "claude-echo": {"target": "sim:sim-echo", "api": "messages"},
     "claude-tools": {"target": "sim:sim-tool-call", "api": "messages"},
+    "resp-echo": {"target": "sim:sim-echo", "api": "responses"},
     "flaky": {"target": "sim:sim-500", "fallbacks": ["fast"], "retry": {"attempts": 1}},
     "flaky-msg": {
         "target": "sim:sim-500",

@@ -15,14 +15,23 @@ from typing import Any
 
 from ..providers import inbound_anthropic_encode as anthropic_out
 from ..providers import inbound_openai_encode as openai_out
+from ..providers import inbound_openai_responses_encode as responses_out
 from ..providers._common import json_bytes
 from ..providers._inbound_check import InboundRequest
 from ..providers.inbound_anthropic import decode_messages
 from ..providers.inbound_openai import decode_chat, decode_completions
+from ..providers.inbound_openai_responses import decode_responses
 from ..types import Chunk, ModelResponse, Usage
 from .replies import Protocol, error_event
 
-__all__ = ["API", "ANTHROPIC_MESSAGES", "OPENAI_CHAT", "OPENAI_COMPLETIONS", "StreamWriter"]
+__all__ = [
+    "ANTHROPIC_MESSAGES",
+    "API",
+    "OPENAI_CHAT",
+    "OPENAI_COMPLETIONS",
+    "OPENAI_RESPONSES",
+    "StreamWriter",
+]
 
 
 def _new_id(prefix: str) -> str:
@@ -163,6 +172,54 @@ class _AnthropicMessages(API):
         return _AnthropicWriter(encoder)
 
 
+class _ResponsesWriter(StreamWriter):
+    protocol: Protocol = "openai"
+
+    def __init__(self, encoder: responses_out.ResponseStreamEncoder) -> None:
+        self.encoder = encoder
+        self.started = False
+
+    def _events(self, events: list[dict[str, Any]]) -> bytes:
+        return b"".join(responses_out.sse_event(doc) for doc in events)
+
+    def feed(self, chunk: Chunk) -> bytes:
+        head = b""
+        if not self.started:
+            self.started = True
+            head = self._events(self.encoder.start())
+        return head + self._events(self.encoder.feed(chunk))
+
+    def close(self) -> bytes:
+        return self._events(self.encoder.close())
+
+    def fail(self, exc: BaseException) -> bytes:
+        """``response.failed``: the Responses API's end of a broken stream."""
+        message = f"the stream broke: {type(exc).__name__}: {exc}"
+        return self._events(self.encoder.failed(message, code=responses_out.error_code_for(exc)))
+
+
+class _OpenAIResponses(API):
+    protocol: Protocol = "openai"
+    api = "responses"
+
+    def decode(self, body: bytes, *, max_bytes: int) -> InboundRequest:
+        return decode_responses(body, max_bytes=max_bytes)
+
+    def encode(self, response: ModelResponse, inbound: InboundRequest) -> bytes:
+        created = response.created or int(time.time())
+        return json_bytes(responses_out.response_object(response, request=inbound.request, created=created))
+
+    def writer(self, inbound: InboundRequest, first: Chunk) -> StreamWriter:
+        encoder = responses_out.ResponseStreamEncoder(
+            id=first.id or _new_id("resp_"),
+            model=first.model or inbound.request.model,
+            created=int(time.time()),
+            request=inbound.request,
+        )
+        return _ResponsesWriter(encoder)
+
+
 OPENAI_CHAT: API = _OpenAIChat()
 OPENAI_COMPLETIONS: API = _OpenAICompletions()
 ANTHROPIC_MESSAGES: API = _AnthropicMessages()
+OPENAI_RESPONSES: API = _OpenAIResponses()

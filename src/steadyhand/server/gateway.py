@@ -25,7 +25,7 @@ from ..providers.http import AsyncHttpxTransport
 from ..records import SpanRecord, SpanSink
 from ..tracing.cost import load_prices
 from .admission import Admission, OpenAdmission
-from .apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS
+from .apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS, OPENAI_RESPONSES
 from .auth import Authenticator, NoAuth
 from .http import HttpLimits, Request, Responder
 from .llm import Exchange, gateway_span, serve_model_call
@@ -129,6 +129,7 @@ class Gateway:
             "/v1/chat/completions": {"POST": lambda r, o: serve_model_call(self, OPENAI_CHAT, r, o)},
             "/v1/completions": {"POST": lambda r, o: serve_model_call(self, OPENAI_COMPLETIONS, r, o)},
             "/v1/messages": {"POST": lambda r, o: serve_model_call(self, ANTHROPIC_MESSAGES, r, o)},
+            "/v1/responses": {"POST": lambda r, o: serve_model_call(self, OPENAI_RESPONSES, r, o)},
             "/v1/embeddings": {"POST": lambda r, o: ops.embeddings(self, r, o)},
             "/v1/models": {"GET": lambda r, o: ops.models(self, r, o)},
             "/healthz": {"GET": lambda r, o: ops.healthz(self, r, o)},
@@ -137,8 +138,7 @@ class Gateway:
             "/admin/reload": {"POST": lambda r, o: ops.admin_reload(self, r, o)},
         }
         self.extra_routes: dict[str, Callable[[Gateway, Request, Responder], Awaitable[None]]] = {}
-        """``path -> handler(gateway, request, responder)`` for routes added by other packages
-        (the Responses API mounts ``/v1/responses`` here)."""
+        """``path -> handler(gateway, request, responder)`` for routes added by other packages."""
 
     # -- state -----------------------------------------------------------------------------------------
     def _build(self, config: Config) -> State:

@@ -33,7 +33,7 @@ __all__ = ["serve_model_call"]
 
 JSON = ("content-type", "application/json")
 SSE = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
-_FAMILY = {"chat": "openai", "completions": "openai", "messages": "anthropic"}
+_FAMILY = {"chat": "openai", "completions": "openai", "responses": "openai", "messages": "anthropic"}
 
 
 @dataclass(slots=True)
