@@ -124,3 +124,35 @@ def test_workers_share_one_port(sim: SimServer, tmp_path: Path) -> None:
                 assert client.post(base + "/v1/chat/completions", json=body).status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def test_served_calls_are_traced_with_project_key_and_config_hash(sim: SimServer, tmp_path: Path) -> None:
+    """With keys in the store, auth is on; after SIGTERM the tracer has flushed every span."""
+    from steadyhand.server.keys import new_key
+    from steadyhand.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    key, row = new_key("support")
+    with open_store(url) as store:
+        store.create_key(row)
+    (tmp_path / "steadyhand.toml").write_text(_toml(sim))
+    env = serve_env(STEADYHAND_DATABASE_URL=url)
+    with serve_process("--config", str(tmp_path / "steadyhand.toml"), env=env) as (proc, base):
+        assert proc.stdout is not None
+        banner = "".join(proc.stdout.readline() for _ in range(4))
+        assert "auth: on: 1 active key(s)" in banner and "tracing: on" in banner
+        body = {"model": "fast", "messages": [{"role": "user", "content": "trace me"}]}
+        assert httpx.post(base + "/v1/chat/completions", json=body).status_code == 401
+        r = httpx.post(base + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    with open_store(url) as store:
+        detail = store.get_trace(r.headers["x-steadyhand-trace-id"])
+    assert detail is not None and detail.trace.project == "support"
+    spans = detail.spans
+    assert {s.kind for s in spans} >= {"llm", "custom"}
+    for span in spans:
+        assert span.project == "support" and key not in span.model_dump_json()
+        assert span.tags.get("gateway.key_id") == row.id
+        assert span.tags.get("gateway.config_hash") == r.headers["x-steadyhand-config-hash"]
