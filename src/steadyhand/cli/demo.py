@@ -21,6 +21,7 @@ from ..errors import ProviderError, ProviderHTTPError, ProviderTimeout, StreamIn
 from ..sim import SimServer
 from ..store import open_store
 from ..tracing import tracer_from_config
+from .demo_gateway import gateway_tour
 from .traces import trace_tree
 
 QUESTION = "In one sentence, why should an LLM never be a single point of failure?"
@@ -76,11 +77,14 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
                 code = _tour(console, client, sim)
         finally:
             flushed = tracer.close(timeout=10)
+        if not code:
+            console.rule("5. The same policies as a gateway: any app, any language")
+            code = gateway_tour(console, config, workdir)
         seen = len(sim.requests)
     if code:
         return code
 
-    console.rule("5. Every call traced to a real database")
+    console.rule("6. Every call traced to a real database")
     stats = tracer.stats()
     with open_store(config.database_url) as store:
         detail = store.get_trace(tour.trace_id)

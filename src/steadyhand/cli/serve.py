@@ -85,6 +85,10 @@ def _serve_one(
     trace: bool,
     limits: dict[str, Any],
 ) -> None:
+    try:
+        import prometheus_client  # noqa: F401 - the gateway's /metrics
+    except ImportError:
+        _fail("the gateway needs the server extra: pip install 'steadyhand[server]'")
     from ..server import Gateway, GatewayOptions, GatewayServer
     from ..server.keys import auth_for
 
