@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from ._config import Config, Target, is_pinned
 from ._validate import MessagesInput, build_request, check_request
@@ -20,6 +20,7 @@ from .context import CallContext, OpenSpan, TrafficClass
 from .errors import ConfigurationError
 from .policies.config import policies_from_config
 from .policies.stack import Policy, SharedState, StackInfo, build_stack, guard
+from .policies.state import open_state
 from .providers._common import assemble
 from .providers.base import Provider
 from .providers.registry import build_provider
@@ -36,6 +37,7 @@ __all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
 log = logging.getLogger("steadyhand.client")
 
 _T = TypeVar("_T")
+_TRAFFIC = frozenset(get_args(TrafficClass))
 
 
 class Call:
@@ -83,7 +85,8 @@ class _BaseClient(Generic[_T]):
         self._transport = transport
         # The alias tables of steadyhand.toml apply first (innermost); the caller's policies wrap them.
         self._policies = (policies_from_config, *policies)
-        self.state = state if state is not None else SharedState()
+        self._owns_state = state is None
+        self.state = state if state is not None else open_state(self.config)
         """State the policies keep (breakers, limits); pass one object to several clients to share it."""
         self.traffic: TrafficClass = traffic
         self._targets: dict[str, Target] = {}
@@ -203,6 +206,7 @@ class _BaseClient(Generic[_T]):
         timeout: float | None,
         tags: Mapping[str, str] | None,
         notes: list[str],
+        traffic: TrafficClass | None = None,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -220,7 +224,7 @@ class _BaseClient(Generic[_T]):
         ctx = CallContext(
             deadline=None if timeout is None else time.monotonic() + timeout,
             span=span,
-            traffic=self.traffic,
+            traffic=self.traffic if traffic is None else _traffic(traffic),
             tags=tags or {},
             target=target,
         )
@@ -244,6 +248,12 @@ class _BaseClient(Generic[_T]):
 
     def _close_order(self) -> list[Provider]:
         return [*self._built.values(), *self._injected.values()]
+
+
+def _traffic(value: str) -> TrafficClass:
+    if value not in _TRAFFIC:
+        raise ConfigurationError(f"traffic must be one of {', '.join(sorted(_TRAFFIC))}, not {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def span_for(

@@ -12,8 +12,18 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from .context import TrafficClass
 from .errors import ConfigurationError
 from .timeouts import Timeouts
 
@@ -84,10 +94,35 @@ class FallbackTable(_Table):
 
 
 class RateLimitTable(_Table):
-    """``rate_limit = { rpm = 600, tpm = 200000 }`` (parsed; not enforced yet)."""
+    """``rate_limit = { rpm = 600, tpm = 200000, shares = { test = 0.2 } }``: see docs/policies.md."""
 
     rpm: int | None = Field(default=None, gt=0)
+    """Requests per minute, per target of the alias."""
     tpm: int | None = Field(default=None, gt=0)
+    """Tokens per minute (estimated input + max_tokens reserved, settled to the real usage)."""
+    window: float = Field(default=60.0, gt=0)
+    """Seconds the limits are measured over (the minute's budget scaled to it)."""
+    shares: dict[TrafficClass, float] = Field(default_factory=dict)
+    """The most a traffic class may use of both limits, e.g. ``{ test = 0.2 }``."""
+    output_tokens: int = Field(default=1024, ge=0)
+    """Tokens reserved for the answer of a call that sets no max_tokens."""
+
+    @model_validator(mode="after")
+    def _checked(self) -> RateLimitTable:
+        from .policies.limits import RateLimit
+
+        try:
+            RateLimit.from_table(self)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class TargetTable(_Table):
+    """One of an alias's balanced ``targets``: ``{ target = "provider:model", weight = 2 }``."""
+
+    target: str
+    weight: float = Field(default=1.0, gt=0)
 
 
 class CacheTable(_Table):
@@ -103,8 +138,12 @@ class ModelAlias(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    target: str
-    """``provider:model``, e.g. ``openai:gpt-4o-2024-08-06``."""
+    target: str = ""
+    """``provider:model``, e.g. ``openai:gpt-4o-2024-08-06`` (the first of ``targets`` when omitted)."""
+    targets: tuple[str | TargetTable, ...] = ()
+    """Several ``provider:model`` (or ``{ target, weight }``) serving the alias, balanced per attempt."""
+    balance: Literal["weighted", "least_busy"] = "weighted"
+    """How ``targets`` share the calls: at random by weight, or to the one with fewest in flight."""
     api: Api | None = None
     """``chat`` (default), ``completions`` (OpenAI legacy text completions), ``responses`` (OpenAI's
     Responses API) or ``messages`` (Anthropic); ``None`` picks the provider kind's native API."""
@@ -122,18 +161,49 @@ class ModelAlias(BaseModel):
     @property
     def has_policies(self) -> bool:
         """Whether any policy key is set (else calls go straight to the target)."""
-        return bool(self.fallbacks) or any(
-            getattr(self, key) is not None
-            for key in ("deadline", "attempt_timeout", "retry", "breaker", "rate_limit", "cache", "degraded")
+        return (
+            bool(self.fallbacks)
+            or bool(self.targets)
+            or any(
+                getattr(self, key) is not None
+                for key in (
+                    "deadline",
+                    "attempt_timeout",
+                    "retry",
+                    "breaker",
+                    "rate_limit",
+                    "cache",
+                    "degraded",
+                )
+            )
         )
 
-    @field_validator("target")
+    def target_names(self) -> list[tuple[str, float]]:
+        """Each balanced target with its weight (just ``target`` when there is no ``targets`` list)."""
+        if not self.targets:
+            return [(self.target, 1.0)]
+        return [(t, 1.0) if isinstance(t, str) else (t.target, t.weight) for t in self.targets]
+
+    @model_validator(mode="before")
     @classmethod
-    def _has_provider(cls, value: str) -> str:
-        provider, sep, model = value.partition(":")
-        if not sep or not provider or not model:
-            raise ValueError(f"target {value!r} must be 'provider:model', e.g. 'openai:gpt-4o-2024-08-06'")
-        return value
+    def _first_target(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and not data.get("target") and data.get("targets"):
+            first = data["targets"][0]
+            name = first.get("target") if isinstance(first, Mapping) else getattr(first, "target", first)
+            return {**data, "target": name}
+        return data
+
+    @model_validator(mode="after")
+    def _has_provider(self) -> ModelAlias:
+        if not self.target:
+            raise ValueError("an alias needs target = 'provider:model' (or targets = [...])")
+        for value, _ in self.target_names():
+            provider, sep, model = value.partition(":")
+            if not sep or not provider or not model:
+                raise ValueError(
+                    f"target {value!r} must be 'provider:model', e.g. 'openai:gpt-4o-2024-08-06'"
+                )
+        return self
 
 
 class ProviderConfig(BaseModel):
@@ -200,6 +270,23 @@ class Config(BaseModel):
     """A cassette file: record and/or replay every provider exchange (see ``cassette_mode``)."""
     cassette_mode: Literal["record", "replay", "auto"] = "auto"
     """``record`` overwrites, ``replay`` never touches the network, ``auto`` replays hits, records misses."""
+    state_url: str | None = None
+    """``redis://host:port/db``: the policies' state (rate limits, breakers, cache) shared by every
+    process given the same URL; ``None`` keeps it in each client's memory."""
+    state_failure: Literal["fail_open_local", "fail_closed"] = "fail_open_local"
+    """When Redis is unreachable: limit each process on its own (``fail_open_local``) or refuse the
+    calls that have a rate limit (``fail_closed``); counted either way."""
+    state_timeout: float = Field(default=0.25, gt=0)
+    """Seconds a Redis operation may take (connect, read) before it counts as unreachable."""
+
+    @field_validator("state_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"state_url {value!r} must be a Redis URL: redis://host:6379/0, rediss://... or unix:///path"
+            )
+        return value
 
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
 
@@ -295,9 +382,12 @@ class Config(BaseModel):
         rule: ``database_url = ...`` written after ``[models]`` is a model alias, not the setting."""
         providers = self.all_providers()
         for name, alias in self.all_models().items():
-            provider = alias.target.partition(":")[0]
-            if provider in providers:
+            missing = [
+                t.partition(":")[0] for t, _ in alias.target_names() if t.partition(":")[0] not in providers
+            ]
+            if not missing:
                 continue
+            provider = missing[0]
             if name in Config.model_fields:
                 raise ConfigurationError(
                     f"{name} = {alias.target!r} in {str(where)!r} sits under [models], so it is read as a "

@@ -214,18 +214,23 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
         ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
-        wire format (see docs/client.md). A wrong argument raises :class:`~steadyhand.InvalidRequest`.
+        wire format (see docs/client.md); ``traffic`` overrides the client's traffic class for this
+        call (its rate-limit share, see docs/policies.md). A wrong argument raises
+        :class:`~steadyhand.InvalidRequest`.
         """
         params = _params(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+        return self._run(
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     def complete(
         self,
@@ -234,10 +239,13 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
+        return self._run(
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     def stream(
         self,
@@ -256,6 +264,7 @@ class Client(_BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
 
@@ -266,7 +275,9 @@ class Client(_BaseClient[Transport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return Stream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+        return Stream(
+            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
 
     def complete_stream(
         self,
@@ -275,15 +286,20 @@ class Client(_BaseClient[Transport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> Stream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
-        return Stream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
+        return Stream(
+            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
 
     def close(self) -> None:
-        """Close every provider this client built or was given."""
+        """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
             provider.close()
+        if self._owns_state:
+            self.state.close()
 
     def __enter__(self) -> Client:
         return self
@@ -359,6 +375,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
         params = _params(
@@ -366,7 +383,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return await self._run(self._open(target, request, timeout=timeout, tags=tags, notes=notes))
+        return await self._run(
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     async def complete(
         self,
@@ -375,10 +394,13 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
-        return await self._run(self._open(target, checked, timeout=timeout, tags=tags, notes=notes))
+        return await self._run(
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+        )
 
     def stream(
         self,
@@ -397,6 +419,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
         params = _params(
@@ -404,7 +427,9 @@ class AsyncClient(_BaseClient[AsyncTransport]):
             tools=tools, tool_choice=tool_choice, response_format=response_format, extra=extra,
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
-        return AsyncStream(self, self._open(target, request, timeout=None, tags=tags, notes=notes), timeout)
+        return AsyncStream(
+            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
 
     def complete_stream(
         self,
@@ -413,15 +438,20 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         model: str | None = None,
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
     ) -> AsyncStream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
-        return AsyncStream(self, self._open(target, checked, timeout=None, tags=tags, notes=notes), timeout)
+        return AsyncStream(
+            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+        )
 
     async def aclose(self) -> None:
-        """Close every provider this client built or was given."""
+        """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
             await provider.aclose()
+        if self._owns_state:
+            await self.state.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

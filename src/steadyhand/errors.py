@@ -13,7 +13,7 @@
     │  ├─ DeadlineExceeded                    the policies ran out of time or options: .reason .route
     │  ├─ CircuitOpen                         a target's breaker is open: skipped without a request
     │  └─ ProviderHTTPError                   .status_code .body .headers .retry_after .code
-    │     ├─ RateLimited                      retry after .retry_after
+    │     ├─ RateLimited                      retry after .retry_after; .local: steadyhand's own limit
     │     ├─ QuotaExhausted                   billing/spend limit: never retryable
     │     ├─ Overloaded                       Anthropic 529, OpenAI server_is_overloaded
     │     ├─ ServerError                      5xx
@@ -228,9 +228,34 @@ class ProviderHTTPError(ProviderError):
 
 
 class RateLimited(ProviderHTTPError):
-    """Too many requests or tokens per minute; wait ``retry_after`` seconds."""
+    """Too many requests or tokens per minute; wait ``retry_after`` seconds.
+
+    ``local`` is True when steadyhand's own rate limit refused the call before anything was sent (the
+    alias's ``rate_limit``), False for a 429 from the provider: a local refusal never counts against
+    a target's health.
+    """
 
     retryable = True
+    local: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        local: bool = False,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, headers=headers, retry_after=retry_after,
+            code=code, provider=provider, model=model,
+        )  # fmt: skip
+        self.local = local
 
 
 class QuotaExhausted(ProviderHTTPError):

@@ -117,6 +117,7 @@ def resilient(
     policy.sleep = clock.sleep
     policy.async_sleep = clock.async_sleep
     policy.wall = lambda: 5_000.0
+    policy.limits_clock = clock
     return policy
 
 

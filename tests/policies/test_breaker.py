@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
+
 import pytest
 
 from steadyhand.errors import (
@@ -19,8 +22,24 @@ from ._fakes import REQUEST, Clock, Scripted, ctx, resilient
 DOWN = ServerError("down", status_code=503)
 
 
-def test_it_opens_after_failures_within_the_window() -> None:
-    breaker = BreakerState(Breaker(failures=3, window=10.0, cooldown=5.0))
+Make = Callable[[Breaker], BreakerState]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make(request: pytest.FixtureRequest) -> Iterator[Make]:
+    """A breaker kept in memory, or the same state machine as a Lua script in a real redis-server."""
+    if request.param == "memory":
+        yield BreakerState
+        return
+    from steadyhand.policies.redis_state import RedisState
+
+    state = RedisState(request.getfixturevalue("redis_server").url)
+    yield lambda settings: state.breaker(f"test.breaker:{uuid.uuid4().hex}", settings)
+    state.close()
+
+
+def test_it_opens_after_failures_within_the_window(make: Make) -> None:
+    breaker = make(Breaker(failures=3, window=10.0, cooldown=5.0))
     for t in (0.0, 1.0):
         assert breaker.admit(t) == "closed"
         breaker.record(DOWN, t)
@@ -30,8 +49,8 @@ def test_it_opens_after_failures_within_the_window() -> None:
     assert breaker.retry_in(3.0) == pytest.approx(4.0)
 
 
-def test_failures_outside_the_window_do_not_count() -> None:
-    breaker = BreakerState(Breaker(failures=3, window=10.0))
+def test_failures_outside_the_window_do_not_count(make: Make) -> None:
+    breaker = make(Breaker(failures=3, window=10.0))
     for t in (0.0, 5.0, 10.5):  # the first has left the window when the third arrives
         breaker.record(DOWN, t)
     assert breaker.state(10.5) == "closed"
@@ -39,22 +58,22 @@ def test_failures_outside_the_window_do_not_count() -> None:
     assert breaker.state(11.0) == "open"
 
 
-def test_a_success_resets_the_count() -> None:
-    breaker = BreakerState(Breaker(failures=2))
+def test_a_success_resets_the_count(make: Make) -> None:
+    breaker = make(Breaker(failures=2))
     breaker.record(DOWN, 0.0)
     breaker.record(None, 1.0)
     breaker.record(DOWN, 2.0)
     assert breaker.state(2.0) == "closed"
 
 
-def test_rejected_requests_do_not_open_it() -> None:
-    breaker = BreakerState(Breaker(failures=1))
+def test_rejected_requests_do_not_open_it(make: Make) -> None:
+    breaker = make(Breaker(failures=1))
     breaker.record(BadRequest("your fault", status_code=400), 0.0)
     assert breaker.state(0.0) == "closed"
 
 
-def test_half_open_probes_then_closes_or_reopens() -> None:
-    breaker = BreakerState(Breaker(failures=1, cooldown=5.0, probes=1))
+def test_half_open_probes_then_closes_or_reopens(make: Make) -> None:
+    breaker = make(Breaker(failures=1, cooldown=5.0, probes=1))
     breaker.record(DOWN, 0.0)
     assert breaker.admit(4.9) is None
     assert breaker.admit(5.0) == "half_open"
@@ -66,8 +85,8 @@ def test_half_open_probes_then_closes_or_reopens() -> None:
     assert breaker.state(10.3) == "closed" and breaker.admit(10.4) == "closed"
 
 
-def test_the_cooldown_is_at_least_the_retry_after_seen() -> None:
-    breaker = BreakerState(Breaker(failures=1, cooldown=5.0))
+def test_the_cooldown_is_at_least_the_retry_after_seen(make: Make) -> None:
+    breaker = make(Breaker(failures=1, cooldown=5.0))
     breaker.record(RateLimited("slow down", status_code=429, retry_after=20.0), 0.0)
     assert breaker.state(19.0) == "open" and breaker.state(20.0) == "half_open"
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from _docs import DOCS, Example, examples, run_example
+from services import RedisServer
 from steadyhand import Client
 from steadyhand.sim import SimServer
 
@@ -21,12 +22,16 @@ def sim() -> Iterator[SimServer]:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.id)
-def test_docs_example_runs(example: Example, sim: SimServer) -> None:
-    namespace = run_example(example, replace={'"http://127.0.0.1:8900"': repr(sim.base_url)})
+def test_docs_example_runs(example: Example, sim: SimServer, redis_server: RedisServer) -> None:
+    replace = {
+        '"http://127.0.0.1:8900"': repr(sim.base_url),
+        '"redis://127.0.0.1:6379/0"': repr(redis_server.url),
+    }
+    namespace = run_example(example, replace=replace)
     for value in namespace.values():
         if isinstance(value, Client):
             value.close()
 
 
 def test_the_policies_doc_has_examples() -> None:
-    assert len(EXAMPLES) >= 6
+    assert len(EXAMPLES) >= 10

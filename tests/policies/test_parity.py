@@ -18,7 +18,8 @@ from steadyhand.errors import (
     RateLimited,
     ServerError,
 )
-from steadyhand.policies import Breaker, Fallback, Resilient, Retry
+from steadyhand.policies import Breaker, Fallback, RateLimit, Resilient, Retry, SharedState
+from steadyhand.policies.ratelimit import limit_key
 from steadyhand.tracing import SpanRecord
 from steadyhand.tracing.context import SpanContext
 
@@ -59,7 +60,38 @@ def _deadline(clock: Clock) -> Resilient:
     return resilient(clock, primary, deadline=1.9, retry=Retry(attempts=5, base=0.0, cap=0.0))
 
 
+def _full(clock: Clock, ago: float) -> SharedState:
+    """A state whose rpm-1 window for p:m took a call ``ago`` seconds before the clock's now."""
+    state = SharedState()
+    caps = RateLimit(rpm=1).caps("production")
+    state.reserve(
+        limit_key("p", "m"),
+        "earlier",
+        now=clock.now - ago,
+        window=60.0,
+        caps=caps,
+        need=0,
+        traffic="production",
+    )
+    return state
+
+
+def _throttled_then_admitted(clock: Clock) -> Resilient:
+    primary = Scripted("p", clock, ["after the wait"])
+    return resilient(clock, primary, state=_full(clock, 50.0), rate_limit=RateLimit(rpm=1))
+
+
+def _throttled_to_fallback(clock: Clock) -> Resilient:
+    primary = Scripted("p", clock, [])
+    backup = Scripted("b", clock, ["from backup"])
+    return resilient(
+        clock, primary, backup, state=_full(clock, 5.0), fallbacks=["b:m2"], rate_limit=RateLimit(rpm=1)
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "throttled_then_admitted": _throttled_then_admitted,
+    "throttled_to_fallback": _throttled_to_fallback,
     "retried_then_fallback": _retried_then_fallback,
     "context_window": _context_window,
     "breaker_then_exhausted": _breaker_then_exhausted,
@@ -116,6 +148,15 @@ def test_the_scenarios_end_as_designed() -> None:
     ]
     route, text, _, _ = _run("sync", _deadline)
     assert text == "raised DeadlineExceeded" and route["ended_by"] == "deadline" and len(route["steps"]) == 2
+
+
+def test_the_throttled_scenarios_wait_or_fall_back() -> None:
+    route, text, slept, _ = _run("sync", _throttled_then_admitted)
+    assert text == "after the wait" and slept == [pytest.approx(10.0)]
+    assert [(s["outcome"], s["error"]) for s in route["steps"]] == [("skipped", "RateLimited"), ("ok", None)]
+    route, text, slept, _ = _run("sync", _throttled_to_fallback)
+    assert text == "from backup" and slept == []
+    assert [(s["target"], s["outcome"]) for s in route["steps"]] == [("p:m", "skipped"), ("b:m2", "ok")]
 
 
 def test_each_attempt_is_a_span_under_the_llm_span() -> None:

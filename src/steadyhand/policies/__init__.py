@@ -2,9 +2,10 @@
 
 Each policy's decision logic is a sans-I/O generator (:mod:`steadyhand.policies.driver`) run by one
 sync and one async driver; the client applies them through its provider stack (``policies=``).
-:func:`resilient` is deadline + retry + circuit breaker + fallback for an alias (docs/policies.md).
-A name's module loads when it is first asked for, so an app whose aliases set no policy never pays for
-the policy modules at import.
+:func:`resilient` is deadline + retry + circuit breaker + fallback + rate limits + balanced targets
+for an alias (docs/policies.md); :func:`rate_limit` is the rate limit alone. Their state lives in a
+:class:`SharedState` (in memory, or Redis with ``state_url``). A name's module loads when it is
+first asked for, so an app whose aliases set no policy never pays for the policy modules at import.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
     from .fallback import KINDS as KINDS
     from .fallback import Fallback as Fallback
     from .fallback import error_kind as error_kind
+    from .limits import Admission as Admission
+    from .limits import RateLimit as RateLimit
+    from .ratelimit import RateLimiter as RateLimiter
+    from .ratelimit import rate_limit as rate_limit
+    from .redis_state import RedisState as RedisState
+    from .resilience import Balance as Balance
     from .resilience import Resilient as Resilient
     from .resilience import resilient as resilient
     from .retry import Retry as Retry
@@ -36,8 +43,9 @@ if TYPE_CHECKING:
     from .route import Step as Step
     from .stack import Policy as Policy
     from .stack import Resolver as Resolver
-    from .stack import SharedState as SharedState
     from .stack import StackInfo as StackInfo
+    from .state import SharedState as SharedState
+    from .state import StateStats as StateStats
 
 _HOME = {
     ".breaker": ("Breaker", "BreakerState"),
@@ -45,9 +53,13 @@ _HOME = {
     ".driver": ("Attempt", "Decisions", "Outcome", "PolicyProvider", "adrive", "adrive_stream", "drive",
                 "drive_stream"),
     ".fallback": ("KINDS", "Fallback", "error_kind"),
-    ".resilience": ("Resilient", "resilient"),
+    ".limits": ("Admission", "RateLimit"),
+    ".ratelimit": ("RateLimiter", "rate_limit"),
+    ".redis_state": ("RedisState",),  # imports redis: only when asked for
+    ".resilience": ("Balance", "Resilient", "resilient"),
     ".retry": ("Retry", "should_retry"),
     ".route": ("Route", "Step"),
-    ".stack": ("Policy", "Resolver", "SharedState", "StackInfo"),
+    ".stack": ("Policy", "Resolver", "StackInfo"),
+    ".state": ("SharedState", "StateStats"),
 }  # fmt: skip
 __all__, __getattr__, __dir__ = lazy_facade(__name__, globals(), _HOME)

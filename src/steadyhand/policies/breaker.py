@@ -29,6 +29,8 @@ State = Literal["closed", "open", "half_open"]
 
 def counts_against(error: BaseException) -> bool:
     """Whether ``error`` says the target is unhealthy (and so counts towards opening its breaker)."""
+    if getattr(error, "local", False):
+        return False  # steadyhand's own rate limit refused it: nothing was sent
     return isinstance(error, ProviderError) and (should_retry(error) or isinstance(error, ProviderTimeout))
 
 

@@ -1,9 +1,9 @@
 """The policy every client applies first: the alias's own policy table from steadyhand.toml.
 
-``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry`` or ``breaker``
-gets a :class:`~steadyhand.policies.Resilient` built from those keys; an alias without them is left
-alone (no wrapper, no cost). ``rate_limit``, ``cache`` and ``degraded`` are parsed and checked but
-not enforced yet: a warning says so once per alias.
+``[models.support]`` with ``fallbacks``, ``deadline``, ``attempt_timeout``, ``retry``, ``breaker``,
+``rate_limit`` or ``targets`` gets a :class:`~steadyhand.policies.Resilient` built from those keys;
+an alias without them is left alone (no wrapper, no cost). ``cache`` and ``degraded`` are parsed
+and checked but not enforced yet: a warning says so once per alias.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["policies_from_config"]
 
 log = logging.getLogger("steadyhand.policies")
-_NOT_YET = ("rate_limit", "cache", "degraded")
+_NOT_YET = ("cache", "degraded")
 
 
 def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
@@ -29,6 +29,7 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
     # Loaded only for an alias with a policy table: an app without one never imports them.
     from .breaker import Breaker
     from .fallback import Fallback
+    from .limits import RateLimit
     from .resilience import Resilient
     from .retry import Retry
 
@@ -36,7 +37,7 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
     if pending:
         log.warning(
             "alias %r sets %s, which steadyhand does not enforce yet (issue 14); the alias's fallbacks, "
-            "deadline, retry and breaker apply",
+            "deadline, retry, breaker, rate_limit and targets apply",
             info.target.alias,
             ", ".join(pending),
         )
@@ -56,4 +57,7 @@ def policies_from_config(provider: Provider, info: StackInfo) -> Provider:
         breaker=breaker,
         deadline=alias.deadline,
         attempt_timeout=alias.attempt_timeout,
+        rate_limit=None if alias.rate_limit is None else RateLimit.from_table(alias.rate_limit),
+        targets=alias.target_names() if alias.targets else (),
+        balance=alias.balance,
     )

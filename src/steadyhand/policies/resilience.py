@@ -1,36 +1,48 @@
-"""The policy that runs deadline, retry, breaker and fallback together over one call.
+"""The policy that runs deadline, retry, breaker, fallback, rate limits and balancing over one call.
 
 They are one decision, not a stack of wrappers: whether to retry depends on the deadline left and
-on whether a fallback would take the error; a breaker decides whether a target is tried at all. So
-one :class:`Resilient` ``decide`` walks the chain (the alias's own target, then each fallback that
-takes the last error), retrying on a target while :mod:`~steadyhand.policies.retry` says so and the
-wait fits, and records every step in a :class:`~steadyhand.policies.Route`. The settings come from
-:mod:`retry <steadyhand.policies.retry>`, :mod:`breaker <steadyhand.policies.breaker>` and
-:mod:`fallback <steadyhand.policies.fallback>`; :func:`resilient` makes it a client ``Policy``.
+on whether a fallback would take the error; a breaker or a full rate limit decides whether a target
+is tried at all, and which of the alias's balanced targets goes next. So one :class:`Resilient`
+``decide`` walks the chain (the alias's own targets, then each fallback that takes the last error),
+picking a target per attempt (by weight or fewest in flight), retrying while
+:mod:`~steadyhand.policies.retry` says so and the wait fits, waiting for a rate limit's room when
+it fits (its limiters never wait themselves), and records every step in a
+:class:`~steadyhand.policies.Route`. The settings come from :mod:`retry
+<steadyhand.policies.retry>`, :mod:`breaker <steadyhand.policies.breaker>`, :mod:`fallback
+<steadyhand.policies.fallback>` and :mod:`limits <steadyhand.policies.limits>`; :func:`resilient`
+makes it a client ``Policy``.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import Literal
 
+from .._config import Target
 from ..context import CallContext
-from ..errors import CircuitOpen, ConfigurationError, DeadlineExceeded, ProviderError, ProviderTimeout
+from ..errors import (
+    CircuitOpen,
+    ConfigurationError,
+    DeadlineExceeded,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+)
 from ..providers.base import Provider
 from ..types import ModelRequest
 from .breaker import Breaker, BreakerState
 from .driver import Attempt, Decisions, Outcome, PolicyProvider
 from .fallback import Fallback
+from .limits import RateLimit
+from .ratelimit import RateLimiter, limit_key
 from .retry import Retry, should_retry
 from .route import EndedBy, Route, Step
 from .stack import Policy, StackInfo
 
-if TYPE_CHECKING:
-    from .._config import Target
-
-__all__ = ["Resilient", "resilient"]
+__all__ = ["Balance", "Resilient", "resilient"]
 
 _SILENT = ProviderTimeout("probe", phase="first_token")
 _EPSILON = 1e-9  # float slack: a wait cut to fit exactly must still leave room for its attempt
@@ -45,11 +57,21 @@ def _name(target: Target) -> str:
     return f"{target.provider}:{target.model}"
 
 
+def _throttled(error: BaseException | None) -> bool:
+    """A refusal by steadyhand's own rate limit: nothing was sent."""
+    return isinstance(error, RateLimited) and error.local
+
+
+Balance = Literal["weighted", "least_busy"]
+
+
 class Resilient(PolicyProvider):
     """Deadline, retry, circuit breaker and fallback for the calls to one alias."""
 
     wall: Callable[[], float] = staticmethod(time.time)
     """Unix time, to date the attempt spans (the decision clock is monotonic)."""
+    limits_clock: Callable[[], float] = staticmethod(time.time)
+    """The rate-limit windows' clock: wall time, which processes sharing a window agree on."""
 
     def __init__(
         self,
@@ -64,8 +86,13 @@ class Resilient(PolicyProvider):
         min_attempt: float = 0.05,
         reserve_for_fallbacks: bool = True,
         rng: random.Random | None = None,
+        rate_limit: RateLimit | None = None,
+        targets: Sequence[str | tuple[str, float]] = (),
+        balance: Balance = "weighted",
     ) -> None:
         super().__init__(inner)
+        if balance not in ("weighted", "least_busy"):
+            raise ConfigurationError(f"balance must be 'weighted' or 'least_busy', not {balance!r}")
         for key, value in (("deadline", deadline), ("attempt_timeout", attempt_timeout)):
             if value is not None and (isinstance(value, bool) or not value > 0):
                 raise ConfigurationError(f"{key} must be a positive number of seconds, not {value!r}")
@@ -77,6 +104,22 @@ class Resilient(PolicyProvider):
         self.min_attempt = min_attempt
         self.reserve_for_fallbacks = reserve_for_fallbacks
         self.rng = rng or random.Random()
+        self.rate_limit = rate_limit
+        self.balance: Balance = balance
+        members: list[tuple[Target, float]] = []
+        for member in targets:
+            name, weight = (member, 1.0) if isinstance(member, str) else member
+            if isinstance(weight, bool) or not weight > 0:
+                raise ConfigurationError(f"target {name!r}: weight must be a positive number, not {weight!r}")
+            resolved = info.resolver.resolve(name)
+            members.append(
+                (Target(info.target.alias, resolved.provider, resolved.model, resolved.api), weight)
+            )
+        self.members = members or [(info.target, 1.0)]
+        """The alias's own targets, balanced per attempt (one unless ``targets`` is given)."""
+        self._providers: dict[tuple[bool, str], Provider] = {}
+        self._busy: dict[str, int] = {}
+        self._busy_lock = threading.Lock()
         chain: list[tuple[Fallback | None, Target]] = [(None, info.target)]
         for entry in fallbacks:
             fallback = entry if isinstance(entry, Fallback) else Fallback(entry)
@@ -88,14 +131,73 @@ class Resilient(PolicyProvider):
         ]
 
     def _provider(self, index: int, target: Target) -> Provider:
-        return self.inner if index == 0 else self.info.resolver.provider(target)
+        """The provider for a target of the chain, behind its rate limiter when it has a limit."""
+        own = index == 0
+        key = (own, _name(target))
+        provider = self._providers.get(key)
+        if provider is None:
+            first = self.info.target
+            same = own and (target.provider, target.model) == (first.provider, first.model)
+            provider = self.inner if same else self.info.resolver.provider(target)
+            limit = self.rate_limit if own else self._alias_limit(target)
+            if limit is not None:
+                limiter = RateLimiter(
+                    provider, limit=limit, state=self.info.state, wait=False,
+                    key=limit_key(target.provider, target.model),
+                    provider=target.provider, model=target.model,
+                )  # fmt: skip
+                limiter.clock, limiter.wall = self.clock, self.limits_clock
+                provider = limiter
+            self._providers[key] = provider
+        return provider
+
+    def _alias_limit(self, target: Target) -> RateLimit | None:
+        """A fallback that is an alias brings its own ``rate_limit`` table."""
+        alias = self.info.config.all_models().get(target.alias)
+        table = None if alias is None else alias.rate_limit
+        return None if table is None else RateLimit.from_table(table)
+
+    def _pick(
+        self,
+        group: list[tuple[Target, float]],
+        skip: set[str],
+        failed: set[str],
+        not_before: dict[str, float],
+        start: float,
+    ) -> Target | None:
+        """The member to try next: not skipped nor throttled; not one that failed this call if others
+        remain; then by weight (``weighted``) or fewest calls in flight (``least_busy``)."""
+        if len(group) == 1:
+            target = group[0][0]
+            name = _name(target)
+            return None if name in skip or not_before.get(name, start) > start else target
+        ready = [
+            (t, w) for t, w in group if _name(t) not in skip and not_before.get(_name(t), start) <= start
+        ]
+        fresh = [(t, w) for t, w in ready if _name(t) not in failed]
+        ready = fresh or ready
+        if not ready:
+            return None
+        if self.balance == "least_busy":
+            least = min(self._busy.get(_name(t), 0) for t, _ in ready)
+            ready = [(t, w) for t, w in ready if self._busy.get(_name(t), 0) == least]
+        if len(ready) == 1:
+            return ready[0][0]
+        return self.rng.choices([t for t, _ in ready], weights=[w for _, w in ready])[0]
+
+    def _in_flight(self, target: Target, change: int) -> None:
+        if self.balance != "least_busy" or len(self.members) == 1:
+            return  # only least_busy reads the counts
+        with self._busy_lock:
+            name = _name(target)
+            self._busy[name] = self._busy.get(name, 0) + change
 
     def _breaker(self, target: Target) -> BreakerState | None:
         if self.breaker is None:
             return None
         settings = self.breaker
         key = f"steadyhand.breaker:{_name(target)}"
-        return self.info.state.get(key, lambda: BreakerState(settings))
+        return self.info.state.breaker(key, settings)
 
     def _attempt_deadline(self, index: int, start: float, deadline: float | None) -> float | None:
         limit = None if self.attempt_timeout is None else start + self.attempt_timeout
@@ -112,10 +214,13 @@ class Resilient(PolicyProvider):
         last: ProviderError | None = None
         cut_by_deadline = False
         number = 0
-        for index, (fallback, target) in enumerate(self.chain):
+        for index, (fallback, chain_target) in enumerate(self.chain):
             if fallback is not None and (last is None or not fallback.takes(last)):
                 continue
-            breaker = self._breaker(target)
+            group = self.members if index == 0 else [(chain_target, 1.0)]
+            skip: set[str] = set()  # breaker open, or its limit can never admit this call
+            failed: set[str] = set()
+            not_before: dict[str, float] = {}  # throttled by the rate limit until then
             made, wait = 0, 0.0
             cut_by_deadline = False  # says how the last target tried ended
             while True:
@@ -123,6 +228,17 @@ class Resilient(PolicyProvider):
                 if deadline is not None and deadline - start < self.min_attempt - _EPSILON:
                     cut_by_deadline = True
                     break
+                target = self._pick(group, skip, failed, not_before, start)
+                if target is None:
+                    waiting = [t for n, t in not_before.items() if n not in skip]
+                    if not waiting:
+                        break
+                    wait = max(wait, min(waiting) - clock)  # every member throttled: wait for the first
+                    if deadline is not None and deadline - (clock + wait) < self.min_attempt - _EPSILON:
+                        cut_by_deadline = True
+                        break
+                    continue
+                breaker = self._breaker(target)
                 state = None if breaker is None else breaker.admit(start)
                 if breaker is not None and state is None:
                     retry_in = breaker.retry_in(start)
@@ -135,20 +251,39 @@ class Resilient(PolicyProvider):
                     )
                     skipped = Step(_name(target), target.alias, "skipped", "CircuitOpen", breaker="open")
                     route.steps.append(skipped)
-                    break
-                made, number = made + 1, number + 1
+                    skip.add(_name(target))
+                    continue
+                number += 1
                 sub = ctx.replace(
                     attempt=number, deadline=self._attempt_deadline(index, start, deadline), target=target
                 )
-                asked = request if index == 0 else request.model_copy(update={"model": target.model})
+                first = self.info.target
+                same = (target.provider, target.model) == (first.provider, first.model)
+                asked = request if same else request.model_copy(update={"model": target.model})
+                self._in_flight(target, +1)
                 try:
                     outcome = yield Attempt(self._provider(index, target), asked, sub, wait=wait)
                 except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
                     if breaker is not None and state == "half_open":
                         breaker.release()  # no verdict on the probe: let another one go
                     raise
+                finally:
+                    self._in_flight(target, -1)
                 clock = outcome.ended
                 error = outcome.error
+                if isinstance(error, RateLimited) and error.local:  # nothing was sent
+                    number -= 1
+                    if breaker is not None and state == "half_open":
+                        breaker.release()
+                    route.steps.append(Step(_name(target), target.alias, "skipped", "RateLimited", wait=wait))
+                    last = error
+                    if error.retry_after is None:
+                        skip.add(_name(target))
+                    else:
+                        not_before[_name(target)] = clock + error.retry_after
+                    wait = 0.0
+                    continue
+                made += 1
                 step = Step(
                     _name(target),
                     target.alias,
@@ -175,6 +310,7 @@ class Resilient(PolicyProvider):
                     self._finish(route, ctx, "error", now, clock, deadline)
                     raise error  # a bug, not a provider failure: no retry, no fallback
                 last = error
+                failed.add(_name(target))
                 left = None if deadline is None else deadline - clock - self.min_attempt
                 next_wait = self.retry.wait(error, made, self.rng, left=left)
                 if next_wait is None:
@@ -197,6 +333,11 @@ class Resilient(PolicyProvider):
         out_of_time = cut_by_deadline or (
             deadline is not None and deadline - clock < self.min_attempt - _EPSILON
         )
+        if _throttled(last):  # the last target could not be admitted in time: say so, with the wait
+            assert last is not None
+            self._finish(route, ctx, "deadline" if out_of_time else "options", now, clock, deadline)
+            last.route = route
+            return last
         refused = last is not None and not (
             should_retry(last) or isinstance(last, CircuitOpen | ProviderTimeout)
         )
@@ -270,6 +411,9 @@ def resilient(
     min_attempt: float = 0.05,
     reserve_for_fallbacks: bool = True,
     rng: random.Random | None = None,
+    rate_limit: RateLimit | None = None,
+    targets: Sequence[str | tuple[str, float]] = (),
+    balance: Balance = "weighted",
     aliases: Collection[str] | None = None,
 ) -> Policy:
     """A client ``Policy`` applying :class:`Resilient` to every alias (or only to ``aliases``)."""
@@ -288,6 +432,9 @@ def resilient(
             min_attempt=min_attempt,
             reserve_for_fallbacks=reserve_for_fallbacks,
             rng=rng,
+            rate_limit=rate_limit,
+            targets=targets,
+            balance=balance,
         )
 
     return apply

@@ -9,41 +9,18 @@ target, the configuration, the shared state and a :class:`Resolver` for policies
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 from ..providers.base import Provider
 from .deadline import DeadlineGuard
+from .state import SharedState
 
 if TYPE_CHECKING:
     from .._config import Config, Target
 
 __all__ = ["Policy", "Resolver", "SharedState", "StackInfo", "build_stack"]
-
-_T = TypeVar("_T")
-
-
-class SharedState:
-    """State that outlives one client: circuit breakers, rate-limit windows, caches.
-
-    Inject one object into several clients (``Client(state=...)``) so they share it; each client
-    otherwise gets its own. This one is in memory and thread-safe; a Redis-backed implementation with
-    the same method serves several processes.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, Any] = {}
-
-    def get(self, key: str, factory: Callable[[], _T]) -> _T:
-        """The object stored under ``key``, created by ``factory`` the first time it is asked for."""
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                item = self._items[key] = factory()
-            return item
 
 
 class Resolver(Protocol):
