@@ -20,6 +20,7 @@ from typing import Any
 
 from .._config import Config
 from ..client import AsyncClient
+from ..policies.state import SharedState, open_state
 from ..providers.base import AsyncTransport, Provider
 from ..providers.http import AsyncHttpxTransport
 from ..records import SpanRecord, SpanSink
@@ -120,6 +121,9 @@ class Gateway:
         self._reload_source = reload
         self._providers = dict(providers or {})
         """Providers injected by name (tests, custom adapters), as ``AsyncClient(providers=...)``."""
+        self.shared = open_state(config)
+        """The policies' state (breakers, rate windows; Redis with ``state_url``): kept across reloads."""
+        self._retired_shared: list[SharedState] = []
         self.state = self._build(config)
         self.metrics = Metrics(self._known(config))
         self.started_at = time.time()
@@ -143,8 +147,9 @@ class Gateway:
     # -- state -----------------------------------------------------------------------------------------
     def _build(self, config: Config) -> State:
         client = AsyncClient(
-            config, tracer=self.tracer or _NullSink(), transport=self.transport, providers=self._providers
-        )
+            config, tracer=self.tracer or _NullSink(), transport=self.transport, providers=self._providers,
+            state=self.shared,
+        )  # fmt: skip
         return State(config, client)
 
     @staticmethod
@@ -181,9 +186,20 @@ class Gateway:
                 raise ValueError("this gateway has no configuration file to reload from")
             config = self._reload_source()
         config.check_policies()
-        new = self._build(config)
-        for alias in config.all_models():
-            new.client.resolve(alias)  # every alias must resolve before it is served
+        previous = self.shared
+        if config.state_url != self.state.config.state_url:
+            self.shared = open_state(config)
+        try:
+            new = self._build(config)
+            for alias in config.all_models():
+                new.client.resolve(alias)  # every alias must resolve before it is served
+        except BaseException:
+            if self.shared is not previous:
+                self.shared.close()
+                self.shared = previous
+            raise
+        if self.shared is not previous:
+            self._retired_shared.append(previous)
         old, self.state = self.state, new
         self.metrics.known = frozenset(self._known(config))
         old.retired = True
@@ -318,4 +334,6 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.state.client.aclose()
+        for shared in (self.shared, *self._retired_shared):
+            await shared.aclose()
         await self.transport.close_inner()

@@ -175,7 +175,9 @@ async def _complete(
     gateway: Gateway, ex: Exchange, inbound: InboundRequest, tags: dict[str, str], out: Responder
 ) -> None:
     try:
-        response: ModelResponse = await ex.state.client.complete(inbound.request, tags=tags)
+        response: ModelResponse = await ex.state.client.complete(
+            inbound.request, tags=tags, timeout=_deadline(ex)
+        )
     except asyncio.CancelledError:
         ex.error = "ClientDisconnected"
         raise
@@ -196,6 +198,13 @@ async def _complete(
     out.send(200, [JSON, *ex.headers()], body)
 
 
+def _deadline(ex: Exchange) -> float | None:
+    """The alias's ``deadline`` as the whole call's timeout: it bounds every policy, a rate limiter's
+    wait for room included (without it, a limited call would wait out the window)."""
+    alias = ex.state.config.all_models().get(ex.model or "")
+    return None if alias is None else alias.deadline
+
+
 def _failed(ex: Exchange, exc: BaseException) -> None:
     ex.error = type(exc).__name__
     ex.decision = getattr(exc, "route", None)
@@ -205,7 +214,7 @@ def _failed(ex: Exchange, exc: BaseException) -> None:
 async def _stream(
     gateway: Gateway, ex: Exchange, inbound: InboundRequest, tags: dict[str, str], out: Responder
 ) -> None:
-    stream = ex.state.client.complete_stream(inbound.request, tags=tags)
+    stream = ex.state.client.complete_stream(inbound.request, tags=tags, timeout=_deadline(ex))
     chunks: AsyncIterator[Chunk] = stream.__aiter__()
     try:
         try:

@@ -181,6 +181,12 @@ async def readyz(gateway: Gateway, request: Request, out: Responder) -> None:
     probe = getattr(gateway.admission, "ready", None)
     if callable(probe):
         checks.update(probe())
+    shared = gateway.shared
+    if shared.backend != "memory":
+        before = shared.stats.unreachable
+        await shared.aget_bytes("steadyhand:readyz")
+        reachable = shared.stats.unreachable == before
+        checks["state"] = "ok" if reachable else f"{shared.backend} unreachable (serving per state_failure)"
     degraded = any(v != "ok" for v in checks.values())
     _json(out, 200, {"status": "degraded" if degraded else "ready", "checks": checks,
                      "config_hash": gateway.state.hash})  # fmt: skip

@@ -33,6 +33,7 @@ from ..errors import (
 from ..providers import inbound_anthropic_encode as anthropic_out
 from ..providers import inbound_openai_encode as openai_out
 from ..providers._common import json_bytes
+from ..providers.ratelimit_headers import format_duration
 
 __all__ = ["Protocol", "Reply", "error_event", "error_reply", "exception_reply"]
 
@@ -154,6 +155,10 @@ def exception_reply(protocol: Protocol, exc: BaseException) -> Reply:
         if retry is None and isinstance(exc, CircuitOpen):
             retry = exc.retry_in
         reply.headers += _retry_headers(retry)
+        if isinstance(cause, RateLimited) and cause.local:  # steadyhand's own limit, not the upstream's
+            reply.headers.append(("x-ratelimit-remaining-requests", "0"))
+            if retry is not None:
+                reply.headers.append(("x-ratelimit-reset-requests", format_duration(retry)))
         return reply
     raise exc
 
