@@ -60,8 +60,14 @@ http {{
   server {{ listen 127.0.0.1:{port};
     location / {{ default_type application/json; return 200 '{body}'; }} }}
 }}""")
-    proc = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", str(conf), "-p", str(tmp)])
-    _wait(f"http://127.0.0.1:{port}/v1/chat/completions", post=True)
+    command = ["taskset", "-c", "0", "nginx", "-c", str(conf), "-p", str(tmp)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{port}/v1/chat/completions", post=True)
+    except BaseException:
+        proc.terminate()
+        proc.wait(10)
+        raise
     return proc
 
 
@@ -87,7 +93,12 @@ def _gateway(tmp: Path, upstream: str, port: int, trace: bool) -> subprocess.Pop
         args.append("--no-trace")
     env = {**os.environ, "STEADYHAND_DATABASE_URL": f"sqlite:///{tmp / 'traces.db'}"}
     proc = subprocess.Popen(["taskset", "-c", "1", *exe, *args], env=env, cwd=tmp, stdout=subprocess.DEVNULL)
-    _wait(f"http://127.0.0.1:{port}/healthz")
+    try:
+        _wait(f"http://127.0.0.1:{port}/healthz")
+    except BaseException:
+        proc.terminate()
+        proc.wait(30)
+        raise
     return proc
 
 
@@ -122,8 +133,9 @@ def main() -> None:
         get.write_text("done = " + (LUA % BODY).split("done = ", 1)[1])
         up_port, gw_port = free_port(), free_port()
         nginx = _nginx(tmp, up_port)
-        gateway = _gateway(tmp, f"http://127.0.0.1:{up_port}", gw_port, options.trace)
+        gateway = None
         try:
+            gateway = _gateway(tmp, f"http://127.0.0.1:{up_port}", gw_port, options.trace)
             direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
             through = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
             _wrk(through, 8, 1.0, script)  # warm up
@@ -151,8 +163,9 @@ def main() -> None:
             rows.append(["x-steadyhand-overhead-ms p50", "", overhead[len(overhead) // 2], ""])
             rows.append(["x-steadyhand-overhead-ms p99", "", overhead[int(len(overhead) * 0.99)], ""])
         finally:
-            gateway.terminate()
-            gateway.wait(30)
+            if gateway is not None:
+                gateway.terminate()
+                gateway.wait(30)
             nginx.terminate()
             nginx.wait(10)
     report(
