@@ -117,6 +117,12 @@ def _wrk(url: str, connections: int, seconds: float, script: Path) -> dict[str, 
     return data
 
 
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -151,13 +157,19 @@ def main() -> None:
             rows.append(
                 ["p99 at c=1 (ms)", base["p99"] / 1000, gw["p99"] / 1000, (gw["p99"] - base["p99"]) / 1000]
             )
+            cpu_rows = []
             for c in (8, 32, 64):
-                b, g = _wrk(direct, c, options.seconds, script), _wrk(through, c, options.seconds, script)
+                b = _wrk(direct, c, options.seconds, script)
+                before = _cpu(gateway.pid)
+                g = _wrk(through, c, options.seconds, script)
+                per = (_cpu(gateway.pid) - before) / max(g["requests"], 1) * 1000
+                cpu_rows.append([f"gateway CPU per request at c={c} (ms)", "", per, ""])
                 rows.append(
                     [f"req/s at c={c}", round(b["rps"]), round(g["rps"]), f"{g['rps'] / b['rps']:.3f}x"]
                 )
                 if g["errors"]:
                     rows.append([f"errors at c={c}", b["errors"], g["errors"], ""])
+            rows += cpu_rows
             health = _wrk(f"http://127.0.0.1:{gw_port}/healthz", 32, options.seconds, get)
             rows.append(["server core alone (/healthz) req/s at c=32", "", round(health["rps"]), ""])
             rows.append(["x-steadyhand-overhead-ms p50", "", overhead[len(overhead) // 2], ""])
