@@ -91,7 +91,8 @@ def run_example(
     out = io.StringIO()
     padded = "\n" * (example.line - 1) + code  # tracebacks name the line in the Markdown file
     with contextlib.redirect_stdout(out):
-        exec(compile(padded, str(example.path), "exec"), ns)
+        # dont_inherit: an example runs as users run it, without this module's __future__ imports
+        exec(compile(padded, str(example.path), "exec", dont_inherit=True), ns)
     if check:
         check_output(example, out.getvalue())
     return ns

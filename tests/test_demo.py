@@ -16,6 +16,10 @@ def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
     assert (tmp_path / "demo.db").is_file()
     for section in ("One call, three provider APIs", "Streaming", "Faults surface as typed errors", "traced"):
         assert section in out
+    structured = out.split("Structured output")[1].split("Every call traced")[0]
+    for step in ("surrounding_prose", "code_fence", "trailing_commas", "number_in_string", "single_to_list"):
+        assert step in structured, step
+    assert "same_error" in structured and "repair log" in structured  # the cut answer is not passed off
     for label, _model, _streamed in FAULTS:
         assert label in out
     for error in (
@@ -39,3 +43,15 @@ def test_demo_runs_to_completion_and_shows_each_fault(tmp_path: Path) -> None:
     assert "x-steadyhand-route: sim:gpt-4o-2024-08-06; attempts=2" in out
     assert "budget spent -> 429 insufficient_quota" in out
     assert 'steadyhand_gateway_fallbacks_total{model="flaky"} 1.0' in out
+
+
+def test_demo_shows_a_prompt_with_two_versions_and_labels(tmp_path: Path) -> None:
+    console = Console(record=True, width=200, force_terminal=False)
+    assert run(console, workdir=tmp_path) == 0
+    out = console.export_text().split("7. Prompts")[1]
+    assert (tmp_path / "prompts" / "classify_ticket.toml").is_file()
+    assert "2 versions of classify_ticket" in out and "2 label moves" in out and "first release" in out
+    assert "params.temperature" in out and "+ You label support tickets" in out  # the side-by-side diff
+    assert "4 traced calls, each linking its version and label" in out
+    assert "production still serves classify_ticket@" in out and "from its cache copy" in out
+    assert run(Console(record=True, width=200), workdir=tmp_path) == 0  # and again, on the same database

@@ -123,6 +123,15 @@ def test_the_command_queues_requests_and_passes_extra_flags(
     assert command[-4:] == ["--n_ctx", "4096", "--verbose", "False"]  # last, so they win over ours
 
 
+def test_openmp_threads_sleep_while_waiting_unless_the_user_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch, no_extra_needed: Path
+) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert LocalModelServer(model_path=no_extra_needed).environment()["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert LocalModelServer(model_path=no_extra_needed).environment()["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 def test_n_batch_is_512_unless_asked_and_the_launcher_runs_the_server(no_extra_needed: Path) -> None:
     command = LocalModelServer(model_path=no_extra_needed).command()
     assert command[command.index("--n_batch") + 1] == "512"

@@ -18,8 +18,12 @@ from .errors import (
     ContextWindowExceeded,
     InvalidRequest,
     ModelNotFound,
+    OutputError,
+    OutputParseError,
     Overloaded,
     PrefillNotSupported,
+    PromptError,
+    PromptRenderError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -30,8 +34,10 @@ from .errors import (
     SteadyhandError,
     StoreError,
     StreamInterrupted,
+    StructuredOutputError,
     UnexpectedProviderResponse,
 )
+from .prompts.prompt import Prompt
 from .providers.base import Capabilities, Provider
 from .providers.wrapper import WrapperProvider
 from .timeouts import Timeouts
@@ -75,8 +81,13 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "OpenSpan",
+    "OutputError",
+    "OutputParseError",
     "Overloaded",
     "PrefillNotSupported",
+    "Prompt",
+    "PromptError",
+    "PromptRenderError",
     "Provider",
     "ProviderConfig",
     "ProviderConnectionError",
@@ -91,6 +102,7 @@ __all__ = [
     "StoreError",
     "Stream",
     "StreamInterrupted",
+    "StructuredOutputError",
     "Target",
     "TextPart",
     "Timeouts",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from ._config import Config, Target, is_pinned
@@ -30,9 +30,10 @@ from .tracing.records import SpanRecord, SpanSink, fill_usage, new_span_id, new_
 from .types import Chunk, ModelRequest, ModelResponse
 
 if TYPE_CHECKING:
+    from .prompts.prompt import Prompt, PromptUse
     from .providers.cassette import Cassette
 
-__all__ = ["Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
+__all__ = ["AfterHook", "Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
 
 log = logging.getLogger("steadyhand.client")
 
@@ -43,7 +44,7 @@ _TRAFFIC = frozenset(get_args(TrafficClass))
 class Call:
     """One call in flight: what was asked, its context (deadline, span) and when it started."""
 
-    __slots__ = ("ctx", "notes", "parent_id", "request", "start", "tags", "target")
+    __slots__ = ("ctx", "notes", "parent_id", "prompt", "request", "start", "tags", "target")
 
     def __init__(
         self,
@@ -61,6 +62,12 @@ class Call:
         self.notes = notes
         self.parent_id = parent_id
         self.start = time.time()
+        self.prompt: PromptUse | None = None
+        """The prompt version, label, source and variables behind the call (``client.run``)."""
+
+
+AfterHook = Callable[["Call", ModelResponse], None]
+"""Called with a call's answer before its span is recorded (structured output notes the attempt)."""
 
 
 class _BaseClient(Generic[_T]):
@@ -189,6 +196,20 @@ class _BaseClient(Generic[_T]):
         request, notes = build_request(target.model, messages, **params)
         return target, request, notes
 
+    def _prompt_request(
+        self, prompt: Prompt, variables: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+    ) -> tuple[Target, ModelRequest, list[str], PromptUse]:
+        """Render ``prompt`` (``PromptRenderError`` before anything is sent) into a request for its
+        pinned model and parameters, and the record its trace keeps (version, label, source, variables).
+
+        What ``client.run`` does; another call path (``client.structured``) can do the same and pass the
+        ``PromptUse`` to :meth:`_open` so its span links the version.
+        """
+        values = prompt.bind(variables, **kwargs)
+        messages = prompt._render_bound(values)
+        target, request, notes = self._chat_request(prompt.model, messages, prompt.params)
+        return target, request, notes, prompt.use(values)
+
     def _given_request(
         self, request: ModelRequest, model: str | None
     ) -> tuple[Target, ModelRequest, list[str]]:
@@ -207,6 +228,7 @@ class _BaseClient(Generic[_T]):
         tags: Mapping[str, str] | None,
         notes: list[str],
         traffic: TrafficClass | None = None,
+        prompt: PromptUse | None = None,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -228,7 +250,9 @@ class _BaseClient(Generic[_T]):
             tags=tags or {},
             target=target,
         )
-        return Call(target, request, ctx, tags, notes, parent_id)
+        call = Call(target, request, ctx, tags, notes, parent_id)
+        call.prompt = prompt
+        return call
 
     def _record(
         self,
@@ -269,6 +293,11 @@ def span_for(
     attributes = span.attributes
     if call.notes:
         attributes = {**attributes, "steadyhand.adjusted": call.notes}
+    tags = dict(call.tags or {})
+    if call.prompt is not None:
+        attributes = {**attributes, **call.prompt.attributes()}
+        tags.update(call.prompt.tags())
+        tags.setdefault("traffic", call.ctx.traffic)  # replay picks production inputs by it
     record = SpanRecord(
         name=f"chat {target.alias}",
         kind="llm",
@@ -284,7 +313,8 @@ def span_for(
         model=span.answered_model or target.model,
         request=call.request.model_dump(mode="json", exclude_none=True),
         attributes=attributes,
-        tags=dict(call.tags or {}),
+        tags=tags,
+        prompt_version=None if call.prompt is None else call.prompt.ref,
     )
     if error is not None:
         record.status = "error"

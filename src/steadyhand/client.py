@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._client_base import Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_base import AfterHook, Call, MessagesInput, StreamClosed, StreamCore, _BaseClient
+from ._client_structured import AsyncStructuredCalls, StructuredCalls
 from ._config import Config, Target
 from .context import TrafficClass
 from .policies.stack import Policy, SharedState
@@ -21,6 +22,9 @@ from .timeouts import Timeouts
 from .tracing.context import reset_span, use_span
 from .tracing.records import SpanSink
 from .types import Chunk, ModelRequest, ModelResponse, ResponseFormat, Tool
+
+if TYPE_CHECKING:
+    from .prompts.prompt import Prompt
 
 __all__ = ["AsyncClient", "AsyncStream", "Client", "Stream"]
 
@@ -142,7 +146,7 @@ class AsyncStream(StreamCore):
         await self.close()
 
 
-class Client(_BaseClient[Transport]):
+class Client(StructuredCalls, _BaseClient[Transport]):
     """Call models synchronously. ``Client()`` loads ``steadyhand.toml``/``STEADYHAND_*`` (see docs).
 
     ``providers`` injects providers by name (test doubles, your own adapters); ``tracer`` receives one
@@ -182,7 +186,7 @@ class Client(_BaseClient[Transport]):
 
         return self._build_http(target, transport=self._pool(target.provider, make, wrap))
 
-    def _run(self, call: Call) -> ModelResponse:
+    def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse:
         provider = self._stack(call.target)
         span = call.ctx.span
         token = None if span is None else use_span(span.context)
@@ -194,6 +198,8 @@ class Client(_BaseClient[Transport]):
         finally:
             if token is not None:
                 reset_span(token)
+        if after is not None:
+            after(call, response)
         self._record(call, response=response)
         return response
 
@@ -294,6 +300,47 @@ class Client(_BaseClient[Transport]):
             self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
         )
 
+    def run(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        """Render ``prompt`` with its variables (``client.run(prompt, ticket=...)`` or a mapping) and ask
+        its pinned model with its pinned parameters. A missing, mistyped or undeclared variable raises
+        :class:`~steadyhand.PromptRenderError` before anything is sent; the call's span links the exact
+        version, the label, where the prompt came from and the variables.
+        """
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(
+            target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, prompt=use
+        )
+        return self._run(call)
+
+    def run_stream(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> Stream:
+        """Like :meth:`run`, streamed: ``with client.run_stream(prompt, ticket=...) as s: ...``."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        return Stream(
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, prompt=use),
+            timeout,
+        )
+
     def close(self) -> None:
         """Close every provider this client built or was given (and the state it opened)."""
         for provider in self._close_order():
@@ -310,7 +357,7 @@ class Client(_BaseClient[Transport]):
         self.close()
 
 
-class AsyncClient(_BaseClient[AsyncTransport]):
+class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
     """Call models asynchronously; the same API as :class:`Client` with ``await``."""
 
     def __init__(
@@ -343,7 +390,7 @@ class AsyncClient(_BaseClient[AsyncTransport]):
 
         return self._build_http(target, async_transport=self._pool(target.provider, make, wrap))
 
-    async def _run(self, call: Call) -> ModelResponse:
+    async def _run(self, call: Call, after: AfterHook | None = None) -> ModelResponse:
         provider = self._stack(call.target)
         span = call.ctx.span
         token = None if span is None else use_span(span.context)
@@ -355,6 +402,8 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         finally:
             if token is not None:
                 reset_span(token)
+        if after is not None:
+            after(call, response)
         self._record(call, response=response)
         return response
 
@@ -445,6 +494,40 @@ class AsyncClient(_BaseClient[AsyncTransport]):
         return AsyncStream(
             self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
         )
+
+    async def run(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        """Render ``prompt`` and ask its pinned model (see :meth:`Client.run`)."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(
+            target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, prompt=use
+        )
+        return await self._run(call)
+
+    def run_stream(
+        self,
+        prompt: Prompt,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        traffic: TrafficClass | None = None,
+        **kwargs: Any,
+    ) -> AsyncStream:
+        """Like :meth:`run`, streamed: ``async with client.run_stream(prompt, ticket=...) as s: ...``."""
+        target, request, notes, use = self._prompt_request(prompt, variables, kwargs)
+        call = self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, prompt=use)
+        return AsyncStream(self, call, timeout)
 
     async def aclose(self) -> None:
         """Close every provider this client built or was given (and the state it opened)."""

@@ -4,7 +4,9 @@
 
     SteadyhandError
     ├─ ConfigurationError (also ValueError)   a user mistake, raised early; says how to fix it
-    │  └─ InvalidRequest                      a wrong argument or body: .param .code .status_code
+    │  ├─ InvalidRequest                      a wrong argument or body: .param .code .status_code
+    │  └─ PromptError                         a prompt file, name or version is wrong: .prompt
+    │     └─ PromptRenderError                a variable is missing, mistyped or undeclared: .variable
     ├─ ProviderError                          .provider .model
     │  ├─ ProviderConnectionError             connection refused or reset before an answer
     │  ├─ ProviderTimeout                     connect, first-token, stall or total deadline
@@ -23,8 +25,11 @@
     │        ├─ ContentFiltered
     │        ├─ PrefillNotSupported
     │        └─ ModelNotFound
-    └─ StoreError
-       └─ StoreRejected                   the store refused these records (writing them again fails too)
+    ├─ StoreError
+    │  └─ StoreRejected                   the store refused these records (writing them again fails too)
+    └─ OutputError                        a model's answer is not the structured value asked for
+       ├─ OutputParseError (also ValueError)  text no cleanup reads as the value: .outcome .repairs .errors
+       └─ StructuredOutputError           every re-ask failed: .attempts .last_output .reason
 
 ``retryable`` on every provider error says whether sending the same request again may succeed.
 Every error pickles with its fields (process pools in evals send them between processes).
@@ -45,8 +50,12 @@ __all__ = [
     "DeadlineExceeded",
     "InvalidRequest",
     "ModelNotFound",
+    "OutputError",
+    "OutputParseError",
     "Overloaded",
     "PrefillNotSupported",
+    "PromptError",
+    "PromptRenderError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
@@ -58,6 +67,7 @@ __all__ = [
     "StoreError",
     "StoreRejected",
     "StreamInterrupted",
+    "StructuredOutputError",
     "UnexpectedProviderResponse",
 ]
 
@@ -99,6 +109,26 @@ class InvalidRequest(ConfigurationError):
         self.param = param
         self.code = code
         self.status_code = status_code
+
+
+class PromptError(ConfigurationError):
+    """A prompt file is invalid, or a prompt, version or label cannot be found; ``prompt`` names it."""
+
+    def __init__(self, message: str, *, prompt: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prompt = prompt
+
+
+class PromptRenderError(PromptError):
+    """Rendering refused the variables: ``variable`` is the one missing, mistyped or not declared.
+
+    Raised before anything is sent, so a bad input never costs a provider call.
+    """
+
+    def __init__(self, message: str, *, prompt: str | None = None, variable: str | None = None) -> None:
+        super().__init__(message, prompt=prompt)
+        self.variable = variable
 
 
 class StoreError(SteadyhandError):
@@ -296,3 +326,49 @@ class PrefillNotSupported(BadRequest):
 
 class ModelNotFound(BadRequest):
     """The provider does not know the model name; check the alias's pinned model."""
+
+
+class OutputError(SteadyhandError):
+    """A model answered, but not with the structured value that was asked for."""
+
+
+class OutputParseError(OutputError, ValueError):
+    """``steadyhand.structured.loads`` could not read the text as the value (see docs/structured.md).
+
+    ``outcome`` is ``failed``, ``truncated`` or ``repaired_ambiguous`` (not accepted); ``repairs`` the
+    cleanup steps that fired; ``errors`` what was wrong (parse position or validation errors); ``text``
+    the text given.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        outcome: str = "failed",
+        text: str = "",
+        errors: tuple[str, ...] = (),
+        repairs: tuple[Any, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.outcome = outcome
+        self.text = text
+        self.errors = errors
+        self.repairs = repairs
+
+
+class StructuredOutputError(OutputError):
+    """``client.structured`` gave up: ``reason`` is ``reasks`` (all used), ``same_error`` (the model
+    made the same mistake twice), ``budget``, ``deadline`` (``timeout`` ran out) or ``samples`` (no
+    usable sample of ``n``); ``attempts`` each model output with its errors, usage
+    and cost; ``last_output`` the last raw text. Raise ``max_reasks``, loosen ``accept`` or fix the prompt.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str = "reasks", attempts: tuple[Any, ...] = (), last_output: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.attempts = attempts
+        self.last_output = last_output

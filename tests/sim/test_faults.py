@@ -183,3 +183,18 @@ def test_json_truncated_reports_length(sim: SimServer) -> None:
     assert out.choices[0].finish_reason == "length"
     with pytest.raises(json.JSONDecodeError):
         json.loads(out.choices[0].message.content or "")
+
+
+def test_json_wrong_types_turns_numbers_and_booleans_into_strings(sim: SimServer) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 3},
+            "ok": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}
+    with _oai(sim) as client:
+        out = client.chat.completions.create(model="sim-json-wrong-types", messages=MSGS, response_format=fmt)
+    assert json.loads(out.choices[0].message.content or "") == {"n": "3", "ok": "false", "tags": "example"}

@@ -83,3 +83,11 @@ def test_tables_missing_says_to_upgrade(empty_url: str, make_span: MakeSpan) -> 
 def test_unsupported_url_is_rejected() -> None:
     with pytest.raises(StoreError, match="unsupported database URL"):
         open_store("mysql://root:secret@localhost/x")
+
+
+def test_a_database_path_under_a_regular_file_is_a_store_error(tmp_path: Path) -> None:
+    """Not a raw FileExistsError: the prompt registry, the tracer and the CLI all catch StoreError."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the directory for the trace database"):
+        open_store(f"sqlite:///{blocker / 'traces.db'}")

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import db, demo, keys, local, serve, sim, traces
+from . import db, demo, keys, local, prompts, serve, sim, traces
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="steadyhand: the production harness for LLM features."
@@ -23,6 +23,7 @@ traces.register(app)
 sim.register(app)
 demo.register(app)
 local.register(app)
+prompts.register(app)
 serve.register(app)
 keys.register(app)
 

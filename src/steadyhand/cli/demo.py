@@ -22,6 +22,7 @@ from ..sim import SimServer
 from ..store import open_store
 from ..tracing import tracer_from_config
 from .demo_gateway import gateway_tour
+from .demo_prompts import run_prompts
 from .traces import trace_tree
 
 QUESTION = "In one sentence, why should an LLM never be a single point of failure?"
@@ -77,9 +78,6 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
                 code = _tour(console, client, sim)
         finally:
             flushed = tracer.close(timeout=10)
-        if not code:
-            console.rule("5. The same policies as a gateway: any app, any language")
-            code = gateway_tour(console, config, workdir)
         seen = len(sim.requests)
     if code:
         return code
@@ -96,6 +94,12 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
         f"  {stats.written} spans in the store through the crash-safe spool, {stats.dropped} dropped; "
         "redacted and priced before they touched disk"
     )
+    if run_prompts(console, config, workdir):
+        return 1
+    console.rule("8. The same policies as a gateway: any app, any language")
+    with SimServer() as upstream:
+        if gateway_tour(console, demo_config(upstream.base_url, workdir), workdir):
+            return 1
     console.print(
         Panel.fit(
             f"done in {time.perf_counter() - started:.1f} s; the simulator recorded {seen} requests.\n"
@@ -160,7 +164,51 @@ def _tour(console: Console, client: Client, sim: SimServer) -> int:
             _short(error.message, 70),
         )
     console.print(faults)
+    _structured(console, client)
     return 0
+
+
+# (what the simulator does to the JSON, model name)
+GARBLED: list[tuple[str, str]] = [
+    ("wrapped in prose", "sim-json-prose"),
+    ("in a code fence", "sim-json-fenced"),
+    ("trailing commas", "sim-json-trailing-comma"),
+    ("numbers as strings, a list as its item", "sim-json-wrong-types"),
+    ("cut at max_tokens", "sim-json-truncated"),
+]
+
+
+def _structured(console: Console, client: Client) -> None:
+    """Structured output: the simulator garbles the JSON, steadyhand cleans it up and logs each step."""
+    from pydantic import BaseModel
+
+    from ..errors import StructuredOutputError
+
+    class Invoice(BaseModel):
+        number: str
+        total: float
+        lines: list[str]
+
+    console.rule("5. Structured output: the simulator garbles the JSON, steadyhand repairs it")
+    table = Table("garbled (simulator model)", "outcome", "steps logged", "attempts", "value", expand=True)
+    log: list[Any] = []
+    for label, model in GARBLED:
+        try:
+            result = client.structured("Extract the invoice.", schema=Invoice, model=f"sim:{model}")
+        except StructuredOutputError as exc:
+            outcomes = ", ".join(a.outcome for a in exc.attempts)
+            table.add_row(f"{label}\n[dim]{model}[/dim]", f"[red]{exc.reason}[/red]", outcomes,
+                          str(len(exc.attempts)), "(raised StructuredOutputError)")  # fmt: skip
+            continue
+        steps = ", ".join(r.step for r in result.repairs) or "-"
+        table.add_row(f"{label}\n[dim]{model}[/dim]", result.outcome, steps, str(len(result.attempts)),
+                      _short(repr(result.value), 60))  # fmt: skip
+        log.extend(result.repairs)
+    console.print(table)
+    console.print("  the repair log (each step with a before/after excerpt):")
+    for repair in log:
+        before, after = _short(repr(repair.before), 60), _short(repr(repair.after), 60)
+        console.print(f"    {repair.step}: {before} -> {after}", highlight=False)
 
 
 def _call(client: Client, model: str, *, streamed: bool) -> Any:

@@ -121,6 +121,8 @@ def _span_label(s: SpanView) -> Text:
     label.append(f"[{s.kind}] {_ms(s.duration_ms)}", style="dim")
     if s.model or s.model_alias:
         label.append(f"  {s.model_alias or ''}{' → ' if s.model_alias and s.model else ''}{s.model or ''}")
+    if s.prompt_version:
+        label.append(f"  prompt {s.prompt_version}", style="cyan")
     if s.ttft_ms is not None:
         label.append(f"  ttft {_ms(s.ttft_ms)}")
     has_usage = s.input_tokens is not None or s.output_tokens is not None

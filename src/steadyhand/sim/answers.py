@@ -16,7 +16,9 @@ DEFAULT_TEXT = "Hello! This is the steadyhand simulator answering as {model}."
 DEFAULT_JSON: dict[str, Any] = {"answer": "example", "confidence": 0.5}
 DEFAULT_TOOL = ("get_weather", {"city": "Paris"})
 _TEMPLATE_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-JSON_FAULTS = frozenset({"json-prose", "json-fenced", "json-trailing-comma", "json-truncated"})
+JSON_FAULTS = frozenset(
+    {"json-prose", "json-fenced", "json-trailing-comma", "json-truncated", "json-wrong-types"}
+)
 OUTPUT_FAULTS = JSON_FAULTS | {"content-filter-finish"}
 """Faults that change the answer rather than the transport or the status."""
 TOOL_RESULT_REPLY = "The tool returned: {result}"
@@ -149,9 +151,25 @@ def _json_fault(prompt: Prompt, value: Any, fault: str) -> Answer:
         return _text_answer(prompt, f"```json\n{body}\n```")
     if fault == "json-trailing-comma":
         return _text_answer(prompt, _add_trailing_commas(body))
+    if fault == "json-wrong-types":
+        return _text_answer(prompt, json.dumps(_wrong_types(value)))
     cut = body[: max(1, len(body) // 2)]
     pieces = split_pieces(cut)
     return Answer(cut, tuple(pieces), "length", prompt.prompt_tokens, len(pieces))
+
+
+def _wrong_types(value: Any) -> Any:
+    """Numbers and booleans as strings, one-item lists as their item: the near misses models make."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        items = [_wrong_types(v) for v in value]
+        return items[0] if len(items) == 1 else items
+    if isinstance(value, dict):
+        return {k: _wrong_types(v) for k, v in value.items()}
+    return value
 
 
 def _add_trailing_commas(body: str) -> str:

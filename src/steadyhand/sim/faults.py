@@ -51,7 +51,7 @@ for _kind in ("content-filter", "content-filter-prompt", "content-filter-finish"
 for _kind in (
     "429", "500", "502", "503", "529", "overloaded", "reset", "hang", "slow-first-token", "stall", "cut",
     "malformed-sse", "no-done", "no-prefill", "json-prose", "json-fenced", "json-trailing-comma",
-    "json-truncated",
+    "json-truncated", "json-wrong-types",
 ):  # fmt: skip
     BUILTIN.setdefault(f"sim-{_kind}", Rule(name=f"sim-{_kind}", faults=[Fault(kind=_kind)]))
 del _kind

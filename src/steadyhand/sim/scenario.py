@@ -41,6 +41,7 @@ FaultKind = Literal[
     "json-fenced",
     "json-trailing-comma",
     "json-truncated",
+    "json-wrong-types",
 ]
 TEMPLATE_VARS = frozenset({"last_user", "model", "seed", "request_number"})
 _TEMPLATE_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")

@@ -3,12 +3,31 @@
 The only package that imports SQLAlchemy and Alembic. Everything public returns plain pydantic models.
 """
 
+from ._prompts import PromptTables
 from ._store import DEFAULT_QUERY_TIMEOUT, Store, open_store
-from .views import ApiKeyView, PruneResult, SpanNode, SpanView, TailPage, TraceDetail, TracePage, TraceSummary
+from .views import (
+    ApiKeyView,
+    LabelMoveView,
+    PromptLabelView,
+    PromptSummary,
+    PromptVersionView,
+    PruneResult,
+    SpanNode,
+    SpanView,
+    TailPage,
+    TraceDetail,
+    TracePage,
+    TraceSummary,
+)
 
 __all__ = [
     "ApiKeyView",
     "DEFAULT_QUERY_TIMEOUT",
+    "LabelMoveView",
+    "PromptLabelView",
+    "PromptSummary",
+    "PromptTables",
+    "PromptVersionView",
     "PruneResult",
     "SpanNode",
     "SpanView",

@@ -92,7 +92,13 @@ def create_engine(url: str, *, create: bool = True) -> Engine:
                 "`steadyhand db upgrade` (a traced app creates it on first use)"
             )
         if path is not None and create:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the directory for the trace database {path}: {exc.strerror or exc}; "
+                    "fix the path in STEADYHAND_DATABASE_URL or database_url"
+                ) from None
         engine = sa.create_engine(
             url, json_serializer=json_text, connect_args={"timeout": 30}, pool_pre_ping=True
         )

@@ -14,6 +14,7 @@ from ..errors import ConfigurationError, StoreError, StoreRejected
 from ..records import CostUpdate, SpanRecord
 from . import _costs, _keys, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, mask_password, normalize_url, write_transaction
+from ._prompts import PromptTables
 from ._write import write_batch
 from .views import ApiKeyView, PruneResult, SpanView, TailPage, TraceDetail, TracePage
 
@@ -72,6 +73,11 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def prompts(self) -> PromptTables:
+        """The prompt registry's tables: versions, labels, label moves, a prompt's calls."""
+        return PromptTables(self)
 
     @property
     def dialect(self) -> str:

@@ -16,7 +16,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["JSONType", "blobs", "metadata", "projects", "span_blobs", "span_tags", "spans", "traces"]
+__all__ = [
+    "JSONType",
+    "blobs",
+    "metadata",
+    "projects",
+    "prompt_label_moves",
+    "prompt_labels",
+    "prompt_versions",
+    "span_blobs",
+    "span_tags",
+    "spans",
+    "traces",
+]
 
 
 class JSONType(sa.TypeDecorator[Any]):
@@ -122,6 +134,7 @@ spans = sa.Table(
     sa.Column("price_version", sa.String(100)),
     sa.Index("ix_spans_start", "start_time", "span_id"),
     sa.Index("ix_spans_model", "model", "start_time"),
+    sa.Index("ix_spans_prompt_version", "prompt_version", "start_time"),
     sqlite_autoincrement=True,
 )
 """Every field of a SpanRecord; ``seq`` orders ingestion (what ``tail`` follows)."""
@@ -155,6 +168,45 @@ span_blobs = sa.Table(
     sa.Index("ix_span_blobs_hash", "hash"),
 )
 """Which span references which blob: lets prune drop unreferenced blobs and search their text."""
+
+prompt_versions = sa.Table(
+    "prompt_versions",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("definition", JSONType(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Index("ix_prompt_versions_created", "name", "created_at"),
+)
+"""Every prompt version ever registered, kept whole (the definition a version hashes, plus metadata)."""
+
+prompt_labels = sa.Table(
+    "prompt_labels",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("label", sa.String(100), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("moved_at", sa.Double(), nullable=False),
+    sa.Column("moved_by", sa.String(200), nullable=False),
+)
+"""Where each label (``production``, ``staging``) of a prompt points now."""
+
+prompt_label_moves = sa.Table(
+    "prompt_label_moves",
+    metadata,
+    sa.Column("seq", _seq(), primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("from_version", sa.String(64)),
+    sa.Column("to_version", sa.String(64), nullable=False),
+    sa.Column("moved_at", sa.Double(), nullable=False),
+    sa.Column("moved_by", sa.String(200), nullable=False),
+    sa.Column("note", sa.Text()),
+    sa.Index("ix_prompt_label_moves_name", "name", "seq"),
+    sqlite_autoincrement=True,
+)
+"""Every move of a label, in order: who moved it, when, from which version to which."""
 
 api_keys = sa.Table(
     "api_keys",

@@ -6,7 +6,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["PruneResult", "SpanNode", "SpanView", "TailPage", "TraceDetail", "TracePage", "TraceSummary"]
+__all__ = [
+    "LabelMoveView",
+    "PromptLabelView",
+    "PromptSummary",
+    "PromptVersionView",
+    "PruneResult",
+    "SpanNode",
+    "SpanView",
+    "TailPage",
+    "TraceDetail",
+    "TracePage",
+    "TraceSummary",
+]
 
 
 class _View(BaseModel):
@@ -134,3 +146,46 @@ class ApiKeyView(_View):
     period: str | None = None
     created_at: float
     revoked_at: float | None = None
+
+
+class PromptVersionView(_View):
+    """A kept prompt version: its whole definition (``Prompt.to_data()``), when and by whom it was kept."""
+
+    name: str
+    version: str
+    definition: dict[str, Any]
+    created_at: float
+    created_by: str
+
+
+class PromptLabelView(_View):
+    """Where a label points now, since when and who moved it there."""
+
+    name: str
+    label: str
+    version: str
+    moved_at: float
+    moved_by: str
+
+
+class LabelMoveView(_View):
+    """One move of a label; ``from_version`` is ``None`` when the label was new."""
+
+    seq: int
+    name: str
+    label: str
+    from_version: str | None
+    to_version: str
+    moved_at: float
+    moved_by: str
+    note: str | None
+
+
+class PromptSummary(_View):
+    """One prompt in the registry: its number of versions, the newest, and its labels."""
+
+    name: str
+    versions: int
+    latest: str
+    latest_at: float
+    labels: dict[str, str]
