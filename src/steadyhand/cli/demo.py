@@ -126,7 +126,7 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
     )
     if run_prompts(console, config, workdir):
         return 1
-    console.rule("8. The same policies as a gateway: any app, any language")
+    console.rule("9. The same policies as a gateway: any app, any language")
     with SimServer() as upstream:
         if gateway_tour(console, demo_config(upstream.base_url, workdir), workdir):
             return 1
