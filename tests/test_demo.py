@@ -47,6 +47,10 @@ def test_demo_runs_to_completion_and_shows_each_fault(demo: tuple[str, Path]) ->
     assert "demo tour" in out and "chat default" in out and "chat legacy" in out
     assert "RateLimited" in out.split("Every call traced")[1]
     assert " 0 dropped" in out
+    # the gateway: a failover through HTTP, a budget refusal, /metrics
+    assert "x-steadyhand-route: sim:gpt-4o-2024-08-06; attempts=2" in out
+    assert "budget spent -> 429 insufficient_quota" in out
+    assert 'steadyhand_gateway_fallbacks_total{model="flaky"} 1.0' in out
 
 
 def test_the_demo_shows_the_policies_deciding(demo: tuple[str, Path]) -> None:

@@ -230,6 +230,7 @@ class _BaseClient(Generic[_T]):
         traffic: TrafficClass | None = None,
         cache: bool = True,
         prompt: PromptUse | None = None,
+        json_from_text: bool = False,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -251,6 +252,7 @@ class _BaseClient(Generic[_T]):
             tags=tags or {},
             target=target,
             cache=cache,
+            json_from_text=json_from_text,
             report=CallReport(),
         )
         call = Call(target, request, ctx, tags, notes, parent_id)

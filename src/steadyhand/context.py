@@ -112,6 +112,9 @@ class CallContext:
     """The resolved target the call was made for (alias, provider, model, API)."""
     cache: bool = True
     """False when the caller opted out of the cache for this call (``client.chat(..., cache=False)``)."""
+    json_from_text: bool = False
+    """True when the caller reads a JSON answer out of plain text itself (``client.structured`` cleans
+    it up), so a fallback without a JSON mode can still answer; a plain call's JSON request skips it."""
     report: CallReport | None = None
     """Where the policies leave their decisions for the client; ``None`` outside a client call."""
 

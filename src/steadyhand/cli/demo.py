@@ -21,6 +21,7 @@ from ..errors import ProviderError, ProviderHTTPError, ProviderTimeout, StreamIn
 from ..sim import Fault, Match, Rule, Scenario, SimServer
 from ..store import open_store
 from ..tracing import tracer_from_config
+from .demo_gateway import gateway_tour
 from .demo_prompts import run_prompts
 from .traces import trace_tree
 
@@ -125,6 +126,10 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
     )
     if run_prompts(console, config, workdir):
         return 1
+    console.rule("9. The same policies as a gateway: any app, any language")
+    with SimServer() as upstream:
+        if gateway_tour(console, demo_config(upstream.base_url, workdir), workdir):
+            return 1
     console.print(
         Panel.fit(
             f"done in {time.perf_counter() - started:.1f} s; the simulator recorded {seen} requests.\n"

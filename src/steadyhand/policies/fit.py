@@ -16,14 +16,18 @@ from ..types import ModelRequest
 __all__ = ["unfit"]
 
 
-def unfit(request: ModelRequest, capabilities: Capabilities) -> str | None:
-    """Why a target with ``capabilities`` cannot take ``request`` (``None``: it can)."""
+def unfit(request: ModelRequest, capabilities: Capabilities, *, json_from_text: bool = False) -> str | None:
+    """Why a target with ``capabilities`` cannot take ``request`` (``None``: it can).
+
+    ``json_from_text``: the caller reads JSON out of plain text (structured output), so a target
+    without a JSON mode can still answer a JSON request; the caller notes the weaker mode.
+    """
     if request.messages and request.messages[-1].role == "assistant" and not capabilities.assistant_prefill:
         return "no assistant prefill"
     if request.tools and not capabilities.tools:
         return "no tools"
     wanted = None if request.response_format is None else request.response_format.type
-    if wanted in ("json_object", "json_schema"):
+    if wanted in ("json_object", "json_schema") and not json_from_text:
         formats = capabilities.response_formats
         if not formats & {"json_object", "json_schema", "json_object_schema"}:
             return "no JSON mode"

@@ -218,7 +218,10 @@ class Resilient(PolicyProvider):
         for index, (fallback, chain_target) in enumerate(self.chain):
             if fallback is not None and (last is None or not fallback.takes(last)):
                 continue
-            why = None if index == 0 else unfit(request, self._provider(index, chain_target).capabilities)
+            why = None
+            if index > 0:  # the alias's own target is always tried
+                fit_for = self._provider(index, chain_target).capabilities
+                why = unfit(request, fit_for, json_from_text=ctx.json_from_text)
             if why is not None:  # a certain refusal: not worth an attempt or a slice of the deadline
                 route.steps.append(Step(_name(chain_target), chain_target.alias, "skipped", f"unfit: {why}"))
                 continue
