@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from ._config import Config, Target, is_pinned
 from ._validate import MessagesInput, build_request, check_request
-from .context import CallContext, OpenSpan, TrafficClass
+from .context import CallContext, CallReport, OpenSpan, TrafficClass
 from .errors import ConfigurationError
 from .policies.config import policies_from_config
 from .policies.stack import Policy, SharedState, StackInfo, build_stack, guard
@@ -228,7 +228,9 @@ class _BaseClient(Generic[_T]):
         tags: Mapping[str, str] | None,
         notes: list[str],
         traffic: TrafficClass | None = None,
+        cache: bool = True,
         prompt: PromptUse | None = None,
+        json_from_text: bool = False,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -249,6 +251,9 @@ class _BaseClient(Generic[_T]):
             traffic=self.traffic if traffic is None else _traffic(traffic),
             tags=tags or {},
             target=target,
+            cache=cache,
+            json_from_text=json_from_text,
+            report=CallReport(),
         )
         call = Call(target, request, ctx, tags, notes, parent_id)
         call.prompt = prompt
@@ -324,7 +329,12 @@ def span_for(
         record.response_model = response.model
         record.response = response.model_dump(mode="json", exclude_none=True)
         record.finish_reason = response.finish_reason
-        fill_usage(record, response.usage)
+        if response.degraded or getattr(response.route, "cache_hit", False):
+            # No provider was paid for this answer: a cache hit or a degraded answer is not billed.
+            record.input_tokens = record.output_tokens = 0
+            record.cost_usd = 0.0
+        else:
+            fill_usage(record, response.usage)
     return record
 
 
@@ -357,7 +367,16 @@ class StreamCore:
 
     def _assembled(self) -> ModelResponse:
         call = self._call
-        return assemble(self._chunks, provider=call.target.provider, model=call.request.model)
+        response = assemble(self._chunks, provider=call.target.provider, model=call.request.model)
+        report = call.ctx.report
+        if report is not None and (report.route is not None or report.degraded):
+            route = report.route
+            answered = getattr(route, "answered_by", None)
+            update: dict[str, Any] = {"route": route, "degraded": report.degraded}
+            if isinstance(answered, str) and ":" in answered:
+                update["provider"] = answered.partition(":")[0]
+            response = response.model_copy(update=update)
+        return response
 
     def _finished(self) -> None:
         if self._done:

@@ -64,7 +64,16 @@ class _Shared:
             timeout = max(deadline - time.monotonic(), 0.001)
         target, request, notes = self._chat_request(model, ask.messages, {**call, **ask.params})
         linked = {} if driver.use is None else {"prompt": driver.use}  # the prompt version, on the span
-        return self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, **linked)
+        return self._open(
+            target,
+            request,
+            timeout=timeout,
+            tags=tags,
+            notes=notes,
+            traffic=traffic,
+            json_from_text=True,
+            **linked,
+        )
 
 
 class StructuredCalls(_Shared):

@@ -126,10 +126,22 @@ class TargetTable(_Table):
 
 
 class CacheTable(_Table):
-    """``cache = { ttl = 3600 }`` (parsed; not applied yet)."""
+    """``cache = { ttl = 3600, sampled = false }``: the exact cache (docs/policies.md)."""
 
     ttl: float = Field(default=3600.0, gt=0)
+    """Seconds an answer is served from the cache."""
     sampled: bool = False
+    """Also cache requests with ``temperature > 0`` (repeated sampled calls then get one answer)."""
+
+
+class DegradedTable(_Table):
+    """``degraded = { cached = true, text = "..." }``: the last cached answer, else ``text``."""
+
+    text: str | None = None
+    cached: bool = False
+    """Serve the last answer the cache stored for the request, even past its ttl (needs ``cache``)."""
+    max_age: float = Field(default=86_400.0, gt=0)
+    """Seconds a cached answer may be old to be served degraded."""
 
 
 class ModelAlias(BaseModel):
@@ -156,7 +168,9 @@ class ModelAlias(BaseModel):
     breaker: BreakerTable | None = None
     rate_limit: RateLimitTable | None = None
     cache: CacheTable | None = None
-    degraded: str | None = None
+    degraded: str | DegradedTable | None = None
+    """Returned (marked ``response.degraded``) when every option is exhausted: a fixed text, or a
+    table asking for the last cached answer."""
 
     @property
     def has_policies(self) -> bool:
@@ -270,6 +284,12 @@ class Config(BaseModel):
     """A cassette file: record and/or replay every provider exchange (see ``cassette_mode``)."""
     cassette_mode: Literal["record", "replay", "auto"] = "auto"
     """``record`` overwrites, ``replay`` never touches the network, ``auto`` replays hits, records misses."""
+    async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """What moves :class:`~steadyhand.AsyncClient`'s bytes: ``aiohttp`` (the default: it keeps its
+    throughput under concurrency) or ``httpx``. :class:`~steadyhand.Client` always uses httpx."""
+    cache_url: str | None = None
+    """Where the exact cache keeps answers: ``sqlite:///PATH``, ``postgresql://...``, ``redis://...`` or
+    ``memory://``; ``None``: Redis at ``state_url`` when that is set, else ``.steadyhand/cache.db``."""
     state_url: str | None = None
     """``redis://host:port/db``: the policies' state (rate limits, breakers, cache) shared by every
     process given the same URL; ``None`` keeps it in each client's memory."""
@@ -426,6 +446,18 @@ class Config(BaseModel):
                         "not configured; "
                         + _known("providers", provider, list(providers), "[providers.NAME]")
                     )
+        for name, alias in models.items():
+            table = alias.degraded
+            if isinstance(table, DegradedTable) and table.cached and alias.cache is None:
+                raise ConfigurationError(
+                    f"models.{name}.degraded in {str(where)!r} asks for the last cached answer, but the "
+                    "alias has no cache: add `cache = { ttl = 3600 }` to it, or drop `cached = true`"
+                )
+            if isinstance(table, DegradedTable) and not table.cached and table.text is None:
+                raise ConfigurationError(
+                    f"models.{name}.degraded in {str(where)!r} gives neither `text` nor `cached = true`: "
+                    'write degraded = "a fixed answer" or degraded = { cached = true, text = "..." }'
+                )
         for name in models:
             _check_cycle(name, models, [], where)
 

@@ -221,13 +221,14 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer.
 
         ``timeout`` is the whole call's deadline in seconds; ``extra`` adds body fields of the target's
         wire format (see docs/client.md); ``traffic`` overrides the client's traffic class for this
-        call (its rate-limit share, see docs/policies.md). A wrong argument raises
-        :class:`~steadyhand.InvalidRequest`.
+        call (its rate-limit share, see docs/policies.md); ``cache=False`` neither reads nor fills the
+        alias's cache. A wrong argument raises :class:`~steadyhand.InvalidRequest`.
         """
         params = _params(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, n=n,
@@ -235,7 +236,7 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return self._run(
-            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def complete(
@@ -246,11 +247,12 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
         return self._run(
-            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def stream(
@@ -271,6 +273,7 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> Stream:
         """Like :meth:`chat`, streamed: ``with client.stream(...) as s: for chunk in s: ...``.
 
@@ -282,7 +285,9 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return Stream(
-            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def complete_stream(
@@ -293,11 +298,14 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> Stream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
         return Stream(
-            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def run(
@@ -358,7 +366,12 @@ class Client(StructuredCalls, _BaseClient[Transport]):
 
 
 class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
-    """Call models asynchronously; the same API as :class:`Client` with ``await``."""
+    """Call models asynchronously; the same API as :class:`Client` with ``await``.
+
+    Its default transport is pooled aiohttp (``async_transport = "httpx"`` in the config, or
+    ``transport=AsyncHttpxTransport()``, picks httpx): httpx's async pool loses throughput under
+    concurrency, aiohttp's does not (benchmarks/bench_async_concurrency.py).
+    """
 
     def __init__(
         self,
@@ -379,9 +392,9 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
 
     def _build(self, target: Target) -> Provider:
         def make() -> AsyncTransport:
-            from .providers.http import AsyncHttpxTransport
+            from .providers.http_provider import default_async_transport
 
-            return AsyncHttpxTransport()
+            return default_async_transport(self.config.async_transport)
 
         def wrap(cassette: Any, inner: AsyncTransport) -> AsyncTransport:
             from .providers.cassette import AsyncCassetteTransport
@@ -425,6 +438,7 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Ask ``model`` (an alias or ``provider:model``) and return its complete answer."""
         params = _params(
@@ -433,7 +447,7 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return await self._run(
-            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, request, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     async def complete(
@@ -444,11 +458,12 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> ModelResponse:
         """Answer a ready request; ``request.model`` (or ``model``) is an alias or ``provider:model``."""
         target, checked, notes = self._given_request(request, model)
         return await self._run(
-            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic)
+            self._open(target, checked, timeout=timeout, tags=tags, notes=notes, traffic=traffic, cache=cache)
         )
 
     def stream(
@@ -469,6 +484,7 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         tags: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> AsyncStream:
         """Like :meth:`chat`, streamed: ``async with client.stream(...) as s: async for chunk in s``."""
         params = _params(
@@ -477,7 +493,9 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         )  # fmt: skip
         target, request, notes = self._chat_request(model, messages, params)
         return AsyncStream(
-            self, self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, request, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     def complete_stream(
@@ -488,11 +506,14 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         timeout: float | None = None,
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
+        cache: bool = True,
     ) -> AsyncStream:
         """The streamed twin of :meth:`complete`."""
         target, checked, notes = self._given_request(request, model)
         return AsyncStream(
-            self, self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic), timeout
+            self,
+            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            timeout,
         )
 
     async def run(

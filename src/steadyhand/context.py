@@ -20,7 +20,7 @@ from .tracing.records import SpanKind, SpanRecord, SpanSink
 if TYPE_CHECKING:
     from ._config import Target
 
-__all__ = ["CallContext", "OpenSpan", "TrafficClass"]
+__all__ = ["CallContext", "CallReport", "OpenSpan", "TrafficClass"]
 
 TrafficClass = Literal["production", "test", "shadow", "eval"]
 
@@ -80,6 +80,21 @@ class OpenSpan:
             logging.getLogger("steadyhand.tracing").exception("the tracer failed to record a span")
 
 
+class CallReport:
+    """What the policies decided for one call, for the client to put on the answer.
+
+    A complete answer carries its route itself; a stream's chunks cannot, so the policies also leave
+    the route (and whether the answer is a degraded one) here, where the client's ``Stream`` finds
+    them when it assembles the response. Only the client creates one, one per call.
+    """
+
+    __slots__ = ("degraded", "route")
+
+    def __init__(self) -> None:
+        self.route: Any = None
+        self.degraded = False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallContext:
     """Deadline, span, attempt and labels of one call, handed down a provider stack."""
@@ -95,6 +110,13 @@ class CallContext:
     tags: Mapping[str, str] = field(default_factory=dict)
     target: Target | None = None
     """The resolved target the call was made for (alias, provider, model, API)."""
+    cache: bool = True
+    """False when the caller opted out of the cache for this call (``client.chat(..., cache=False)``)."""
+    json_from_text: bool = False
+    """True when the caller reads a JSON answer out of plain text itself (``client.structured`` cleans
+    it up), so a fallback without a JSON mode can still answer; a plain call's JSON request skips it."""
+    report: CallReport | None = None
+    """Where the policies leave their decisions for the client; ``None`` outside a client call."""
 
     @classmethod
     def with_timeout(cls, timeout: float | None, **fields: Any) -> CallContext:

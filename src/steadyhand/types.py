@@ -166,6 +166,9 @@ class ModelResponse(_Model):
     route: Any = Field(default=None, exclude=True, repr=False)
     """The policies' decision record (:class:`steadyhand.policies.Route`) when a policy answered;
     not part of the response's JSON."""
+    degraded: bool = Field(default=False, exclude=True)
+    """True when no provider could answer and this is the alias's degraded answer (docs/policies.md);
+    not part of the response's JSON."""
 
     @property
     def message(self) -> Message:

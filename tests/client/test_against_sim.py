@@ -2,7 +2,7 @@
 the right retry_after, and streams carry the same content as non-streamed calls.
 
 OpenAI chat, legacy completions, the Responses API and Anthropic messages; sync and async (async runs its
-cases concurrently).
+cases concurrently, over each async transport: aiohttp, the default, and httpx).
 """
 
 from __future__ import annotations
@@ -33,9 +33,23 @@ from steadyhand import (
     UnexpectedProviderResponse,
 )
 from steadyhand._config import ModelAlias
+from steadyhand.providers import AsyncAiohttpTransport, AsyncHttpxTransport
 from steadyhand.sim import SimServer
 
 from .conftest import sim_config
+
+ASYNC_TRANSPORTS = {"aiohttp": AsyncAiohttpTransport, "httpx": AsyncHttpxTransport}
+
+
+def _over(config: Config, transport: str) -> Config:
+    """``config`` with its AsyncClient moving bytes over ``transport``."""
+    return config.model_copy(update={"async_transport": transport})
+
+
+def _assert_transport(client: AsyncClient, transport: str) -> None:
+    kinds = {type(pool) for pool in client._pools.values()}
+    assert kinds == {ASYNC_TRANSPORTS[transport]}, kinds
+
 
 APIS = ("chat", "completions", "responses", "messages")
 PREFILL = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure,"}]
@@ -144,8 +158,9 @@ def test_every_fault_maps_to_its_typed_error_sync(sim: SimServer) -> None:
             _check(caught, case)
 
 
-async def test_every_fault_maps_to_its_typed_error_async(sim: SimServer) -> None:
-    async with AsyncClient(_config(sim)) as client:
+@pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
+async def test_every_fault_maps_to_its_typed_error_async(sim: SimServer, transport: str) -> None:
+    async with AsyncClient(_over(_config(sim), transport)) as client:
 
         async def run(api: str, fault: str, stream: bool) -> BaseException | None:
             try:
@@ -159,6 +174,7 @@ async def test_every_fault_maps_to_its_typed_error_async(sim: SimServer) -> None
             return None
 
         results = await asyncio.gather(*(run(*case[:3]) for case in CASES))
+        _assert_transport(client, transport)
     for case, caught in zip(CASES, results, strict=True):
         _check(caught, case)
 
@@ -186,6 +202,25 @@ def test_the_total_deadline_bounds_a_hang(sim: SimServer) -> None:
         assert info.value.phase == "total"
 
 
+@pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_total_deadline_bounds_a_hang_async(sim: SimServer, transport: str, stream: bool) -> None:
+    for timeouts, per_call in [
+        (Timeouts(connect=1.0, stall=10.0, total=0.3), None),
+        (Timeouts(stall=10.0), 0.2),
+    ]:
+        config = _over(sim_config(sim.base_url, timeouts=timeouts), transport)
+        async with AsyncClient(config) as client:
+            with pytest.raises(ProviderTimeout) as info:
+                if stream:
+                    async with client.stream("hi", model="sim:sim-hang", timeout=per_call) as s:
+                        await s.until_done()
+                else:
+                    await client.chat("hi", model="sim:sim-hang", timeout=per_call)
+            assert info.value.phase == "total"
+            _assert_transport(client, transport)
+
+
 @pytest.mark.parametrize("alias", ["default", "legacy", "claude", "responses"])
 @pytest.mark.parametrize("model", ["sim-basic", "sim-echo", "sim-tool-call"])
 async def test_streams_carry_the_same_content_as_plain_calls(sim: SimServer, alias: str, model: str) -> None:
@@ -199,15 +234,18 @@ async def test_streams_carry_the_same_content_as_plain_calls(sim: SimServer, ali
         plain = client.chat("Tell me about tea", **kwargs)
         with client.stream("Tell me about tea", **kwargs) as s:
             streamed = s.until_done()
-    async with AsyncClient(config) as aclient:
-        aplain = await aclient.chat("Tell me about tea", **kwargs)
-        async with aclient.stream("Tell me about tea", **kwargs) as a:
-            astreamed = await a.until_done()
+    answers = []
+    for transport in ASYNC_TRANSPORTS:
+        async with AsyncClient(_over(config, transport)) as aclient:
+            answers.append(await aclient.chat("Tell me about tea", **kwargs))
+            async with aclient.stream("Tell me about tea", **kwargs) as a:
+                answers.append(await a.until_done())
+            _assert_transport(aclient, transport)
 
     def content(message: Message) -> tuple[str, list[tuple[str, str]]]:  # call ids are random per answer
         return message.text, [(c.name, c.arguments) for c in message.tool_calls or ()]
 
-    for other in (streamed, aplain, astreamed):
+    for other in (streamed, *answers):
         assert content(other.message) == content(plain.message)
         assert other.finish_reason == plain.finish_reason
     assert plain.text or plain.message.tool_calls

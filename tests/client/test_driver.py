@@ -1,9 +1,14 @@
-"""The HTTP driver and transports with fakes: status handling, stream bookkeeping, httpx error mapping."""
+"""The HTTP driver and transports with fakes: status handling, stream bookkeeping, httpx error mapping.
+
+Each driver test runs along the sync and the async path; the real async transports (aiohttp and httpx)
+are held to the same behaviour over sockets in tests/providers/test_async_transports.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +23,8 @@ from steadyhand import (
     StreamInterrupted,
     Timeouts,
 )
-from steadyhand.providers.base import HTTPRequest, HTTPResponse, HTTPStream, WireFormat
+from steadyhand.context import NO_CONTEXT
+from steadyhand.providers.base import AsyncHTTPStream, HTTPRequest, HTTPResponse, HTTPStream, WireFormat
 from steadyhand.providers.http import HttpxTransport
 from steadyhand.providers.http_provider import HTTPProvider
 from steadyhand.testing import text_response
@@ -95,48 +101,100 @@ class FakeTransport:
         pass
 
 
-def test_complete_parses_a_2xx_and_maps_an_error_status() -> None:
-    assert HTTPProvider(FakeWire(), transport=FakeTransport(200, b"hello")).complete(REQ).text == "hello"
+class AsyncFakeTransport:
+    """The same fake behind the async interface, so each driver test runs both paths."""
+
+    def __init__(self, inner: FakeTransport) -> None:
+        self.inner = inner
+
+    async def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
+        return self.inner.send(request, timeouts=timeouts)
+
+    @asynccontextmanager
+    async def stream(self, request: HTTPRequest, *, timeouts: Timeouts) -> AsyncIterator[AsyncHTTPStream]:
+        with self.inner.stream(request, timeouts=timeouts) as response:
+
+            async def chunks() -> AsyncIterator[bytes]:
+                for data in response.chunks:
+                    yield data
+
+            yield AsyncHTTPStream(response.status_code, response.headers, chunks())
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Via:
+    """Drives an HTTPProvider over a fake transport along the sync or the async path."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def provider(self, wire: FakeWire, transport: FakeTransport, **kwargs: Any) -> HTTPProvider:
+        if self.mode == "sync":
+            return HTTPProvider(wire, transport=transport, **kwargs)
+        return HTTPProvider(wire, async_transport=AsyncFakeTransport(transport), **kwargs)
+
+    def complete(self, provider: HTTPProvider, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
+        if self.mode == "sync":
+            return provider.complete(REQ, ctx=ctx)
+        return asyncio.run(provider.acomplete(REQ, ctx=ctx))
+
+    def stream(self, provider: HTTPProvider) -> list[Chunk]:
+        if self.mode == "sync":
+            return list(provider.stream(REQ))
+
+        async def collect() -> list[Chunk]:
+            return [chunk async for chunk in provider.astream(REQ)]
+
+        return asyncio.run(collect())
+
+
+@pytest.fixture(params=["sync", "async"])
+def via(request: pytest.FixtureRequest) -> Via:
+    return Via(request.param)
+
+
+def test_complete_parses_a_2xx_and_maps_an_error_status(via: Via) -> None:
+    assert via.complete(via.provider(FakeWire(), FakeTransport(200, b"hello"))).text == "hello"
     with pytest.raises(RateLimited) as info:
-        HTTPProvider(FakeWire(), transport=FakeTransport(429, b"slow down")).complete(REQ)
+        via.complete(via.provider(FakeWire(), FakeTransport(429, b"slow down")))
     assert (info.value.retry_after, info.value.provider, info.value.model) == (2.0, "fakeprov", "m-1")
 
 
-def test_stream_decodes_chunks_and_closes_the_decoder() -> None:
+def test_stream_decodes_chunks_and_closes_the_decoder(via: Via) -> None:
     wire = FakeWire()
-    provider = HTTPProvider(wire, transport=FakeTransport(200, [b"a\nb", b"c\nEND"]))
-    chunks = list(provider.stream(REQ))
+    chunks = via.stream(via.provider(wire, FakeTransport(200, [b"a\nb", b"c\nEND"])))
     assert [c.text for c in chunks if c.text] == ["a", "bc"]
     assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
     assert chunks[-1].usage is not None and chunks[-1].usage.estimated  # no usage sent: counted locally
     assert wire.decoders[0].closed
 
 
-def test_a_refused_stream_raises_the_mapped_error() -> None:
+def test_a_refused_stream_raises_the_mapped_error(via: Via) -> None:
     with pytest.raises(RateLimited, match="busy"):
-        list(HTTPProvider(FakeWire(), transport=FakeTransport(429, [b"bu", b"sy"])).stream(REQ))
+        via.stream(via.provider(FakeWire(), FakeTransport(429, [b"bu", b"sy"])))
 
 
-def test_a_cut_stream_is_interrupted_with_the_partial_text() -> None:
-    provider = HTTPProvider(FakeWire(), transport=FakeTransport(200, [b"one\ntwo\n"], cut=True))
+def test_a_cut_stream_is_interrupted_with_the_partial_text(via: Via) -> None:
+    provider = via.provider(FakeWire(), FakeTransport(200, [b"one\ntwo\n"], cut=True))
     with pytest.raises(StreamInterrupted) as info:
-        list(provider.stream(REQ))
+        via.stream(provider)
     assert info.value.partial_text == "onetwo"
     assert info.value.provider == "fakeprov"
 
 
-def test_a_body_without_its_end_marker_is_interrupted() -> None:
-    provider = HTTPProvider(FakeWire(), transport=FakeTransport(200, [b"one\ntw"]))
+def test_a_body_without_its_end_marker_is_interrupted(via: Via) -> None:
     with pytest.raises(StreamInterrupted):
-        list(provider.stream(REQ))
+        via.stream(via.provider(FakeWire(), FakeTransport(200, [b"one\ntw"])))
 
 
-def test_the_transport_clock_starts_from_the_remaining_budget() -> None:
+def test_the_transport_clock_starts_from_the_remaining_budget(via: Via) -> None:
     transport = FakeTransport(200, b"x")
-    provider = HTTPProvider(FakeWire(), transport=transport, timeouts=Timeouts(connect=5.0, total=10.0))
-    provider.complete(REQ, ctx=CallContext.with_timeout(2.0))
-    provider.complete(REQ, ctx=CallContext.with_timeout(50.0))
-    provider.complete(REQ)
+    provider = via.provider(FakeWire(), transport, timeouts=Timeouts(connect=5.0, total=10.0))
+    via.complete(provider, CallContext.with_timeout(2.0))
+    via.complete(provider, CallContext.with_timeout(50.0))
+    via.complete(provider)
     (_, tight), (_, loose), (_, none) = transport.seen
     assert tight.total is not None and 1.0 < tight.total <= 2.0  # what was left of 2 s when it was sent
     assert tight.connect is not None and tight.connect <= tight.total
@@ -151,11 +209,10 @@ def test_timeouts_capped_by_a_deadline() -> None:
     assert Timeouts(total=None).capped(4.0).total == 4.0
 
 
-def test_a_passed_deadline_is_a_timeout_before_anything_is_sent() -> None:
+def test_a_passed_deadline_is_a_timeout_before_anything_is_sent(via: Via) -> None:
     transport = FakeTransport(200, b"x")
-    provider = HTTPProvider(FakeWire(), transport=transport)
     with pytest.raises(ProviderTimeout) as info:
-        provider.complete(REQ, ctx=CallContext(deadline=0.0))
+        via.complete(via.provider(FakeWire(), transport), CallContext(deadline=0.0))
     assert info.value.phase == "total" and transport.seen == []
 
 

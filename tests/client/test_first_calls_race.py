@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
-from steadyhand import Client, Config
-from steadyhand.providers import HttpxTransport
+import pytest
+
+from steadyhand import AsyncClient, Client, Config
+from steadyhand.providers import AsyncAiohttpTransport, AsyncHttpxTransport, HttpxTransport
 from steadyhand.sim import SimServer
 
 
@@ -38,3 +41,21 @@ def test_concurrent_first_calls_build_one_provider_and_one_pool(monkeypatch: Any
         assert errors == []
         assert len(client._built) == 1
     assert len(built) == 1  # before the lock: up to 8 pools, 7 of them never closed
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_concurrent_async_first_calls_share_one_pool(monkeypatch: Any, transport: str) -> None:
+    built: list[object] = []
+    cls: Any = AsyncAiohttpTransport if transport == "aiohttp" else AsyncHttpxTransport
+    original = cls.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "__init__", counting)
+    with SimServer() as sim:
+        async with AsyncClient(Config(sim_url=sim.base_url, async_transport=transport)) as client:
+            answers = await asyncio.gather(*(client.chat("hi") for _ in range(8)))
+            assert all(a.text for a in answers)
+    assert len(built) == 1

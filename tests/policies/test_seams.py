@@ -22,6 +22,7 @@ from steadyhand import (
     RateLimited,
     ServerError,
 )
+from steadyhand.errors import StreamInterrupted
 from steadyhand.policies import Attempt, Decisions, PolicyProvider, SharedState, StackInfo
 from steadyhand.providers import Provider, WrapperProvider
 from steadyhand.testing import FunctionProvider, QueueProvider
@@ -178,10 +179,11 @@ def test_streams_fail_over_before_the_first_chunk_only() -> None:
     flaky = FailFirst()
     client = Client(Config(), providers={"f": flaky}, policies=[lambda p, info: Failover(p)])
     texts: list[str] = []
-    with pytest.raises(ServerError, match="cut"), client.stream("hi") as stream:
+    with pytest.raises(StreamInterrupted, match="cut") as info, client.stream("hi") as stream:
         texts.extend(stream.text_stream())
     assert flaky.streams == 2  # refused -> failed over; cut after the first chunk -> the caller's error
-    assert "".join(texts) == "one two three"
+    assert "".join(texts) == info.value.partial_text == "one two three"
+    assert isinstance(info.value.__cause__, ServerError)  # the answer had started: never failed over
 
 
 def test_a_wrapper_retargets_through_the_resolver_and_the_span_names_who_answered() -> None:

@@ -1,21 +1,25 @@
-"""Threads making a provider's first calls at once share one connection pool (none is built and leaked)."""
+"""Threads making a provider's first calls at once share one connection pool (none is built and leaked),
+for the sync transport and for each async one."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from steadyhand.providers import http as http_module
+from steadyhand.providers import http_aiohttp as aiohttp_module
 from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http_provider import HTTPProvider
 from steadyhand.providers.openai_chat import OpenAIChat
 
 
 class _SlowPool:
-    """Stands in for HttpxTransport: slow to build, so racing first calls overlap."""
+    """Stands in for a transport class: slow to build, so racing first calls overlap."""
 
     built: list[_SlowPool] = []
     lock = threading.Lock()
@@ -29,12 +33,21 @@ class _SlowPool:
         pass
 
 
-def test_concurrent_first_calls_build_one_transport(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http_module, "HttpxTransport", _SlowPool)
+# (module, class replaced, how a provider gets its transport)
+CASES: dict[str, tuple[Any, str, Callable[[HTTPProvider], object]]] = {
+    "sync httpx": (http_module, "HttpxTransport", lambda p: p._sync()),
+    "async aiohttp (default)": (aiohttp_module, "AsyncAiohttpTransport", lambda p: p._async()),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_concurrent_first_calls_build_one_transport(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    module, name, get = CASES[case]
+    monkeypatch.setattr(module, name, _SlowPool)
     _SlowPool.built.clear()
     provider = HTTPProvider(
         OpenAIChat(base_url="http://h/v1", api_key=None, provider_name="p", capabilities=OPENAI)
     )
     with ThreadPoolExecutor(max_workers=8) as pool:
-        transports = list(pool.map(lambda _: provider._sync(), range(8)))
+        transports = list(pool.map(lambda _: get(provider), range(8)))
     assert len(_SlowPool.built) == 1 and all(t is transports[0] for t in transports)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import db, demo, local, prompts, sim, traces
+from . import db, demo, keys, local, prompts, serve, sim, traces
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="steadyhand: the production harness for LLM features."
@@ -24,6 +24,8 @@ sim.register(app)
 demo.register(app)
 local.register(app)
 prompts.register(app)
+serve.register(app)
+keys.register(app)
 
 
 def main() -> None:

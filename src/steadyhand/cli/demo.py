@@ -1,4 +1,4 @@
-"""``steadyhand demo``: a guided tour of the model layer against the built-in simulator.
+"""``steadyhand demo``: a guided tour of the model layer and its policies against the built-in simulator.
 
 Runs on its own in seconds with no keys and no network, exits 0, and so doubles as a smoke test.
 """
@@ -18,9 +18,10 @@ from rich.table import Table
 from .._config import Config
 from ..client import Client
 from ..errors import ProviderError, ProviderHTTPError, ProviderTimeout, StreamInterrupted
-from ..sim import SimServer
+from ..sim import Fault, Match, Rule, Scenario, SimServer
 from ..store import open_store
 from ..tracing import tracer_from_config
+from .demo_gateway import gateway_tour
 from .demo_prompts import run_prompts
 from .traces import trace_tree
 
@@ -41,6 +42,21 @@ FAULTS: list[tuple[str, str, bool]] = [
 ]
 
 
+BUSY = "Our assistant is busy right now; please try again in a minute."
+DEMO_SCENARIO = Scenario(
+    rules=[
+        Rule(  # for its first 1.5 s: rate limited half the time, else overloaded; healthy after
+            match=Match(model="flaky-primary"),
+            faults=[
+                Fault(kind="429", rate=0.5, down_for=1.5, down_from="first_request", retry_after=0.05),
+                Fault(kind="503", down_for=1.5, down_from="first_request", retry_after=None),
+            ],
+        )
+    ]
+)
+"""The simulator's script for the policies part: a primary that is down, then flaky."""
+
+
 def demo_config(base_url: str, workdir: Path) -> Config:
     """Three APIs behind one call (OpenAI chat, legacy completions, Anthropic messages), traced to SQLite."""
     return Config.model_validate(
@@ -55,7 +71,22 @@ def demo_config(base_url: str, workdir: Path) -> Config:
                 "default": "sim:gpt-4o-2024-08-06",
                 "legacy": {"target": "sim:gpt-3.5-turbo-instruct-0914", "api": "completions"},
                 "claude": "sim-anthropic:claude-haiku-4-5-20251001",
+                "support": {
+                    "target": "sim:flaky-primary",
+                    "fallbacks": ["sim:sim-basic:backup"],
+                    "deadline": 3.0,
+                    "retry": {"attempts": 2, "base": 0.02, "cap": 0.2},
+                    "breaker": {"failures": 2, "window": 30.0, "cooldown": 0.5},
+                    "cache": {"ttl": 600},
+                },
+                "everything-down": {
+                    "target": "sim:sim-503",
+                    "fallbacks": ["sim:sim-500:backup"],
+                    "retry": {"attempts": 1},
+                    "degraded": BUSY,
+                },
             },
+            "cache_url": "memory://",
             "timeouts": {"connect": 2.0, "stall": 1.0, "total": 5.0},
         }
     )
@@ -66,7 +97,7 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
     logging.basicConfig(level=logging.WARNING, format="  [log] %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
-    with SimServer() as sim:
+    with SimServer(DEMO_SCENARIO) as sim:
         config = demo_config(sim.base_url, workdir)
         tracer = tracer_from_config(config, spool_dir=workdir / "demo-spool")
         try:
@@ -81,7 +112,7 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
     if code:
         return code
 
-    console.rule("6. Every call traced to a real database")
+    console.rule("7. Every call traced to a real database")
     stats = tracer.stats()
     with open_store(config.database_url) as store:
         detail = store.get_trace(tour.trace_id)
@@ -95,6 +126,10 @@ def run(console: Console, *, workdir: Path = Path(".steadyhand")) -> int:
     )
     if run_prompts(console, config, workdir):
         return 1
+    console.rule("9. The same policies as a gateway: any app, any language")
+    with SimServer() as upstream:
+        if gateway_tour(console, demo_config(upstream.base_url, workdir), workdir):
+            return 1
     console.print(
         Panel.fit(
             f"done in {time.perf_counter() - started:.1f} s; the simulator recorded {seen} requests.\n"
@@ -160,7 +195,84 @@ def _tour(console: Console, client: Client, sim: SimServer) -> int:
         )
     console.print(faults)
     _structured(console, client)
-    return 0
+    return _policies(console, client)
+
+
+def _policies(console: Console, client: Client) -> int:
+    """A primary that is down then flaky, a healthy fallback, the breaker, the cache, degraded mode."""
+    console.rule("6. Policies: the primary fails, the feature does not")
+    console.print(
+        "  alias [bold]support[/bold]: sim:flaky-primary (429 or 503 on every request for 1.5 s, then well), "
+        "fallback sim:sim-basic:backup, retry 2, breaker opens after 2 failures for 0.5 s, cache 600 s"
+    )
+    table = Table("#", "answered by", "decision record (target outcome, wait)", "breaker", "ms")
+    routes: list[Any] = []
+    for n in range(1, 41):  # until the primary has answered twice in a row again
+        if n > 8 and all(r.answered_by == "sim:flaky-primary" for r in routes[-2:]):
+            break
+        t0 = time.perf_counter()
+        response = client.chat(f"Question {n}: is the primary back?", model="support")
+        route = response.route
+        routes.append(route)
+        steps = "; ".join(_step(step) for step in route.steps)
+        breaker = ", ".join(step.breaker or "-" for step in route.steps if step.target == "sim:flaky-primary")
+        table.add_row(str(n), route.answered_by, steps, breaker, f"{(time.perf_counter() - t0) * 1000:.0f}")
+        time.sleep(0.15)
+    console.print(table)
+    opened = any(s.outcome == "skipped" for r in routes for s in r.steps)
+    closed = routes[-1].answered_by == "sim:flaky-primary" or any(
+        s.breaker == "half_open" and s.outcome == "ok" for r in routes for s in r.steps
+    )
+    if not (all(r.ended_by == "answer" for r in routes) and opened and closed):
+        console.print("[red]expected every call answered, the breaker opened and closed again[/red]")
+        return 1
+    console.print(
+        "  every call answered; the breaker opened (the primary [italic]skipped[/italic] without a "
+        "request) and a half-open probe closed it once the primary was back"
+    )
+    for label, route in (
+        ("a failed-over call", _first(routes, "error")),
+        ("a skipped target", _first(routes, "skipped")),
+    ):
+        if route is not None:
+            console.print(
+                f"  decision record of {label}: ended by {route.ended_by}, {route.deadline_left:.2f} s "
+                f"of the deadline left, {route.overhead * 1e6:.0f} µs of steadyhand's own time"
+            )
+            for step in route.steps:
+                why = step.error or "answered"
+                status = "" if step.status is None else f" {step.status}"
+                console.print(
+                    f"    {step.target:<24} {step.outcome:<8} {why}{status}, waited {step.wait:.2f} s, "
+                    f"took {step.duration * 1000:.1f} ms, breaker {step.breaker or '-'}"
+                )
+    again = client.chat("Question 1: is the primary back?", model="support")
+    console.print(
+        f"  asked question 1 again: cache hit={again.route.cache_hit}, "
+        f"{len(again.route.attempts)} requests sent, answered by {again.route.answered_by}"
+    )
+    down = client.chat("Where is my order?", model="everything-down")
+    console.print(
+        f"  alias [bold]everything-down[/bold] (every target fails): degraded={down.degraded}, "
+        f"{_short(down.text, 70)!r}"
+    )
+    return 0 if again.route.cache_hit and down.degraded else 1
+
+
+def _first(routes: list[Any], outcome: str) -> Any:
+    return next((r for r in routes if any(s.outcome == outcome for s in r.steps)), None)
+
+
+def _step(step: Any) -> str:
+    name = step.target.removeprefix("sim:")
+    if step.outcome == "ok":
+        what = "ok"
+    elif step.outcome == "skipped":
+        what = "skipped (breaker open)" if step.error == "CircuitOpen" else f"skipped ({step.error})"
+    else:
+        what = f"{step.error}{'' if step.status is None else f' {step.status}'}"
+    waited = f" after {step.wait:.2f}s" if step.wait else ""
+    return f"{name} {what}{waited}"
 
 
 # (what the simulator does to the JSON, model name)
@@ -240,7 +352,7 @@ def _short(text: str, limit: int = 50) -> str:
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo() -> None:
-        """Tour the model layer against the built-in simulator (no keys, no network, under a minute)."""
+        """Tour the model layer and its policies against the simulator (no keys, no network, < 1 min)."""
         raise typer.Exit(run(Console()))
 
 

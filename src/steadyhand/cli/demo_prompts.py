@@ -56,7 +56,7 @@ DOWN_URL = "postgresql://demo@127.0.0.1:1/registry"
 
 def run_prompts(console: Console, config: Config, workdir: Path) -> int:
     """Section 6 of the tour; returns the exit code. Uses the demo's database for the registry."""
-    console.rule("7. Prompts: versioned files, labels, traces that link the version")
+    console.rule("8. Prompts: versioned files, labels, traces that link the version")
     began = time.time()  # a second `make demo` finds the first one's calls in the same database
     folder = workdir / "prompts"
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 Each policy's decision logic is a sans-I/O generator (:mod:`steadyhand.policies.driver`) run by one
 sync and one async driver; the client applies them through its provider stack (``policies=``).
 :func:`resilient` is deadline + retry + circuit breaker + fallback + rate limits + balanced targets
-for an alias (docs/policies.md); :func:`rate_limit` is the rate limit alone. Their state lives in a
+for an alias (docs/policies.md); :func:`rate_limit` is the rate limit alone; :func:`cache` is the
+exact cache and :func:`degraded` the answer of last resort. Their state lives in a
 :class:`SharedState` (in memory, or Redis with ``state_url``). A name's module loads when it is
 first asked for, so an app whose aliases set no policy never pays for the policy modules at import.
 """
@@ -17,7 +18,17 @@ from .._lazy import lazy_facade
 if TYPE_CHECKING:
     from .breaker import Breaker as Breaker
     from .breaker import BreakerState as BreakerState
+    from .cache_keys import KEY_VERSION as KEY_VERSION
+    from .cache_keys import cache_key as cache_key
+    from .cache_store import CacheStore as CacheStore
+    from .cache_store import MemoryCacheStore as MemoryCacheStore
+    from .cache_store import open_cache_store as open_cache_store
+    from .caching import Cache as Cache
+    from .caching import cache as cache
     from .deadline import DeadlineGuard as DeadlineGuard
+    from .degradation import Degraded as Degraded
+    from .degradation import degraded as degraded
+    from .degradation import degrades as degrades
     from .driver import Attempt as Attempt
     from .driver import Decisions as Decisions
     from .driver import Outcome as Outcome
@@ -49,7 +60,11 @@ if TYPE_CHECKING:
 
 _HOME = {
     ".breaker": ("Breaker", "BreakerState"),
+    ".caching": ("Cache", "cache"),
+    ".cache_keys": ("KEY_VERSION", "cache_key"),
+    ".cache_store": ("CacheStore", "MemoryCacheStore", "open_cache_store"),
     ".deadline": ("DeadlineGuard",),
+    ".degradation": ("Degraded", "degraded", "degrades"),
     ".driver": ("Attempt", "Decisions", "Outcome", "PolicyProvider", "adrive", "adrive_stream", "drive",
                 "drive_stream"),
     ".fallback": ("KINDS", "Fallback", "error_kind"),

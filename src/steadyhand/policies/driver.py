@@ -5,8 +5,9 @@ and receives an :class:`Outcome` for each; it returns the outcome that answers t
 error that ends it. It never sleeps, reads a clock or touches a socket: times arrive on the outcomes
 and the start time is an argument, so the logic is unit-testable with plain numbers. The drivers here
 do the I/O: :func:`drive` / :func:`adrive` for complete calls, :func:`drive_stream` /
-:func:`adrive_stream` for streams, where an attempt succeeds once its first chunk has arrived (after
-that, an error belongs to the caller: the answer has started).
+:func:`adrive_stream` for streams, where an attempt succeeds once its first content chunk has arrived
+(after that, an error belongs to the caller as :class:`~steadyhand.errors.StreamInterrupted` with the
+partial text: the answer has started).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from dataclasses import dataclass, field
 
 from ..context import NO_CONTEXT, CallContext
+from ..errors import ProviderError, StreamInterrupted
 from ..providers.base import Provider
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
@@ -30,6 +32,8 @@ __all__ = [
     "adrive_stream",
     "drive",
     "drive_stream",
+    "has_content",
+    "interrupted",
 ]
 
 
@@ -142,17 +146,45 @@ async def adrive(
     return _result(step)
 
 
+def has_content(chunk: Chunk) -> bool:
+    """Whether ``chunk`` carries part of the answer (text, a tool call, a finish), not just a preamble."""
+    return bool(chunk.text or chunk.tool_calls or chunk.finish_reason)
+
+
 def _open(attempt: Attempt, clock: Callable[[], float]) -> Outcome:
+    """Send the attempt and read up to its first content chunk (a role-only preamble is not an answer)."""
     started = clock()
     iterator = attempt.provider.stream(attempt.request, ctx=attempt.ctx)
+    first: list[Chunk] = []
     try:
-        first = [next(iterator)]
-    except StopIteration:
-        first = []
+        for chunk in iterator:
+            first.append(chunk)
+            if has_content(chunk):
+                break
     except Exception as exc:
         close_iterator(iterator)
         return Outcome(attempt, started, clock(), error=exc)
     return Outcome(attempt, started, clock(), chunks=first, _rest=iterator)
+
+
+def interrupted(error: Exception, chunks: list[Chunk]) -> Exception:
+    """An error after the answer started, as :class:`StreamInterrupted` carrying the text so far.
+
+    Once text was shown, failing over would repeat or contradict it; the caller gets what came, marked
+    incomplete, and never an answer that looks whole.
+    """
+    if not isinstance(error, ProviderError) or isinstance(error, StreamInterrupted):
+        return error
+    partial = "".join(c.text for c in chunks if c.index == 0)
+    out = StreamInterrupted(
+        f"the stream failed after its answer had started ({type(error).__name__}: {error.message}); "
+        "the text so far is on partial_text and is incomplete",
+        partial_text=partial,
+        provider=error.provider,
+        model=error.model,
+    )
+    out.route = error.route
+    return out
 
 
 def close_iterator(iterator: object) -> None:
@@ -187,10 +219,18 @@ def drive_stream(
     if step.error is not None:
         raise step.error
     rest = step._rest
+    seen = list(step.chunks)
     try:
         yield from step.chunks
         if isinstance(rest, Iterator):
-            yield from rest
+            for chunk in rest:
+                seen.append(chunk)
+                yield chunk
+    except Exception as exc:
+        out = interrupted(exc, seen)
+        if out is exc:
+            raise
+        raise out from exc
     finally:
         close_iterator(rest)
 
@@ -198,10 +238,12 @@ def drive_stream(
 async def _aopen(attempt: Attempt, clock: Callable[[], float]) -> Outcome:
     started = clock()
     iterator = attempt.provider.astream(attempt.request, ctx=attempt.ctx)
+    first: list[Chunk] = []
     try:
-        first = [await anext(iterator)]
-    except StopAsyncIteration:
-        first = []
+        async for chunk in iterator:
+            first.append(chunk)
+            if has_content(chunk):
+                break
     except Exception as exc:
         await aclose_iterator(iterator)
         return Outcome(attempt, started, clock(), error=exc)
@@ -240,12 +282,19 @@ async def adrive_stream(
     if step.error is not None:
         raise step.error
     rest = step._rest
+    seen = list(step.chunks)
     try:
         for chunk in step.chunks:
             yield chunk
         if isinstance(rest, AsyncIterator):
             async for chunk in rest:
+                seen.append(chunk)
                 yield chunk
+    except Exception as exc:
+        out = interrupted(exc, seen)
+        if out is exc:
+            raise
+        raise out from exc
     finally:
         await aclose_iterator(rest)
 

@@ -326,9 +326,11 @@ class RedisState(SharedState):
         await self._acall(lambda c, s: c.delete(key))
 
     def close(self) -> None:
+        SharedState.close(self)
         self._sync.close()
 
     async def aclose(self) -> None:
+        SharedState.close(self)
         for client, _ in self._async.values():
             await client.aclose()
         self._async.clear()

@@ -36,6 +36,7 @@ from ..types import ModelRequest
 from .breaker import Breaker, BreakerState
 from .driver import Attempt, Decisions, Outcome, PolicyProvider
 from .fallback import Fallback
+from .fit import unfit
 from .limits import RateLimit
 from .ratelimit import RateLimiter, limit_key
 from .retry import Retry, should_retry
@@ -217,6 +218,13 @@ class Resilient(PolicyProvider):
         for index, (fallback, chain_target) in enumerate(self.chain):
             if fallback is not None and (last is None or not fallback.takes(last)):
                 continue
+            why = None
+            if index > 0:  # the alias's own target is always tried
+                fit_for = self._provider(index, chain_target).capabilities
+                why = unfit(request, fit_for, json_from_text=ctx.json_from_text)
+            if why is not None:  # a certain refusal: not worth an attempt or a slice of the deadline
+                route.steps.append(Step(_name(chain_target), chain_target.alias, "skipped", f"unfit: {why}"))
+                continue
             group = self.members if index == 0 else [(chain_target, 1.0)]
             skip: set[str] = set()  # breaker open, or its limit can never admit this call
             failed: set[str] = set()
@@ -373,7 +381,10 @@ class Resilient(PolicyProvider):
         route.deadline_left = None if deadline is None else deadline - clock
         spent = sum(s.wait + s.duration for s in route.steps)
         route.overhead = max(0.0, clock - now - spent)
-        ctx.note("steadyhand.route", route.as_dict())
+        if ctx.span is not None:  # built only for a traced call
+            ctx.span.note("steadyhand.route", route.as_dict())
+        if ctx.report is not None:
+            ctx.report.route = route
 
     @staticmethod
     def _span(ctx: CallContext, step: Step, outcome: Outcome, number: int, wall_offset: float) -> None:

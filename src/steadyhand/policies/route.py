@@ -8,7 +8,7 @@ on each outcome, so it is exact under a fake clock too.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 __all__ = ["EndedBy", "Route", "Step"]
@@ -45,6 +45,12 @@ class Route:
     answered_by: str | None = None
     """``provider:model`` of the target that answered."""
     cache_hit: bool = False
+    """True when the exact cache answered (no request was sent; the answer was not billed)."""
+    cache: str | None = None
+    """What the cache did: ``hit``, ``miss`` (then stored when complete), ``off`` (the caller passed
+    ``cache=False``), ``sampled`` (temperature > 0 without ``sampled = true``); ``None``: no cache."""
+    degraded: bool = False
+    """True when every option failed and the degraded answer was returned instead of the error."""
     deadline_left: float | None = None
     """Seconds of the call's deadline left when the policies finished; ``None`` without a deadline."""
     overhead: float = 0.0
@@ -56,8 +62,11 @@ class Route:
         return [s for s in self.steps if s.outcome != "skipped"]
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy, for the span and for logs."""
-        return asdict(self)
+        """A JSON-ready copy, for the span and for logs (by hand: ``dataclasses.asdict`` deep-copies
+        every value and costs more than the policies' whole decision)."""
+        out = {name: getattr(self, name) for name in _ROUTE_FIELDS}
+        out["steps"] = [{name: getattr(step, name) for name in _STEP_FIELDS} for step in self.steps]
+        return out
 
     def summary(self) -> str:
         """One line per step, for a log or an error message: ``sim:m ServerError 500 after 0.25s``."""
@@ -71,3 +80,7 @@ class Route:
             waited = f" after waiting {step.wait:.2f}s" if step.wait else ""
             lines.append(f"{step.target} {what}{waited}")
         return "; ".join(lines) or "no attempt"
+
+
+_STEP_FIELDS = tuple(f.name for f in fields(Step))
+_ROUTE_FIELDS = tuple(f.name for f in fields(Route))

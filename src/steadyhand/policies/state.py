@@ -151,10 +151,17 @@ class SharedState:
         self.delete(key)
 
     def close(self) -> None:
-        """Release connections (nothing to do in memory)."""
+        """Release connections: those of the objects kept here (a cache's store) included."""
+        with self._lock:
+            items = list(self._items.values())
+        for item in items:
+            close = getattr(item, "close", None)
+            if callable(close):
+                close()
 
     async def aclose(self) -> None:
         """The async twin of :meth:`close`."""
+        SharedState.close(self)
 
 
 def open_state(config: Config) -> SharedState:

@@ -2,7 +2,7 @@
 per provider API over a small transport interface.
 
 This module is the curated surface; its submodules are the implementation. The httpx transports load
-httpx, so they are imported when first asked for.
+httpx (or aiohttp), so they are imported when first asked for.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     )
     from .http import AsyncHttpxTransport as AsyncHttpxTransport
     from .http import HttpxTransport as HttpxTransport
+    from .http_aiohttp import AsyncAiohttpTransport as AsyncAiohttpTransport
     from .http_provider import HTTPProvider as HTTPProvider
     from .openai_chat import OpenAIChat as OpenAIChat
     from .openai_completions import OpenAICompletions as OpenAICompletions
@@ -79,6 +80,7 @@ _HOME = {
     ".capabilities": ("PROFILES",),
     ".cassette": ("AsyncCassetteTransport", "Cassette", "CassetteMiss", "CassetteTransport"),
     ".http": ("AsyncHttpxTransport", "HttpxTransport"),
+    ".http_aiohttp": ("AsyncAiohttpTransport",),
     ".http_provider": ("HTTPProvider",),
     ".openai_chat": ("OpenAIChat",),
     ".openai_completions": ("OpenAICompletions",),

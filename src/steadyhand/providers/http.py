@@ -14,7 +14,6 @@ at most the time already spent on the body. No httpx exception leaves this modul
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -24,9 +23,9 @@ from ..errors import (
     ConfigurationError,
     ProviderConnectionError,
     ProviderError,
-    ProviderTimeout,
     StreamInterrupted,
 )
+from ._clock import Clock, min_limit
 from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, HTTPStream, Timeouts
 
 __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
@@ -34,58 +33,32 @@ __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
 
 
-def _min(*values: float | None) -> float | None:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
+class _Clock(Clock):
+    """The shared clock, told in httpx's terms: a timeout dict per request, httpx errors mapped."""
 
-
-class _Clock:
-    """One call's time budget and which limit the current read is under (to name the timeout's phase)."""
-
-    __slots__ = ("deadline", "phase", "timeouts")
-
-    def __init__(self, timeouts: Timeouts) -> None:
-        self.timeouts = timeouts
-        self.deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        self.phase = "first_token" if timeouts.first_token is not None else "stall"
-
-    def _read_limit(self, limit: float | None) -> float | None:
-        if self.deadline is None:
-            return limit
-        left = max(self.deadline - time.monotonic(), 0.0)
-        if limit is None or left < limit:
-            self.phase = "total"
-            return left
-        return limit
+    __slots__ = ()
 
     def head_timeout(self) -> dict[str, float | None]:
         """The limits for connecting and waiting for the response head."""
-        t = self.timeouts
-        read = self._read_limit(t.first_token if t.first_token is not None else t.stall)
-        connect = _min(t.connect, read if self.phase == "total" else None)
-        return {"connect": connect, "read": read, "write": _min(t.stall, read), "pool": connect}
+        read = self.head_limit()
+        connect = self.connect_limit(read)
+        return {
+            "connect": connect,
+            "read": read,
+            "write": min_limit(self.timeouts.stall, read),
+            "pool": connect,
+        }
 
     def body_timeout(self, request: httpx.Request) -> None:
         """The head arrived: later reads are limited by ``stall`` (and what is left of ``total``)."""
-        self.phase = "stall"
-        timeout = request.extensions["timeout"]
-        timeout["read"] = self._read_limit(self.timeouts.stall)
-
-    def check(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ProviderTimeout(f"the call took longer than total={self.timeouts.total}s", phase="total")
+        request.extensions["timeout"]["read"] = self.body_limit()
 
     def error(self, exc: Exception, *, in_body: bool) -> ProviderError | ConfigurationError:
         """The steadyhand error for an httpx error; a connection lost mid-body is an interrupted stream."""
-        t = self.timeouts
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-            return ProviderTimeout(f"could not connect within connect={t.connect}s", phase="connect")
+            return self.connect_timeout()
         if isinstance(exc, httpx.TimeoutException):
-            limit = {"first_token": t.first_token, "stall": t.stall, "total": t.total}[self.phase]
-            what = "no answer" if self.phase == "first_token" else "no data"
-            if self.phase == "total":
-                return ProviderTimeout(f"the call took longer than total={limit}s", phase="total")
-            return ProviderTimeout(f"{what} for {self.phase}={limit}s", phase=self.phase)
+            return self.read_timeout()
         if isinstance(exc, httpx.ConnectError):
             return ProviderConnectionError(f"could not connect: {exc}; is the provider's base_url right?")
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from ..context import NO_CONTEXT, CallContext
-from ..errors import ProviderError, ProviderTimeout, StreamInterrupted
+from ..errors import ConfigurationError, ProviderError, ProviderTimeout, StreamInterrupted
 from ..timeouts import Timeouts
 from ..types import Chunk, ModelRequest, ModelResponse
 from .base import (
@@ -27,7 +27,27 @@ from .base import (
 from .shaping import shape_request
 from .token_estimate import estimate_usage
 
-__all__ = ["HTTPProvider"]
+__all__ = ["AsyncTransportKind", "HTTPProvider", "default_async_transport"]
+
+AsyncTransportKind = Literal["aiohttp", "httpx"]
+
+
+def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransport:
+    """A new pooled async transport: aiohttp unless ``httpx`` is asked for (config ``async_transport``).
+
+    aiohttp is the default because it holds its throughput under concurrency where httpx's async pool
+    does not (benchmarks/bench_async_concurrency.py); each is imported only here, when first needed.
+    """
+    if kind == "httpx":
+        from .http import AsyncHttpxTransport
+
+        return AsyncHttpxTransport()
+    if kind == "aiohttp":
+        from .http_aiohttp import AsyncAiohttpTransport
+
+        return AsyncAiohttpTransport()
+    raise ConfigurationError(f"unknown async transport {kind!r}; use 'aiohttp' or 'httpx'")
+
 
 _E = TypeVar("_E", bound=BaseException)
 
@@ -79,7 +99,8 @@ class _StreamState:
 class HTTPProvider(Provider):
     """A :class:`Provider` speaking ``wire`` over HTTP.
 
-    Transports are created on first use (pooled httpx clients) unless given; ``timeouts`` apply to
+    Transports are created on first use unless given (pooled: httpx for sync calls, aiohttp for async
+    ones, see :func:`default_async_transport`); ``timeouts`` apply to
     every call, each phase capped by what is left of the call's deadline (``ctx.deadline``).
     """
 
@@ -132,9 +153,9 @@ class HTTPProvider(Provider):
 
     def _async(self) -> AsyncTransport:
         if self._async_transport is None:
-            from .http import AsyncHttpxTransport
-
-            self._async_transport = AsyncHttpxTransport()
+            with self._lazy:
+                if self._async_transport is None:
+                    self._async_transport = default_async_transport()
         return self._async_transport
 
     def tag(self, exc: _E, request: ModelRequest) -> _E:

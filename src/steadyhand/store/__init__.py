@@ -6,6 +6,7 @@ The only package that imports SQLAlchemy and Alembic. Everything public returns 
 from ._prompts import PromptTables
 from ._store import DEFAULT_QUERY_TIMEOUT, Store, open_store
 from .views import (
+    ApiKeyView,
     LabelMoveView,
     PromptLabelView,
     PromptSummary,
@@ -20,6 +21,7 @@ from .views import (
 )
 
 __all__ = [
+    "ApiKeyView",
     "DEFAULT_QUERY_TIMEOUT",
     "LabelMoveView",
     "PromptLabelView",

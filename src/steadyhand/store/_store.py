@@ -12,11 +12,11 @@ from sqlalchemy.engine import Connection
 
 from ..errors import ConfigurationError, StoreError, StoreRejected
 from ..records import CostUpdate, SpanRecord
-from . import _costs, _migrate, _read, _retention
+from . import _costs, _keys, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, mask_password, normalize_url, write_transaction
 from ._prompts import PromptTables
 from ._write import write_batch
-from .views import PruneResult, SpanView, TailPage, TraceDetail, TracePage
+from .views import ApiKeyView, PruneResult, SpanView, TailPage, TraceDetail, TracePage
 
 __all__ = ["DEFAULT_QUERY_TIMEOUT", "Store", "open_store"]
 
@@ -120,6 +120,31 @@ class Store:
                 return write_batch(conn, spans)  # one statement on PostgreSQL
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
             raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
+
+    # -- the gateway's API keys ----------------------------------------------------------------------
+    def create_key(self, key: ApiKeyView) -> None:
+        """Store a new key (its hash, never the key)."""
+        with map_errors(self.url), write_transaction(self._engine) as conn:
+            _keys.insert_key(conn, key)
+
+    def list_keys(self, *, project: str | None = None, include_revoked: bool = True) -> list[ApiKeyView]:
+        with self._reading() as conn:
+            return _keys.list_keys(conn, project=project, include_revoked=include_revoked)
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no such active key."""
+        with map_errors(self.url), write_transaction(self._engine) as conn:
+            return _keys.revoke_key(conn, key_id)
+
+    def add_key_spend(self, entries: Sequence[tuple[str, float, float]]) -> None:
+        """Add ``(key_id, period_start, usd)`` amounts to the keys' spend."""
+        if entries:
+            with map_errors(self.url), write_transaction(self._engine) as conn:
+                _keys.add_spend(conn, entries)
+
+    def key_spend(self, key_id: str, period_start: float) -> float:
+        with self._reading() as conn:
+            return _keys.spend(conn, key_id, period_start)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -207,3 +207,27 @@ prompt_label_moves = sa.Table(
     sqlite_autoincrement=True,
 )
 """Every move of a label, in order: who moved it, when, from which version to which."""
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", _id(), primary_key=True),
+    sa.Column("project", sa.String(200), nullable=False, index=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("models", JSONType()),
+    sa.Column("rpm", sa.Integer()),
+    sa.Column("budget_usd", sa.Double()),
+    sa.Column("period", sa.String(16)),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("revoked_at", sa.Double()),
+)
+"""The gateway's API keys: only a SHA-256 of each key is kept; the key itself is shown once."""
+
+api_key_spend = sa.Table(
+    "api_key_spend",
+    metadata,
+    sa.Column("key_id", _id(), primary_key=True),
+    sa.Column("period_start", sa.Double(), primary_key=True),
+    sa.Column("spent_usd", sa.Double(), nullable=False),
+)
+"""What each key spent in each budget period (settled with the real usage of each call)."""

@@ -134,6 +134,20 @@ class PruneResult(_View):
     archive: str | None
 
 
+class ApiKeyView(_View):
+    """One gateway API key as stored: never the key, only its hash."""
+
+    id: str
+    project: str
+    secret_hash: str
+    models: list[str] | None = None
+    rpm: int | None = None
+    budget_usd: float | None = None
+    period: str | None = None
+    created_at: float
+    revoked_at: float | None = None
+
+
 class PromptVersionView(_View):
     """A kept prompt version: its whole definition (``Prompt.to_data()``), when and by whom it was kept."""
 
