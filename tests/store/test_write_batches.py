@@ -3,15 +3,13 @@ the blob walk, and the statements' columns matching the model."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
-from services import PostgresCluster
-from steadyhand.store import Store, open_store
+from steadyhand.store import Store
 from steadyhand.store._blobs import BLOB_KEY, extract_blobs
 from steadyhand.store._write_sql import SPAN_COLUMNS, SPAN_JSON
 from steadyhand.store.models import spans
@@ -115,31 +113,3 @@ def test_blob_walk_hashes_each_text_once_and_leaves_the_input_alone() -> None:
     assert request["messages"][0]["content"] == long  # a copy, never the caller's dict changed
     assert len(digests) == 2 and first < second
     assert again["docs"][0] == out["messages"][0]["content"] and again["t"] == (long,)
-
-
-def test_a_postgresql_batch_is_one_autocommitted_statement(
-    pg_cluster: PostgresCluster, make_span: MakeSpan
-) -> None:
-    """One round trip per batch (no BEGIN, per-table statements or COMMIT): in the tracer's writer
-    thread each round trip also waits to get the GIL back from a busy application."""
-    url = pg_cluster.create_database(f"one_statement_{os.getpid()}")
-    with open_store(url) as store:
-        seen: list[tuple[str, bool]] = []
-
-        def spy(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            seen.append((statement, conn.connection.dbapi_connection.autocommit))
-
-        sa.event.listen(store._engine, "before_cursor_execute", spy)
-        root = make_span(kind="flow_step", tags={"env": "prod"})
-        child = make_span(trace_id=root.trace_id, parent_id=root.span_id, kind="attempt")
-        blobbed = make_span(request={"messages": [{"role": "user", "content": "long " * 200}]})
-        assert store.write_spans([root, child, blobbed]) == 3
-        assert [autocommit for _, autocommit in seen] == [True]
-        assert store.write_spans([root, child, blobbed]) == 0  # a replay adds nothing
-        assert len(seen) == 2
-        detail = store.get_trace(root.trace_id)
-        assert detail is not None
-        assert (detail.trace.span_count, detail.trace.input_tokens) == (2, root.input_tokens)
-        assert detail.trace.tags == {"env": "prod"}
-        got = store.get_span(blobbed.span_id)
-        assert got is not None and got.request == blobbed.request

@@ -139,16 +139,9 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine, *, one_statement: bool = False) -> Iterator[Connection]:
-    """A transaction that holds the database's write lock from its start on SQLite.
-
-    ``one_statement``: the caller runs a single statement, atomic on its own; on PostgreSQL it then
-    runs in autocommit, which saves the ``BEGIN`` and ``COMMIT`` round trips (each one, in a writer
-    thread, also waits to get the GIL back from a busy application).
-    """
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its start on SQLite."""
     with engine.connect() as conn:
-        if one_statement and engine.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             yield conn

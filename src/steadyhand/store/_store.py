@@ -116,8 +116,8 @@ class Store:
         if not spans:
             return 0
         try:
-            with map_errors(self.url), write_transaction(self._engine, one_statement=True) as conn:
-                return write_batch(conn, spans)  # one statement on PostgreSQL
+            with map_errors(self.url), write_transaction(self._engine) as conn:
+                return write_batch(conn, spans)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
             raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
 

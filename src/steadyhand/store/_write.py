@@ -1,5 +1,4 @@
-"""Batched, idempotent ingest of span records: one transaction per batch (on PostgreSQL one statement),
-exactly once per span id.
+"""Batched, idempotent ingest of span records: one transaction per batch, exactly once per span id.
 
 Spans are inserted with ``ON CONFLICT DO NOTHING`` (after a lookup of the ids already stored on SQLite),
 so a replayed batch (the tracer replays its spool after a crash) adds nothing; only the spans really
@@ -30,7 +29,7 @@ from ..records import SpanRecord
 from ._blobs import extract_blobs
 from ._engine import json_text
 from ._fit import TAG_KEY_MAX, TAG_VALUE_MAX, cut, fit, fit_level, text_ok
-from ._write_sql import SPAN_PLAIN, PostgresSQL, SqliteSQL
+from ._write_sql import SPAN_PLAIN, TRACE_COLUMNS, PostgresSQL, SqliteSQL
 
 __all__ = ["write_batch"]
 
@@ -213,10 +212,13 @@ def _write_sqlite(
     return [spans[i] for i in new]
 
 
-def _postgres_params(batch: _Batch, now: float) -> tuple[Any, ...]:
-    """The batch statement's parameters, every document encoded before anything runs."""
+def _postgres_params(batch: _Batch, now: float) -> tuple[str | None, tuple[str, str, str]]:
+    """The blobs document and the spans statement's three documents, encoded before anything runs."""
     strict, spans, requests = batch.strict, batch.spans, batch.requests
-    blobs = [{"hash": h, "content": t, "size": len(t), "created_at": now} for h, t in batch.blobs()]
+    blobs = None
+    if batch.digests:
+        rows = [{"hash": h, "content": t, "size": len(t), "created_at": now} for h, t in batch.blobs()]
+        blobs = _encode(rows, strict)
     span_rows = [
         dict(
             zip(SPAN_PLAIN, _plain(s), strict=True),
@@ -237,20 +239,20 @@ def _postgres_params(batch: _Batch, now: float) -> tuple[Any, ...]:
     links = [
         {"span_id": s.span_id, "hash": h} for s, found in zip(spans, batch.links, strict=True) for h in found
     ]
-    projects = sorted({s.project for s in spans})
-    return (
-        now,
-        projects,
-        _encode(blobs, strict),
-        _encode(span_rows, strict),
-        _encode(tags, strict),
-        _encode(links, strict),
-    )
+    return blobs, (_encode(span_rows, strict), _encode(tags, strict), _encode(links, strict))
 
 
-def _write_postgres(conn: Connection, batch: _Batch, params: tuple[Any, ...]) -> int:
-    """The whole batch in one statement (``PostgresSQL.batch``); returns how many spans were new."""
-    return len(conn.exec_driver_sql(_POSTGRES.batch, params).scalars().all())
+def _write_postgres(
+    conn: Connection, batch: _Batch, params: tuple[str | None, tuple[str, str, str]], now: float
+) -> list[SpanRecord]:
+    """Spans, tags and blob links in one statement whose ``RETURNING`` says which spans were new."""
+    sql = _POSTGRES
+    conn.exec_driver_sql(sql.projects, (now, sorted({s.project for s in batch.spans})))
+    blobs, docs = params
+    if blobs is not None:
+        conn.exec_driver_sql(sql.blobs, (blobs,))
+    inserted = set(conn.exec_driver_sql(sql.spans, docs).scalars().all())
+    return [s for s in batch.spans if s.span_id in inserted]
 
 
 def _prepare(spans: Sequence[SpanRecord], postgres: bool, now: float, *, strict: bool) -> tuple[_Batch, Any]:
@@ -262,7 +264,6 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
     """Write ``spans`` on ``conn`` (inside the caller's write transaction); returns how many were new.
 
     On SQLite the caller must have begun the transaction with ``BEGIN IMMEDIATE`` (see ``write_conn``).
-    On PostgreSQL this runs one statement, which is atomic without a transaction around it.
     """
     if not spans:
         return 0
@@ -278,10 +279,17 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
     if not batch.spans:
         return 0
     if postgres:
-        return _write_postgres(conn, batch, params)
-    new = _write_sqlite(conn, batch, params, now)
-    if new:
-        conn.exec_driver_sql(
-            _SQLITE.traces, [acc.row(tid, _encode_opt(acc.tags, strict=False)) for tid, acc in _traces(new)]
-        )
+        new = _write_postgres(conn, batch, params, now)
+        if new:
+            rows = [
+                dict(zip(TRACE_COLUMNS, acc.row(tid, acc.tags), strict=True)) for tid, acc in _traces(new)
+            ]
+            conn.exec_driver_sql(_POSTGRES.traces, (_encode(rows, strict=False),))
+    else:
+        new = _write_sqlite(conn, batch, params, now)
+        if new:
+            conn.exec_driver_sql(
+                _SQLITE.traces,
+                [acc.row(tid, _encode_opt(acc.tags, strict=False)) for tid, acc in _traces(new)],
+            )
     return len(new)

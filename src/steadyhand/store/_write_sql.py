@@ -1,10 +1,9 @@
 """The ingest statements as driver SQL, written once per dialect (the write path's hot loop builds none).
 
 SQLite gets ``?`` statements run with ``executemany`` over plain tuples (the driver binds in C).
-PostgreSQL gets one statement for the whole batch, each table's rows passed as one JSON array expanded
-server side with ``json_populate_recordset``: one round trip per batch instead of one per table or row,
-and no per-row adaptation in Python. Both keep the semantics of the SQLAlchemy constructs they replace
-(see ``_write``).
+PostgreSQL gets one statement per table, its rows passed as one JSON array expanded server side with
+``json_populate_recordset``: one round trip per table instead of one per row, and no per-row adaptation
+in Python. Both keep the semantics of the SQLAlchemy constructs they replace (see ``_write``).
 """
 
 from __future__ import annotations
@@ -87,67 +86,42 @@ class SqliteSQL:
 
 
 _SPAN_COLS = ", ".join(SPAN_COLUMNS)
-_TRACE_COLS = ", ".join(TRACE_COLUMNS)
-_ROOT = "FILTER (WHERE parent_id IS NULL))[1]"
-_BILLED = "FILTER (WHERE kind <> 'attempt'), 0)"
 
 
 @dataclass(frozen=True, slots=True)
 class PostgresSQL:
-    """One statement per batch: its rows passed as JSON arrays of row objects (keys are column names)."""
+    """Single statements over JSON arrays of row objects (keys are column names)."""
 
-    batch: str = f"""WITH projects_ AS (
-    INSERT INTO projects (name, created_at) SELECT name, %s FROM unnest(%s::text[]) AS name
-    ON CONFLICT DO NOTHING
-), blobs_ AS (
-    INSERT INTO blobs (hash, content, size, created_at)
-    SELECT hash, content, size, created_at FROM json_populate_recordset(NULL::blobs, %s::json)
-    ON CONFLICT DO NOTHING
-), new AS (
+    projects: str = (
+        "INSERT INTO projects (name, created_at) SELECT name, %s FROM unnest(%s::text[]) AS name "
+        "ON CONFLICT DO NOTHING"
+    )
+    blobs: str = (
+        "INSERT INTO blobs (hash, content, size, created_at) "
+        "SELECT hash, content, size, created_at FROM json_populate_recordset(NULL::blobs, %s::json) "
+        "ON CONFLICT DO NOTHING"
+    )
+    spans: str = f"""WITH new AS (
     INSERT INTO spans ({_SPAN_COLS})
     SELECT {_SPAN_COLS} FROM json_populate_recordset(NULL::spans, %s::json)
-    ON CONFLICT (span_id) DO NOTHING
-    RETURNING seq, span_id, trace_id, parent_id, project, name, kind, status, start_time, end_time, tags,
-        input_tokens, output_tokens, cost_usd
-), tags_ AS (
+    ON CONFLICT (span_id) DO NOTHING RETURNING span_id
+), tags AS (
     INSERT INTO span_tags (span_id, key, value, trace_id)
     SELECT t.span_id, t.key, t.value, t.trace_id
     FROM json_populate_recordset(NULL::span_tags, %s::json) AS t JOIN new USING (span_id)
-), links_ AS (
+), links AS (
     INSERT INTO span_blobs (span_id, hash)
     SELECT l.span_id, l.hash
     FROM json_populate_recordset(NULL::span_blobs, %s::json) AS l JOIN new USING (span_id)
-), batch_ AS (
-    SELECT trace_id AS id,
-        (array_agg(project ORDER BY seq))[1] AS project,
-        min(start_time) AS start_time,
-        max(end_time) AS end_time,
-        (array_agg(span_id ORDER BY seq DESC) {_ROOT} AS root_span_id,
-        (array_agg(name ORDER BY seq DESC) {_ROOT} AS root_span_name,
-        (array_agg(nullif(status, '') ORDER BY seq DESC) {_ROOT} AS root_status,
-        (array_agg(coalesce(tags, '{{}}'::jsonb) ORDER BY seq DESC) {_ROOT} AS tags,
-        count(*) AS span_count,
-        count(*) FILTER (WHERE status = 'error') AS error_count,
-        coalesce(sum(input_tokens) {_BILLED} AS input_tokens,
-        coalesce(sum(output_tokens) {_BILLED} AS output_tokens,
-        coalesce(sum(cost_usd) {_BILLED} AS cost_usd
-    FROM new GROUP BY trace_id
-), traces_ AS (
-    INSERT INTO traces ({_TRACE_COLS})
-    SELECT id, project, start_time, end_time, root_span_id, root_span_name,
-        coalesce(root_status, CASE WHEN error_count > 0 THEN 'error' ELSE 'ok' END), tags, span_count,
-        error_count, input_tokens, output_tokens, cost_usd
-    FROM batch_ ORDER BY id
-    {_MERGE_TRACE}
 )
 SELECT span_id FROM new"""
-    """Projects, blobs, spans, then the tags, blob links and trace summaries of only the spans this
-    statement inserted: one round trip, atomic on its own (the writer runs it in autocommit).
+    """Spans, then the tags and blob links of only the spans this statement inserted, in one round trip.
 
     ``ON CONFLICT DO NOTHING RETURNING`` is exact under concurrent writers: a span another transaction
-    is inserting waits for it and is skipped, so exactly one writer gets each id back. The summary
-    folds the new spans in batch order (``seq``), as ``_TraceAcc`` does on SQLite: the first span's
-    project, the last root's name, status and tags, token and cost sums without attempt spans;
-    traces are upserted in id order (a fixed lock order for concurrent writers). Foreign keys are
-    checked at the end of the statement, when the projects and blobs it inserts are there.
+    is inserting waits for it and is skipped, so exactly one writer gets each id back.
     """
+    traces: str = (
+        f"INSERT INTO traces ({', '.join(TRACE_COLUMNS)}) "
+        f"SELECT {', '.join(TRACE_COLUMNS)} FROM json_populate_recordset(NULL::traces, %s::json) "
+        + _MERGE_TRACE
+    )
