@@ -59,7 +59,7 @@ class _StreamState:
     counted locally and marked ``estimated`` (``token_estimate.py``), so usage is never silently zero.
     """
 
-    __slots__ = ("decoder", "driver", "output", "request", "text", "usage_seen")
+    __slots__ = ("decoder", "driver", "held", "output", "request", "text", "usage_seen")
 
     def __init__(self, driver: HTTPProvider, request: ModelRequest) -> None:
         self.driver = driver
@@ -68,21 +68,46 @@ class _StreamState:
         self.text: list[str] = []
         self.output: list[str] = []
         self.usage_seen = False
+        self.held: BaseException | None = None
 
     def refused(self, status_code: int, headers: Mapping[str, str], body: bytes) -> Exception:
         """The mapped error for a stream the provider refused with an error status."""
         return self.driver.wire.map_error(status_code, headers, body, self.request.model)
 
     def feed(self, data: bytes) -> list[Chunk]:
-        chunks = self.decoder.feed(data)
+        """Decode ``data`` event by event, so the chunks before a bad event are never lost.
+
+        One read may carry many events (aiohttp hands over whatever is buffered; a server may write a
+        whole answer at once). A decoder raises at the first bad event, dropping what it decoded of
+        that read, so each event goes in alone; the error is held until the chunks before it are
+        out, and raised by the next ``feed`` or ``close``.
+        """
+        if self.held is not None:
+            raise self.held
+        chunks: list[Chunk] = []
+        *events, rest = data.split(b"\n\n")
+        try:
+            for event in events:
+                chunks.extend(self.decoder.feed(event + b"\n\n"))
+            if rest:
+                chunks.extend(self.decoder.feed(rest))
+        except Exception as exc:
+            if not chunks:
+                raise
+            self.held = exc
+        self._seen(chunks)
+        return chunks
+
+    def _seen(self, chunks: list[Chunk]) -> None:
         self.text.extend(c.text for c in chunks if c.text and c.index == 0)
         for c in chunks:
             self.usage_seen = self.usage_seen or c.usage is not None
             self.output.append(c.text)
             self.output.extend(d.arguments for d in c.tool_calls or ())
-        return chunks
 
     def close(self) -> list[Chunk]:
+        if self.held is not None:
+            raise self.held
         chunks = self.decoder.close()
         if self.usage_seen or any(c.usage is not None for c in chunks):
             return chunks
