@@ -200,7 +200,7 @@ def test_a_number_right_after_a_key_is_passed_over_but_the_same_digits_in_a_stri
     """The pre-check rules a digit run out as a number from the two bytes before it (a key's closing
     quote and colon); a string whose text starts with a colon, or an identifier value, must not fool it."""
     r = Redactor()
-    numbers = (
+    numbers: tuple[Any, ...] = (
         {"created": 4155550132},
         {"note:": 4155550132},
         {'say \\"': 4155550132},
@@ -208,7 +208,7 @@ def test_a_number_right_after_a_key_is_passed_over_but_the_same_digits_in_a_stri
     )
     for value in numbers:  # as the spool writes JSON (compact); spaced, a false alarm costs a walk
         assert not r.may_find(json.dumps(value, separators=(",", ":")).encode()), value
-    texts = (
+    texts: tuple[Any, ...] = (
         {"note": ":4155550132"},
         {"note": 'a":4155550132'},
         {"note": 'a\\":4155550132'},
