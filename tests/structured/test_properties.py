@@ -157,3 +157,27 @@ def test_a_closed_prefix_holds_only_complete_pieces_of_the_whole(value: Any, dat
     except Truncated:
         return  # nothing closed yet (a top-level string still open)
     assert _grows_into(partial, value), (text[:cut], partial)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789012345678901234567890",  # a big integer stays an exact int (orjson would make it a float)
+        "-9223372036854775809",
+        "-0.0",
+        "NaN",
+        "[Infinity, -Infinity]",
+        '"\\ud800"',  # a lone surrogate: pydantic_core refuses it, json.loads reads it
+        "[" * 3000 + "]" * 3000,  # past pydantic_core's nesting limit: json.loads decides
+        '{"a": 1, "a": 2}',
+    ],
+)
+def test_the_fast_parser_gives_exactly_what_json_loads_gives(text: str) -> None:
+    try:
+        expected: Any = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        with pytest.raises(type(exc)):
+            cleanup._loads(text)
+        return
+    got = cleanup._loads(text)
+    assert repr(got) == repr(expected) and type(got) is type(expected)

@@ -15,6 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic_core import from_json as _from_json
+
 from ..errors import OutputParseError
 from ._coerce import coerce
 from ._extract import fenced, later_values, starts
@@ -30,7 +32,19 @@ MAX_CHARS = 4 * 1024 * 1024
 """Text longer than this is not repaired (valid JSON of any size still passes the strict parse)."""
 JSON_REPAIR_MAX_CHARS = 32 * 1024
 """``json-repair`` runs only on extracted text up to this size: its cost is not bounded by ours."""
-_loads = json.loads
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, parsed by pydantic_core first (3 to 4 times faster on small documents).
+
+    What pydantic_core refuses (a lone surrogate escape, nesting past its limit) goes to ``json.loads``,
+    so the texts accepted are ``json.loads``' own; on the texts both accept the values are the same,
+    big integers, ``NaN`` and ``-0.0`` included (tests/structured/test_properties.py checks it).
+    """
+    try:
+        return _from_json(text)
+    except ValueError:
+        return json.loads(text)
 
 
 @dataclass(slots=True)
@@ -98,7 +112,7 @@ def clean(
         if ok:
             return Cleaned(instance, "clean", data=None, work=work)
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except (ValueError, RecursionError):
         pass
     else:
