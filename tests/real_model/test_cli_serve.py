@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -25,7 +27,9 @@ def test_serve_prints_a_working_base_url_and_stops_on_ctrl_c() -> None:
         "0",
     ]
     lines: list[str] = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as process:
         _serve_and_stop(process, lines)
 
 
@@ -54,6 +58,8 @@ def _serve_and_stop(process: subprocess.Popen[str], lines: list[str]) -> None:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{base_url}/models")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        # The whole group: when the CLI is killed, its llama.cpp server must not outlive the test (a
+        # failed run once left one serving for over an hour).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
