@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -59,3 +62,30 @@ def test_compare_catches_a_model_change(empty_url: str) -> None:
     finally:
         engine.dispose()
     assert [d[0] for d in diff] == ["add_column"]
+
+
+def test_a_locked_sqlite_file_is_retried_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite can answer "database is locked" at once while other apps open the same fresh file."""
+    from sqlalchemy.exc import OperationalError
+
+    from steadyhand.store import _migrate
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    real, calls = _migrate._upgrade_once, []
+
+    def flaky(engine: sa.Engine) -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        real(engine)
+
+    monkeypatch.setattr(_migrate, "_upgrade_once", flaky)
+    monkeypatch.setattr("steadyhand.store._migrate.time.sleep", lambda seconds: None)
+    _migrate.upgrade(engine)
+    assert len(calls) == 3
+    with engine.connect() as conn:
+        assert current_revision(conn) == HEAD_REVISION
+    calls.clear()
+    with pytest.raises(OperationalError):
+        _migrate.upgrade(engine, retries=1)  # still locked after its retries: the error stands
+    engine.dispose()

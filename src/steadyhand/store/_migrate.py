@@ -12,11 +12,13 @@ the scripts' head), so alembic loads only when there is something to migrate.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from ._engine import write_transaction
 
@@ -62,8 +64,26 @@ def is_at_head(conn: Connection) -> bool:
     return current_revision(conn) == HEAD_REVISION
 
 
-def upgrade(engine: Engine) -> None:
-    """Migrate to head in one transaction under the migration lock (skipped when already there)."""
+LOCKED_RETRIES = 20
+
+
+def upgrade(engine: Engine, *, retries: int = LOCKED_RETRIES) -> None:
+    """Migrate to head in one transaction under the migration lock (skipped when already there).
+
+    On SQLite a "database is locked" that comes back at once, without waiting out the busy timeout
+    (1 of 10 apps opening a fresh file together hit one under load), is retried: the transaction
+    rolled back, so trying again is safe.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return _upgrade_once(engine)
+        except OperationalError as exc:
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt == retries:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _upgrade_once(engine: Engine) -> None:
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")
