@@ -13,6 +13,10 @@ from steadyhand.providers import Provider
 from steadyhand.testing import text_response
 from steadyhand.types import Chunk, Message
 
+REDIS_CLOCK = 1e-3
+"""Seconds of rounding a Redis-backed state may add: Lua prints wall-clock times with 14 significant
+digits, so a fake-clock reading comes back within ~1e-4 s, not exactly."""
+
 REQUEST = ModelRequest(model="m", messages=[Message(role="user", content="hi")])
 
 

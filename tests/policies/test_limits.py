@@ -14,6 +14,8 @@ from steadyhand import ConfigurationError
 from steadyhand.policies import Admission, RateLimit, SharedState
 from steadyhand.policies.limits import Caps
 
+from ._fakes import REDIS_CLOCK
+
 _ids = itertools.count()
 
 
@@ -52,7 +54,9 @@ def test_rpm_admits_up_to_the_limit_then_names_the_wait(state: SharedState) -> N
     limit, key = RateLimit(rpm=3), _key()
     assert [_reserve(state, key, t, limit).admitted for t in (0.0, 10.0, 20.0)] == [True, True, True]
     refused = _reserve(state, key, 30.0, limit)
-    assert not refused.admitted and refused.wait == pytest.approx(30.0)  # the first leaves at 60
+    assert not refused.admitted and refused.wait == pytest.approx(
+        30.0, abs=REDIS_CLOCK
+    )  # the first leaves at 60
     assert _reserve(state, key, 60.0, limit).admitted
     assert not _reserve(state, key, 61.0, limit).admitted
 
@@ -62,7 +66,7 @@ def test_tpm_reserves_tokens_and_settling_gives_back_the_unused(state: SharedSta
     first = _reserve(state, key, 0.0, limit, need=600)
     assert first.admitted and first.id is not None
     refused = _reserve(state, key, 1.0, limit, need=600)
-    assert not refused.admitted and refused.wait == pytest.approx(59.0)
+    assert not refused.admitted and refused.wait == pytest.approx(59.0, abs=REDIS_CLOCK)
     state.settle(key, first.id, 300)  # the answer used less than max_tokens
     assert _reserve(state, key, 2.0, limit, need=600).admitted
     assert not _reserve(state, key, 3.0, limit, need=200).admitted  # 300 + 600 + 200 > 1000
@@ -87,7 +91,7 @@ def test_a_traffic_share_caps_test_traffic_but_not_production(state: SharedState
     tests = [_reserve(state, key, float(i), limit, traffic="test").admitted for i in range(5)]
     assert tests == [True, True, False, False, False]  # 20% of 10
     waiting = _reserve(state, key, 5.0, limit, traffic="test")
-    assert waiting.wait == pytest.approx(55.0)  # when the first test call leaves
+    assert waiting.wait == pytest.approx(55.0, abs=REDIS_CLOCK)  # when the first test call leaves
     production = [_reserve(state, key, 6.0 + i, limit).admitted for i in range(9)]
     assert production == [True] * 8 + [False]  # the other 80% stays production's
 
