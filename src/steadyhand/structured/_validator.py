@@ -19,29 +19,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..providers._inbound_check import kind_of as type_of  # one JSON type naming for both
+
 __all__ = ["resolve", "type_of", "validate"]
 
 _MAX_ERRORS = 20
 _MAX_DEPTH = 64
-
-
-def type_of(value: Any) -> str:
-    """The JSON type name of a Python value decoded from JSON."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _is_type(value: Any, kind: str) -> bool:
