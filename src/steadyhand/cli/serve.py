@@ -102,18 +102,20 @@ def _serve_one(
             "machines) without auth: create a key with `steadyhand keys create --project NAME`, listen on "
             "127.0.0.1, or pass --no-auth to serve anyone who can reach it"
         )
-    tracer = None
+    tracer = configs = None
     if trace:
+        from ..store import open_store
         from ..tracing import tracer_from_config
 
         try:
             tracer = tracer_from_config(config)
+            configs = open_store(config.database_url)  # the served configurations, next to the traces
         except (ConfigurationError, StoreError) as exc:
             _fail(f"tracing cannot start: {exc} (fix database_url, or pass --no-trace)")
     options = GatewayOptions(admin_key=os.environ.get("STEADYHAND_ADMIN_KEY") or None, **limits)
     gateway = Gateway(
         config, options=options, tracer=tracer, auth=auth, admission=admission,
-        reload=lambda: Config.load(path),
+        reload=lambda: Config.load(path), configs=configs,
     )  # fmt: skip
     sock = None
     if os.environ.get(WORKER_ENV) is not None:
@@ -138,6 +140,8 @@ def _serve_one(
     finally:
         if tracer is not None:
             tracer.close()
+        if configs is not None:
+            configs.close()
     if server._error is not None:
         _fail(f"cannot listen on {host}:{port}: {server._error}")
     if not worker:
