@@ -22,6 +22,12 @@ import typer
 from .._config import Config
 from ..errors import ConfigurationError, StoreError
 
+TRACE_QUEUE = 2048
+"""Spans the gateway's tracer holds in memory while its writer catches up; the rest wait in the spool
+only (on disk, written in order). The Tracer's default, 10,000, suits an app; a gateway runs for
+weeks at thousands of spans a second, and a burst that filled 10,000 (~2 KB each) raised its RSS by
+~20 MB for good (benchmarks/bench_gateway_compare.py --soak 600: 94 -> 116 MB; the queue's high-water
+mark stays allocated). 2,048 bounds that at ~4 MB."""
 WORKER_ENV = "STEADYHAND_SERVE_WORKER"
 """Set on the processes ``--workers N`` starts: bind with ``SO_REUSEPORT`` and print one ready line."""
 
@@ -108,7 +114,7 @@ def _serve_one(
         from ..tracing import tracer_from_config
 
         try:
-            tracer = tracer_from_config(config)
+            tracer = tracer_from_config(config, max_queue=TRACE_QUEUE)
             configs = open_store(config.database_url)  # the served configurations, next to the traces
         except (ConfigurationError, StoreError) as exc:
             _fail(f"tracing cannot start: {exc} (fix database_url, or pass --no-trace)")
