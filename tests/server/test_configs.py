@@ -142,3 +142,30 @@ def test_a_store_that_fails_does_not_stop_the_gateway(sim: SimServer) -> None:
         _chat(server)
         server.call(lambda: server.gateway.reload(_config(sim, echo="sim:sim-echo")))
         _chat(server, "echo")
+
+
+def test_replicas_storing_one_configuration_at_once_make_one_row(sim: SimServer, store: Store) -> None:
+    """Workers and replicas start together on one file: each inserts, exactly one row (and one winner)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = _config(sim)
+    document, stored_hash = config_document(config), config_hash(config)
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda _: store.save_config(stored_hash, document), range(8)))
+    assert won.count(True) == 1 and [c.hash for c in store.list_configs()] == [stored_hash]
+
+
+def test_configs_show_names_an_unknown_hash(tmp_path: Path) -> None:
+    import subprocess
+
+    from .serve_process import serve_command, serve_env
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with open_store(url):
+        pass
+    done = subprocess.run(
+        [*serve_command()[:-1], "configs", "show", "0123456789abcdef", "--database-url", url],
+        capture_output=True, text=True, timeout=60, env=serve_env(),
+    )  # fmt: skip
+    assert done.returncode == 1 and "no configuration '0123456789abcdef'" in done.stderr
+    assert "steadyhand configs list" in done.stderr
