@@ -373,6 +373,8 @@ class Load:
     p50_ms: float
     p99_ms: float
     load_avg: float
+    non_2xx: int = 0
+    """Of ``errors``, answers with a status other than 2xx (the rest are socket errors and timeouts)."""
 
 
 def _wrk_script(tmp: Path, target: Target, name: str) -> Path:
@@ -409,7 +411,7 @@ def wrk(target: Target, connections: int, seconds: float, tmp: Path, cpus: set[i
         target.url,
     ]
     out = subprocess.run(_pinned(command, cpus), capture_output=True, text=True, check=True).stdout
-    rps, requests, errors, pct = 0.0, 0, 0, {}
+    rps, requests, errors, non_2xx, pct = 0.0, 0, 0, 0, {}
     for line in out.splitlines():
         parts = line.split()
         if line.startswith("Requests/sec:"):
@@ -417,14 +419,14 @@ def wrk(target: Target, connections: int, seconds: float, tmp: Path, cpus: set[i
         elif "requests in" in line:
             requests = int(parts[0])
         elif line.strip().startswith("Non-2xx"):
-            errors += int(parts[-1])
+            non_2xx = int(parts[-1])
+            errors += non_2xx
         elif line.strip().startswith("Socket errors"):
             errors += sum(int(p.strip(",")) for p in parts[3::2])
         elif len(parts) == 2 and parts[0] in ("50%", "99%"):
             pct[parts[0]] = _ms(parts[1])
-    return Load(
-        rps, requests, errors, pct.get("50%", float("nan")), pct.get("99%", float("nan")), os.getloadavg()[0]
-    )
+    p50, p99 = pct.get("50%", float("nan")), pct.get("99%", float("nan"))
+    return Load(rps, requests, errors, p50, p99, os.getloadavg()[0], non_2xx)
 
 
 async def _aiohttp_load(target: Target, connections: int, seconds: float) -> Load:
@@ -449,7 +451,8 @@ async def _aiohttp_load(target: Target, connections: int, seconds: float) -> Loa
         wall = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(int(q * len(latencies)), len(latencies) - 1)] * 1000  # noqa: E731
-    return Load(len(latencies) / wall, len(latencies), errors, pick(0.5), pick(0.99), os.getloadavg()[0])
+    count, load_avg = len(latencies), os.getloadavg()[0]
+    return Load(count / wall, count, errors, pick(0.5), pick(0.99), load_avg, non_2xx=errors)
 
 
 def load(
@@ -499,16 +502,16 @@ def _soak(target: Target, seconds: float, tmp: Path, cpus: set[int] | None, use_
     samples = [rss_mb(target.pid)]
     step = min(30.0, seconds)
     end = time.monotonic() + seconds
-    requests = errors = 0
+    requests = errors = non_2xx = 0
     while time.monotonic() < end:
         done = load(target, 64, step, tmp, cpus, use_wrk)
-        requests, errors = requests + done.requests, errors + done.errors
+        requests, errors, non_2xx = requests + done.requests, errors + done.errors, non_2xx + done.non_2xx
         samples.append(rss_mb(target.pid))
     drift = (samples[-1] - samples[1]) / samples[1] if len(samples) > 2 else 0.0
     held = max(samples) <= RSS_MB and abs(drift) <= RSS_DRIFT
     return {"seconds": seconds, "rss_mb": samples, "drift_after_warmup": drift, "requests": requests,
-            "errors": errors, "start_mb": samples[0], "end_mb": samples[-1], "max_mb": max(samples),
-            "held": held}  # fmt: skip
+            "errors": errors, "non_2xx": non_2xx, "start_mb": samples[0], "end_mb": samples[-1],
+            "max_mb": max(samples), "held": held}  # fmt: skip
 
 
 def _own_figures(target: Target, tmp: Path, cpus: set[int] | None, use_wrk: bool) -> dict[str, Any]:
@@ -682,8 +685,9 @@ def _report(
             verdict = "held" if soak["held"] else "MISSED"
             print(
                 f"{r['name']} soak {soak['seconds']:.0f} s at c=64 ({soak['requests']:,} requests, "
-                f"{soak['errors']} errors): RSS start {soak['start_mb']:.1f} MB, end {soak['end_mb']:.1f}, "
-                f"max {soak['max_mb']:.1f}; drift after the first 30 s {soak['drift_after_warmup']:+.1%} "
+                f"{soak['errors']} errors, {soak['non_2xx']} of them non-2xx): RSS start "
+                f"{soak['start_mb']:.1f} MB, end {soak['end_mb']:.1f}, max {soak['max_mb']:.1f}; "
+                f"drift after the first 30 s {soak['drift_after_warmup']:+.1%} "
                 f"-> {verdict} (target <= {RSS_MB:.0f} MB, flat within {RSS_DRIFT:.0%})"
             )
             print(f"  samples every 30 s (MB): {' '.join(f'{v:.1f}' for v in soak['rss_mb'])}")
