@@ -26,6 +26,7 @@ from typing import cast
 import httptools
 
 from ..sim.http import LAST_CHUNK, REASONS, chunk
+from ..sim.parsing import RequestParsing
 
 __all__ = ["Connection", "HttpLimits", "Refusal", "Request", "Responder", "ServerCore"]
 
@@ -151,7 +152,7 @@ class ServerCore:
     closing: bool = False
 
 
-class Connection(asyncio.Protocol):
+class Connection(RequestParsing, asyncio.Protocol):
     """One keep-alive connection; requests are answered in order, one at a time.
 
     Timers run only while the connection waits for the client: ``read_timeout`` from the first byte of
@@ -160,7 +161,7 @@ class Connection(asyncio.Protocol):
     """
 
     def __init__(self, core: ServerCore) -> None:
-        self.core = core
+        self.core: ServerCore = core
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: list[Request] = []
@@ -248,15 +249,6 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     # timers -----------------------------------------------------------------------------------------
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(delay, callback)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
     def _close(self) -> None:
         if self.transport is not None and self.idle:
             self.transport.close()
@@ -314,28 +306,6 @@ class Connection(asyncio.Protocol):
         self._url += url
         if len(self._url) > self.core.limits.max_header_bytes:
             self._refuse(431)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._size += len(name) + len(value)
-        if self._size > self.core.limits.max_header_bytes:
-            self._refuse(431)
-            return
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        self._size = 0
-        length = self._headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.core.limits.max_body_bytes:
-            self._refuse(413)
-
-    def on_body(self, body: bytes) -> None:
-        if self._refused:
-            return
-        self._size += len(body)
-        if self._size > self.core.limits.max_body_bytes:
-            self._refuse(413)
-            return
-        self._body.append(body)
 
     def on_message_complete(self) -> None:
         if self._refused:
