@@ -7,6 +7,7 @@ small helpers shared by both paths; the sync and async methods differ only in ho
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal, TypeVar
 
@@ -29,15 +30,23 @@ from .token_estimate import estimate_usage
 
 __all__ = ["AsyncTransportKind", "HTTPProvider", "default_async_transport"]
 
-AsyncTransportKind = Literal["aiohttp", "httpx"]
+AsyncTransportKind = Literal["httptools", "aiohttp", "httpx"]
 
 
 def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransport:
-    """A new pooled async transport: aiohttp unless ``httpx`` is asked for (config ``async_transport``).
+    """A new pooled async transport of ``kind`` (config ``async_transport``); each is imported only here.
 
-    aiohttp is the default because it holds its throughput under concurrency where httpx's async pool
-    does not (benchmarks/bench_async_concurrency.py); each is imported only here, when first needed.
+    aiohttp, the default, holds its throughput under concurrency where httpx's async pool does not
+    (benchmarks/bench_async_concurrency.py). ``httptools`` is steadyhand's own lean HTTP/1.1 client
+    (``http_httptools.py``); it speaks to no proxy, so when an ``HTTP(S)_PROXY``-style variable is set
+    it gives way to aiohttp, which honours it.
     """
+    if kind == "httptools":
+        if not urllib.request.getproxies():
+            from .http_httptools import AsyncHttptoolsTransport
+
+            return AsyncHttptoolsTransport()
+        kind = "aiohttp"
     if kind == "httpx":
         from .http import AsyncHttpxTransport
 
@@ -46,7 +55,7 @@ def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransp
         from .http_aiohttp import AsyncAiohttpTransport
 
         return AsyncAiohttpTransport()
-    raise ConfigurationError(f"unknown async transport {kind!r}; use 'aiohttp' or 'httpx'")
+    raise ConfigurationError(f"unknown async transport {kind!r}; use 'httptools', 'aiohttp' or 'httpx'")
 
 
 _E = TypeVar("_E", bound=BaseException)
