@@ -22,6 +22,7 @@ import pytest
 from steadyhand import (
     ConfigurationError,
     ProviderConnectionError,
+    ProviderTimeout,
     StreamInterrupted,
     Timeouts,
 )
@@ -334,10 +335,36 @@ async def test_many_concurrent_calls_share_a_bounded_pool() -> None:
     await transport.aclose()
 
 
+async def test_the_request_bytes(transport: AsyncHttptoolsTransport) -> None:
+    """Host and Content-Length are the transport's; User-Agent and Accept are defaults the caller may
+    replace (never sent twice); a GET without a body has no Content-Length."""
+    heads: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
+        while True:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(_ok())
+            await writer.drain()
+
+    async with script(handler) as server:
+        given = {"User-Agent": "mine/1", "Content-Length": "999", "x-k": "v"}
+        await transport.send(HTTPRequest("GET", server.url("/a?b=1"), {}), timeouts=QUICK)
+        await transport.send(HTTPRequest("POST", server.url("/p"), given, b"xyz"), timeouts=QUICK)
+        port = server.port
+    assert heads == [
+        b"GET /a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: steadyhand\r\nAccept: */*\r\n\r\n" % port,
+        b"POST /p HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: mine/1\r\nx-k: v\r\nAccept: */*\r\n"
+        b"Content-Length: 3\r\n\r\n" % port,
+    ]
+
+
 async def test_headers_with_line_breaks_are_refused(transport: AsyncHttptoolsTransport) -> None:
-    bad = HTTPRequest("POST", "http://127.0.0.1:9/", {"authorization": "Bearer k\r\nx-evil: 1"}, b"")
-    with pytest.raises(ConfigurationError, match="authorization"):
-        await transport.send(bad, timeouts=QUICK)
+    for headers in ({"authorization": "Bearer k\r\nx-evil: 1"}, {"x-a": "1", "authorization": "k\n"}):
+        bad = HTTPRequest("POST", "http://127.0.0.1:9/", headers, b"")
+        with pytest.raises(ConfigurationError, match="'authorization' has a line break"):
+            await transport.send(bad, timeouts=QUICK)
+    with pytest.raises(ConfigurationError, match="colon"):
+        await transport.send(HTTPRequest("GET", "http://127.0.0.1:9/", {"a:b": "c"}), timeouts=QUICK)
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +412,44 @@ def test_a_proxy_setting_picks_aiohttp(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(default_async_transport("httptools"), AsyncHttptoolsTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     assert isinstance(default_async_transport("httptools"), AsyncAiohttpTransport)
+
+
+def test_on_uvloop_as_the_gateway_runs_it() -> None:
+    """The gateway serves on uvloop, whose transports are not asyncio's: answers, streams, a stale
+    connection retried, a stall timed out and a cancelled call, on a uvloop event loop."""
+    import uvloop
+
+    async def scenario() -> None:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
+            while True:
+                body = await server.read_request(reader)
+                if body == b"stall":
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+                    await writer.drain()
+                    await reader.read()
+                    return
+                writer.write(_ok(body))
+                await writer.drain()
+                if body == b"then-close":
+                    await server.read_request(reader)  # taken, never answered
+                    return
+
+        transport = AsyncHttptoolsTransport()
+        async with script(handler) as server:
+            assert (await transport.send(_post(server.url(), b"a"), timeouts=QUICK)).body == b"a"
+            async with transport.stream(_post(server.url(), b"b"), timeouts=QUICK) as response:
+                assert b"".join([data async for data in response.chunks]) == b"b"
+            await transport.send(_post(server.url(), b"then-close"), timeouts=QUICK)
+            assert (await transport.send(_post(server.url(), b"c"), timeouts=QUICK)).body == b"c"
+            with pytest.raises(ProviderTimeout) as info:
+                await transport.send(_post(server.url(), b"stall"), timeouts=Timeouts(stall=0.2))
+            assert info.value.phase == "stall"
+            task = asyncio.create_task(transport.send(_post(server.url(), b"stall"), timeouts=QUICK))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert transport._active == 0 and server.opened == 3  # the retry, the stall: each a new one
+        await transport.aclose()
+
+    uvloop.run(scenario())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 import httptools
@@ -33,6 +34,8 @@ _PAUSE_AT = 1 << 18
 _SLACK = 0.001
 """A timer may fire this early (the event loop's clock resolution)."""
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
+_DEFAULT_HEADERS = {"user-agent": "User-Agent: steadyhand\r\n", "accept": "Accept: */*\r\n"}
+"""Sent unless the caller sets them (some providers' front ends refuse a request with no User-Agent)."""
 
 
 class ReadTimeout(Exception):
@@ -81,33 +84,33 @@ def parse_url(url: str) -> Target:
 
 
 def encode_request(request: HTTPRequest, target: Target) -> bytes:
-    """The request's bytes: the caller's headers, with Host and Content-Length set here."""
-    lines = [f"{request.method} {target.path} HTTP/1.1\r\n"]
-    names = set()
+    """The request's bytes: the caller's headers, with Host (the caller's, if given) and Content-Length
+    set here. A line break in a header (an injected header) or a colon in a name is refused."""
+    host, lines, extra = target.host_header, [], _DEFAULT_HEADERS
     for name, value in request.headers.items():
         low = name.lower()
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
-            raise ConfigurationError(f"header {name!r} has a line break or colon; fix the provider's headers")
-        if low == "host":
-            target = _host_override(target, value)
-        elif low not in _FRAMING:
-            names.add(low)
-            lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Host: {target.host_header}\r\n")
-    if "user-agent" not in names:
-        lines.append("User-Agent: steadyhand\r\n")
-    if "accept" not in names:
-        lines.append("Accept: */*\r\n")
+        if low in _FRAMING:
+            if low == "host":
+                host = value
+            continue
+        if low in extra or ":" in name:
+            if ":" in name:
+                raise ConfigurationError(f"header name {name!r} has a colon; fix the provider's headers")
+            extra = {k: v for k, v in extra.items() if k != low}
+        lines.append(f"{name}: {value}\r\n")
+    block = "".join(lines)
+    if block.count("\n") != len(lines) or block.count("\r") != len(lines) or "\n" in host or "\r" in host:
+        bad = next((n for n, v in request.headers.items() if "\n" in n + v or "\r" in n + v), "host")
+        raise ConfigurationError(f"header {bad!r} has a line break; fix the provider's headers")
     body = request.body
-    if body is not None or request.method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}\r\n")
-    lines.append("\r\n")
-    head = "".join(lines).encode()
-    return head + body if body else head
-
-
-def _host_override(target: Target, value: str) -> Target:
-    return Target(target.key, target.host, target.port, target.tls, target.path, value)
+    length = (
+        f"Content-Length: {len(body or b'')}\r\n"
+        if body is not None or request.method in ("POST", "PUT", "PATCH")
+        else ""
+    )
+    defaults = "".join(extra.values())
+    head = f"{request.method} {target.path} HTTP/1.1\r\nHost: {host}\r\n{block}{defaults}{length}\r\n"
+    return head.encode() + body if body else head.encode()
 
 
 class Connection(asyncio.Protocol):
@@ -129,6 +132,7 @@ class Connection(asyncio.Protocol):
         self.active = True
         self.reused = False
         self.idle_since = 0.0
+        self.timer: asyncio.TimerHandle | None = None
         self.begin(False, None, "stall", None, None)
 
     def begin(
@@ -151,11 +155,8 @@ class Connection(asyncio.Protocol):
         self.exc: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.last = self.time()
-        self.timer: asyncio.TimerHandle | None = None
         self.active = True
-        due = self._due()
-        if due is not None:
-            self.timer = self.loop.call_at(due, self._on_timer)
+        self._arm()
 
     # -- waiting ------------------------------------------------------------------------------------------
 
@@ -174,9 +175,20 @@ class Connection(asyncio.Protocol):
             return self.deadline
         return due
 
+    def _arm(self) -> None:
+        """Make sure a timer fires by the current limit. One timer serves many exchanges: when it fires
+        it looks at the limit and the last read then, and sets itself again if nothing ran out, so a
+        kept-alive connection needs no new timer per request."""
+        due, timer = self._due(), self.timer
+        if due is None or (timer is not None and timer.when() <= due):
+            return
+        if timer is not None:
+            timer.cancel()
+        self.timer = self.loop.call_at(due, self._on_timer)
+
     def _on_timer(self) -> None:
         self.timer = None
-        if self.complete or self.exc is not None:
+        if self.complete or self.exc is not None or not self.active:
             return
         now = self.time()
         if self.deadline is not None and now + _SLACK >= self.deadline:
@@ -218,8 +230,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio protocol -----------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -296,10 +307,7 @@ class Connection(asyncio.Protocol):
         self.keep = self.parser.should_keep_alive()
         self.head_done = True
         self.limit, self.phase = self.stall, "stall"
-        timer, due = self.timer, self._due()
-        if timer is not None and due is not None and due < timer.when():  # a tighter limit from now on
-            timer.cancel()
-            self.timer = self.loop.call_at(due, self._on_timer)
+        self._arm()
         if self.streaming:
             self._wake()
 
@@ -317,7 +325,4 @@ class Connection(asyncio.Protocol):
             self.informational = False
             return
         self.complete = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         self._wake()
