@@ -5,8 +5,9 @@
   (b) `steadyhand serve` (one worker, policies and tracing on),
   (c) LiteLLM's proxy (`litellm[proxy]`, one worker),
   (d) Portkey's gateway (npm `@portkey-ai/gateway`),
-  and, with ``--only steadyhand-httpx``, `steadyhand serve` with ``async_transport = "httpx"`` (the
-  transport choice, measured through the server),
+  and, with ``--only steadyhand-aiohttp steadyhand-httpx``, `steadyhand serve` with ``async_transport``
+  set to ``"aiohttp"`` or ``"httpx"`` instead of the default httptools one (the transport choice,
+  measured through the server),
 
 each configured as a pass-through to the same upstream. Each gateway runs pinned to one core (taskset);
 the load generator (wrk from Debian, else an aiohttp one) and nginx share the other. LiteLLM and Portkey
@@ -323,6 +324,15 @@ def portkey(up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Names
 
 
 @contextmanager
+def steadyhand_over_aiohttp(
+    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
+) -> Iterator[Target]:
+    """`steadyhand serve` with its upstream transport set to aiohttp: the transport choice, measured."""
+    with steadyhand_serve(up, tmp, cpus, args, transport="aiohttp") as target:
+        yield target
+
+
+@contextmanager
 def steadyhand_over_httpx(
     up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
 ) -> Iterator[Target]:
@@ -334,6 +344,7 @@ def steadyhand_over_httpx(
 GATEWAYS = {
     "direct": direct,
     "steadyhand": steadyhand_serve,
+    "steadyhand-aiohttp": steadyhand_over_aiohttp,
     "steadyhand-httpx": steadyhand_over_httpx,
     "litellm": litellm,
     "portkey": portkey,
@@ -540,7 +551,7 @@ def main() -> None:
     if load_cpus:
         os.sched_setaffinity(0, load_cpus)  # this process drives the streams: on the load generator's core
     use_wrk = _ensure_wrk()
-    default = [n for n in GATEWAYS if n not in ("direct", "steadyhand-httpx")]
+    default = [n for n in GATEWAYS if n not in ("direct", "steadyhand-aiohttp", "steadyhand-httpx")]
     names = ["direct", *[n for n in GATEWAYS if n != "direct" and n in (args.only or default)]]
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}

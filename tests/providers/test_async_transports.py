@@ -1,5 +1,5 @@
-"""The async transports over real sockets, side by side: aiohttp (the default) and steadyhand's
-httptools one must each do everything httpx's does: bytes and lower-cased headers, streamed bodies, every
+"""The async transports over real sockets, side by side: steadyhand's httptools one (the default) and
+aiohttp must each do everything httpx's does: bytes and lower-cased headers, streamed bodies, every
 failure as a steadyhand error with its timeout phase, pooled connections reused, a connection dropped
 when its stream is closed early or its task cancelled, the pool's limit, TCP_NODELAY. What only the
 httptools one must handle (stale pooled connections, hostile servers, TLS) is in
@@ -248,15 +248,15 @@ def _provider() -> HTTPProvider:
     )
 
 
-async def test_aiohttp_is_the_default_and_httptools_and_httpx_choices() -> None:
-    assert isinstance(_provider()._async(), AsyncAiohttpTransport)
-    assert isinstance(default_async_transport("httptools"), AsyncHttptoolsTransport)
+async def test_httptools_is_the_default_and_aiohttp_and_httpx_choices() -> None:
+    assert isinstance(_provider()._async(), AsyncHttptoolsTransport)
+    assert isinstance(default_async_transport("aiohttp"), AsyncAiohttpTransport)
     assert isinstance(default_async_transport("httpx"), AsyncHttpxTransport)
     with pytest.raises(ConfigurationError, match="'httptools', 'aiohttp' or 'httpx'"):
         default_async_transport("curl")  # type: ignore[arg-type]
     for config, expected in [
-        (Config(), AsyncAiohttpTransport),
-        (Config(async_transport="httptools"), AsyncHttptoolsTransport),
+        (Config(), AsyncHttptoolsTransport),
+        (Config(async_transport="aiohttp"), AsyncAiohttpTransport),
         (Config(async_transport="httpx"), AsyncHttpxTransport),
         (Config.load(env={"STEADYHAND_ASYNC_TRANSPORT": "httpx"}), AsyncHttpxTransport),
     ]:

@@ -129,13 +129,14 @@ class AsyncHttptoolsTransport:
             return conn
         return None
 
-    async def _checkout(self, target: Target, limit: float | None, *, fresh: bool) -> Connection:
+    async def _checkout(self, target: Target, clock: Clock, *, fresh: bool) -> Connection:
+        """A pooled connection to ``target``, else a new one, waiting (within ``connect``) for a slot."""
         if not fresh and self._active < self._limit and not self._waiters:
             conn = self._pop_idle(target.key)
             if conn is not None:
                 self._active += 1
                 return conn
-        async with asyncio.timeout(limit):
+        async with asyncio.timeout(clock.connect_limit(clock.head_limit())):
             while self._active >= self._limit:
                 waiter = asyncio.get_running_loop().create_future()
                 self._waiters.append(waiter)
@@ -208,13 +209,12 @@ class AsyncHttptoolsTransport:
         if loop is not self._loop:
             self._bind(loop)
         t = clock.timeouts
-        connect = clock.connect_limit(clock.head_limit())
         head, phase = (t.first_token, "first_token") if t.first_token is not None else (t.stall, "stall")
         deadline = None if clock.deadline is None else loop.time() + (clock.deadline - time.monotonic())
         fresh = False
         while True:
             try:
-                conn = await self._checkout(target, connect, fresh=fresh)
+                conn = await self._checkout(target, clock, fresh=fresh)
             except TimeoutError:
                 raise clock.connect_timeout() from None
             except OSError as exc:

@@ -33,13 +33,13 @@ __all__ = ["AsyncTransportKind", "HTTPProvider", "default_async_transport"]
 AsyncTransportKind = Literal["httptools", "aiohttp", "httpx"]
 
 
-def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransport:
+def default_async_transport(kind: AsyncTransportKind = "httptools") -> AsyncTransport:
     """A new pooled async transport of ``kind`` (config ``async_transport``); each is imported only here.
 
-    aiohttp, the default, holds its throughput under concurrency where httpx's async pool does not
-    (benchmarks/bench_async_concurrency.py). ``httptools`` is steadyhand's own lean HTTP/1.1 client
-    (``http_httptools.py``); it speaks to no proxy, so when an ``HTTP(S)_PROXY``-style variable is set
-    it gives way to aiohttp, which honours it.
+    ``httptools``, the default, is steadyhand's own lean HTTP/1.1 client (``http_httptools.py``): it costs
+    far less CPU per call than aiohttp, which in turn holds its throughput under concurrency where httpx's
+    async pool does not (benchmarks/bench_async_concurrency.py, bench_gateway_compare.py). It speaks to
+    no proxy, so when an ``HTTP(S)_PROXY``-style variable is set it gives way to aiohttp, which honours it.
     """
     if kind == "httptools":
         if not urllib.request.getproxies():
@@ -133,7 +133,7 @@ class _StreamState:
 class HTTPProvider(Provider):
     """A :class:`Provider` speaking ``wire`` over HTTP.
 
-    Transports are created on first use unless given (pooled: httpx for sync calls, aiohttp for async
+    Transports are created on first use unless given (pooled: httpx for sync calls, httptools for async
     ones, see :func:`default_async_transport`); ``timeouts`` apply to
     every call, each phase capped by what is left of the call's deadline (``ctx.deadline``).
     """
