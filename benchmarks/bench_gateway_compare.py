@@ -5,9 +5,9 @@
   (b) `steadyhand serve` (one worker, policies and tracing on),
   (c) LiteLLM's proxy (`litellm[proxy]`, one worker),
   (d) Portkey's gateway (npm `@portkey-ai/gateway`),
-  and, with ``--only steadyhand-aiohttp steadyhand-httpx``, `steadyhand serve` with ``async_transport``
-  set to ``"aiohttp"`` or ``"httpx"`` instead of the default httptools one (the transport choice,
-  measured through the server),
+  and `steadyhand serve` with ``async_transport = "aiohttp"`` (``steadyhand-aiohttp``, in every full
+  run) or, with ``--only steadyhand-httpx``, ``"httpx"``, instead of the default httptools one (the
+  transport choice, measured through the server),
 
 each configured as a pass-through to the same upstream. Each gateway runs pinned to one core (taskset);
 the load generator (wrk from Debian, else an aiohttp one) and nginx share the other. LiteLLM and Portkey
@@ -551,7 +551,7 @@ def main() -> None:
     if load_cpus:
         os.sched_setaffinity(0, load_cpus)  # this process drives the streams: on the load generator's core
     use_wrk = _ensure_wrk()
-    default = [n for n in GATEWAYS if n not in ("direct", "steadyhand-aiohttp", "steadyhand-httpx")]
+    default = [n for n in GATEWAYS if n not in ("direct", "steadyhand-httpx")]
     names = ["direct", *[n for n in GATEWAYS if n != "direct" and n in (args.only or default)]]
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
