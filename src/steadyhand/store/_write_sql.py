@@ -99,10 +99,18 @@ class PostgresSQL:
     INSERT INTO projects (name, created_at) SELECT name, %s FROM unnest(%s::text[]) AS name
     ON CONFLICT DO NOTHING
 )
-SELECT true, span_id FROM spans WHERE span_id = ANY(%s::text[])
-UNION ALL SELECT false, id FROM traces WHERE id = ANY(%s::text[])"""
+SELECT true, s.span_id FROM unnest(%s::text[]) AS i(id),
+    LATERAL (SELECT span_id FROM spans WHERE span_id = i.id LIMIT 1) AS s
+UNION ALL
+SELECT false, t.id FROM unnest(%s::text[]) AS i(id),
+    LATERAL (SELECT id FROM traces WHERE id = i.id LIMIT 1) AS t"""
     """The batch's projects inserted (the foreign keys need them first), then which of its spans
-    (``true``) and traces (``false``) are stored already."""
+    (``true``) and traces (``false``) are stored already.
+
+    One index probe per id, whatever the planner thinks of the table: ``span_id = ANY(ids)`` was
+    planned as a sequential scan comparing every stored row with every id (tables not analyzed yet,
+    or too small for the index to look cheaper), which doubled the server's CPU per span in batches
+    of 250 on a table of 10,000 spans and grows with the table."""
     blobs: str = (
         "INSERT INTO blobs (hash, content, size, created_at) "
         "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::float8[]) ON CONFLICT DO NOTHING"
