@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .prompts.prompt import Prompt, PromptUse
     from .providers.cassette import Cassette
 
-__all__ = ["AfterHook", "Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient"]
+__all__ = ["AfterHook", "Call", "MessagesInput", "StreamClosed", "StreamCore", "_BaseClient", "call_params"]
 
 log = logging.getLogger("steadyhand.client")
 
@@ -277,6 +277,11 @@ class _BaseClient(Generic[_T]):
 
     def _close_order(self) -> list[Provider]:
         return [*self._built.values(), *self._injected.values()]
+
+
+def call_params(**params: Any) -> dict[str, Any]:
+    """The sampling keywords of ``chat``/``stream`` as one mapping (shared by both clients)."""
+    return params
 
 
 def _traffic(value: str) -> TrafficClass:
