@@ -82,8 +82,14 @@ def write_postgres(
             with cur.copy(_SQL.copy_spans) as copy:
                 for i in new:
                     copy.write_row(rows[i])
-            new_spans = [spans[i] for i in new]
-            tags = [row for s in new_spans if s.tags for row in tag_rows(s)]
+                # built here, while the server still inserts the spans sent so far
+                new_spans = [spans[i] for i in new]
+                tags = [row for s in new_spans if s.tags for row in tag_rows(s)]
+                known = {key for is_span, key in found if not is_span}
+                merge: list[tuple[Any, ...]] = []
+                fresh: list[tuple[Any, ...]] = []
+                for row in summaries(new_spans):
+                    (merge if row[0] in known else fresh).append(row)
             if tags:
                 with cur.copy(_SQL.copy_tags) as copy:
                     for row in tags:
@@ -94,11 +100,6 @@ def write_postgres(
                         sid = spans[i].span_id
                         for h in links[i]:
                             copy.write_row((sid, h))
-            known = {key for is_span, key in found if not is_span}
-            merge: list[tuple[Any, ...]] = []
-            fresh: list[tuple[Any, ...]] = []
-            for row in summaries(new_spans):
-                (merge if row[0] in known else fresh).append(row)
             if fresh:
                 with cur.copy(_SQL.copy_traces) as copy:
                     for row in fresh:
