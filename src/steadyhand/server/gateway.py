@@ -23,7 +23,6 @@ from .._config import Config
 from ..client import AsyncClient
 from ..policies.state import SharedState, open_state
 from ..providers.base import AsyncTransport, Provider
-from ..providers.http import AsyncHttpxTransport
 from ..records import SpanRecord, SpanSink
 from ..tracing.cost import load_prices
 from .admission import Admission, OpenAdmission
@@ -58,15 +57,11 @@ class GatewayOptions:
 
 
 def _default_transport(config: Config) -> AsyncTransport:
-    """The transport ``AsyncClient`` would pick for this config (its ``async_transport`` setting when
-    the library has one; httpx otherwise): the gateway shares one, timed, across reloads."""
-    from ..providers import http_provider
+    """The transport ``AsyncClient`` would pick for this config (its ``async_transport`` setting): the
+    gateway shares one, timed, across reloads."""
+    from ..providers.http_provider import default_async_transport
 
-    factory = getattr(http_provider, "default_async_transport", None)
-    if factory is None:
-        return AsyncHttpxTransport()
-    transport: AsyncTransport = factory(getattr(config, "async_transport", "aiohttp"))
-    return transport
+    return default_async_transport(config.async_transport)
 
 
 class _NullSink:
