@@ -135,14 +135,21 @@ class CallContext:
         return left is not None and left <= 0
 
     def replace(self, **changes: Any) -> CallContext:
-        """A copy with ``changes`` (``attempt=2``, a tighter ``deadline``...)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` (``attempt=2``, a tighter ``deadline``...).
+
+        By hand rather than ``dataclasses.replace``, which inspects the fields on every call: a policy
+        makes one copy per attempt, on every call."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        values.update(changes)
+        return CallContext(**values)
 
     def note(self, key: str, value: Any) -> None:
         """Note ``key`` on the call's llm span; a no-op when the call is not traced."""
         if self.span is not None:
             self.span.note(key, value)
 
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(CallContext))
 
 NO_CONTEXT = CallContext()
 """The context of a call made directly on a provider: no deadline, no span."""
