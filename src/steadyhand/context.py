@@ -137,11 +137,16 @@ class CallContext:
     def replace(self, **changes: Any) -> CallContext:
         """A copy with ``changes`` (``attempt=2``, a tighter ``deadline``...).
 
-        By hand rather than ``dataclasses.replace``, which inspects the fields on every call: a policy
-        makes one copy per attempt, on every call."""
-        values = {name: getattr(self, name) for name in _FIELDS}
-        values.update(changes)
-        return CallContext(**values)
+        By hand rather than ``dataclasses.replace`` (which inspects the fields and runs the frozen
+        ``__init__``): a policy makes one copy per attempt, on every call."""
+        new = _new(CallContext)
+        for name in _FIELDS:
+            _set(new, name, getattr(self, name))
+        for name, value in changes.items():
+            if name not in _FIELD_SET:
+                raise TypeError(f"CallContext has no field {name!r}")
+            _set(new, name, value)
+        return new
 
     def note(self, key: str, value: Any) -> None:
         """Note ``key`` on the call's llm span; a no-op when the call is not traced."""
@@ -150,6 +155,8 @@ class CallContext:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(CallContext))
+_FIELD_SET = frozenset(_FIELDS)
+_new, _set = object.__new__, object.__setattr__  # how a frozen dataclass sets its fields
 
 NO_CONTEXT = CallContext()
 """The context of a call made directly on a provider: no deadline, no span."""
