@@ -176,7 +176,8 @@ def main() -> None:
         child(args.base, args.child, args.calls)
         return
     if args.instructions and shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (apt-get install valgrind), or pass --instructions 0")
+        print("valgrind is not installed (apt-get install valgrind): no instruction counts this run")
+        args.instructions = 0
     with sim_process() as base, tempfile.TemporaryDirectory() as tmp:
         built = Contenders(base, Path(tmp))
         fns = {name: make() for name, make in built.factories.items()}
