@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: install install-local lint format test test-fast test-real-model demo demo-local bench system-deps clean
+.PHONY: install install-local lint format test test-fast test-real-model demo demo-local bench system-deps node-deps clean
 
 install: $(STAMP)
 
@@ -32,6 +32,18 @@ $(LOCAL_STAMP): $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
+# The official openai Node SDK for tests/server/test_node_sdk.py, exactly as tests/node/package-lock.json
+# pins it; reinstalled when the lock changes (npm ci writes node_modules/.package-lock.json). Offline
+# when npm's cache has it.
+NODE_DEPS := tests/node/node_modules/.package-lock.json
+
+node-deps: $(NODE_DEPS)
+
+$(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js is missing: install Debian's nodejs and npm (sudo apt-get install -y nodejs npm, or make system-deps as root)" >&2; exit 1; }
+	cd tests/node && npm ci --prefer-offline --no-audit --no-fund
+	touch $(NODE_DEPS)
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -46,7 +58,7 @@ format: install
 # so a change that drops tests fails here.
 COVERAGE_FLOOR ?= 82
 
-test: lint system-deps install-local
+test: lint system-deps install-local node-deps
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 test-real-model: install-local

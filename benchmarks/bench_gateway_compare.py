@@ -5,8 +5,10 @@
   (b) `steadyhand serve` (one worker, policies and tracing on),
   (c) LiteLLM's proxy (`litellm[proxy]`, one worker),
   (d) Portkey's gateway (npm `@portkey-ai/gateway`),
-  and, with ``--only steadyhand-httpx``, `steadyhand serve` with ``async_transport = "httpx"`` (the
-  transport choice, measured through the server),
+  and `steadyhand serve` with ``async_transport = "aiohttp"`` (``steadyhand-aiohttp``, in every full
+  run) or, with ``--only steadyhand-httpx``, ``"httpx"``, instead of the default httptools one (the
+  transport choice, measured through the server), with ``--only steadyhand-notrace`` without tracing
+  (what tracing costs),
 
 each configured as a pass-through to the same upstream. Each gateway runs pinned to one core (taskset);
 the load generator (wrk from Debian, else an aiohttp one) and nginx share the other. LiteLLM and Portkey
@@ -15,7 +17,11 @@ dependencies); a gateway that cannot be installed or started is skipped with the
 `steadyhand serve` while the CLI has no `serve` command. Targets (issue 15) for steadyhand serve:
 <= 0.5 ms p50 and <= 1 ms p99 added; >= 2,500 req/s on one core and >= 0.9x its best at 64 connections;
 stream overhead <= 1 ms; CPU <= 0.4 ms per request; RSS <= 120 MB and flat within 10% (``--soak 600``).
-The load average is recorded with every figure: the machine is shared.
+For each `steadyhand serve` it also reports the overhead the gateway reports of itself
+(``x-steadyhand-overhead-ms`` p50/p99 over sequential calls) and what its HTTP core alone serves
+(``GET /healthz`` req/s at 32 connections, wrk only). ``--soak`` then loads it at 64 connections,
+samples its RSS every 30 s and says whether it held the target. The load average is recorded with
+every figure: the machine is shared.
 
 Run: .venv/bin/python benchmarks/bench_gateway_compare.py [--seconds 10] [--only direct steadyhand ...]
      [--soak 600] [--steadyhand-src PATH]
@@ -181,7 +187,12 @@ def _steadyhand_env(args: argparse.Namespace) -> dict[str, str]:
 
 @contextmanager
 def steadyhand_serve(
-    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace, transport: str | None = None
+    up: Upstream,
+    tmp: Path,
+    cpus: set[int] | None,
+    args: argparse.Namespace,
+    transport: str | None = None,
+    trace: bool = True,
 ) -> Iterator[Target]:
     env = _steadyhand_env(args)
     command = [
@@ -225,10 +236,12 @@ bench-sse = {{ target = "up-sse:{MODEL}", {policies} }}
         str(port),
         "--workers",
         "1",
+        *([] if trace else ["--no-trace"]),
     ]
     with _process(_pinned(serve, cpus), cwd=tmp, env=env, log=log) as proc:
         base = f"http://127.0.0.1:{port}/v1/chat/completions"
         name = "steadyhand serve" + ("" if transport is None else f" ({transport})")
+        name += "" if trace else " (no trace)"
         target = Target(name, base, base, pid=proc.pid)
         _wait_answering(target, proc, log)
         yield target
@@ -323,6 +336,15 @@ def portkey(up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Names
 
 
 @contextmanager
+def steadyhand_over_aiohttp(
+    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
+) -> Iterator[Target]:
+    """`steadyhand serve` with its upstream transport set to aiohttp: the transport choice, measured."""
+    with steadyhand_serve(up, tmp, cpus, args, transport="aiohttp") as target:
+        yield target
+
+
+@contextmanager
 def steadyhand_over_httpx(
     up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
 ) -> Iterator[Target]:
@@ -331,10 +353,21 @@ def steadyhand_over_httpx(
         yield target
 
 
+@contextmanager
+def steadyhand_without_tracing(
+    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
+) -> Iterator[Target]:
+    """`steadyhand serve --no-trace`: what tracing costs, side by side."""
+    with steadyhand_serve(up, tmp, cpus, args, trace=False) as target:
+        yield target
+
+
 GATEWAYS = {
     "direct": direct,
     "steadyhand": steadyhand_serve,
+    "steadyhand-aiohttp": steadyhand_over_aiohttp,
     "steadyhand-httpx": steadyhand_over_httpx,
+    "steadyhand-notrace": steadyhand_without_tracing,
     "litellm": litellm,
     "portkey": portkey,
 }
@@ -351,6 +384,8 @@ class Load:
     p50_ms: float
     p99_ms: float
     load_avg: float
+    non_2xx: int = 0
+    """Of ``errors``, answers with a status other than 2xx (the rest are socket errors and timeouts)."""
 
 
 def _wrk_script(tmp: Path, target: Target, name: str) -> Path:
@@ -387,7 +422,7 @@ def wrk(target: Target, connections: int, seconds: float, tmp: Path, cpus: set[i
         target.url,
     ]
     out = subprocess.run(_pinned(command, cpus), capture_output=True, text=True, check=True).stdout
-    rps, requests, errors, pct = 0.0, 0, 0, {}
+    rps, requests, errors, non_2xx, pct = 0.0, 0, 0, 0, {}
     for line in out.splitlines():
         parts = line.split()
         if line.startswith("Requests/sec:"):
@@ -395,14 +430,14 @@ def wrk(target: Target, connections: int, seconds: float, tmp: Path, cpus: set[i
         elif "requests in" in line:
             requests = int(parts[0])
         elif line.strip().startswith("Non-2xx"):
-            errors += int(parts[-1])
+            non_2xx = int(parts[-1])
+            errors += non_2xx
         elif line.strip().startswith("Socket errors"):
             errors += sum(int(p.strip(",")) for p in parts[3::2])
         elif len(parts) == 2 and parts[0] in ("50%", "99%"):
             pct[parts[0]] = _ms(parts[1])
-    return Load(
-        rps, requests, errors, pct.get("50%", float("nan")), pct.get("99%", float("nan")), os.getloadavg()[0]
-    )
+    p50, p99 = pct.get("50%", float("nan")), pct.get("99%", float("nan"))
+    return Load(rps, requests, errors, p50, p99, os.getloadavg()[0], non_2xx)
 
 
 async def _aiohttp_load(target: Target, connections: int, seconds: float) -> Load:
@@ -427,7 +462,8 @@ async def _aiohttp_load(target: Target, connections: int, seconds: float) -> Loa
         wall = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(int(q * len(latencies)), len(latencies) - 1)] * 1000  # noqa: E731
-    return Load(len(latencies) / wall, len(latencies), errors, pick(0.5), pick(0.99), os.getloadavg()[0])
+    count, load_avg = len(latencies), os.getloadavg()[0]
+    return Load(count / wall, count, errors, pick(0.5), pick(0.99), load_avg, non_2xx=errors)
 
 
 def load(
@@ -468,16 +504,49 @@ async def _streams(target: Target, count: int) -> tuple[float, float, int]:
     return statistics.median(ttfts) * 1000, statistics.median(wholes) * 1000, errors
 
 
+RSS_MB, RSS_DRIFT = 120.0, 0.10
+"""The soak's targets (issue 15): RSS at most 120 MB, and flat within 10% after the first 30 s."""
+
+
 def _soak(target: Target, seconds: float, tmp: Path, cpus: set[int] | None, use_wrk: bool) -> dict[str, Any]:
     assert target.pid is not None
     samples = [rss_mb(target.pid)]
     step = min(30.0, seconds)
     end = time.monotonic() + seconds
+    requests = errors = non_2xx = 0
     while time.monotonic() < end:
-        load(target, 64, step, tmp, cpus, use_wrk)
+        done = load(target, 64, step, tmp, cpus, use_wrk)
+        requests, errors, non_2xx = requests + done.requests, errors + done.errors, non_2xx + done.non_2xx
         samples.append(rss_mb(target.pid))
     drift = (samples[-1] - samples[1]) / samples[1] if len(samples) > 2 else 0.0
-    return {"seconds": seconds, "rss_mb": samples, "drift_after_warmup": drift}
+    held = max(samples) <= RSS_MB and abs(drift) <= RSS_DRIFT
+    return {"seconds": seconds, "rss_mb": samples, "drift_after_warmup": drift, "requests": requests,
+            "errors": errors, "non_2xx": non_2xx, "start_mb": samples[0], "end_mb": samples[-1],
+            "max_mb": max(samples), "held": held}  # fmt: skip
+
+
+def _own_figures(target: Target, tmp: Path, cpus: set[int] | None, use_wrk: bool) -> dict[str, Any]:
+    """What `steadyhand serve` says of itself (x-steadyhand-overhead-ms) and its HTTP core alone."""
+    import urllib.request
+
+    body = json.dumps({**BODY, "model": target.model}).encode()
+    reported = []
+    for _ in range(200):
+        request = urllib.request.Request(target.url, data=body, headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+            reported.append(float(resp.headers["x-steadyhand-overhead-ms"]))
+    reported.sort()
+    figures: dict[str, Any] = {"overhead_p50_ms": reported[100], "overhead_p99_ms": reported[197]}
+    if use_wrk:
+        script = tmp / "healthz.lua"
+        script.write_text("wrk.method = 'GET'\n")
+        health = target.url.rsplit("/v1/", 1)[0] + "/healthz"
+        command = ["wrk", "-t1", "-c32", "-d5s", "-s", str(script), health]
+        out = subprocess.run(_pinned(command, cpus), capture_output=True, text=True, check=True).stdout
+        found = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+        figures["healthz_rps_c32"] = float(found.group(1)) if found else float("nan")
+    return figures
 
 
 # -- the run --------------------------------------------------------------------------------------------
@@ -519,6 +588,8 @@ def measure(
         result["cpu_ms_per_request"] = (cpu_seconds(target.pid) - cpu0) / max(requests, 1) * 1000
         result["rss_mb"] = rss_mb(target.pid)
     result["stream"] = asyncio.run(_streams(target, args.streams))
+    if target.name.startswith("steadyhand serve"):
+        result["own"] = _own_figures(target, tmp, cpus, use_wrk)
     if args.soak and target.pid is not None:
         result["soak"] = _soak(target, args.soak, tmp, cpus, use_wrk)
     print(f"measured {target.name} (load {os.getloadavg()[0]:.2f})", flush=True)
@@ -612,12 +683,25 @@ def _report(
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
     for r in results:
+        if "own" in r:
+            own = r["own"]
+            health = own.get("healthz_rps_c32", float("nan"))
+            print(
+                f"{r['name']}: x-steadyhand-overhead-ms p50 {own['overhead_p50_ms']:.3f}, "
+                f"p99 {own['overhead_p99_ms']:.3f}; /healthz alone {health:,.0f} req/s at c=32"
+            )
+    for r in results:
         if "soak" in r:
             soak = r["soak"]
+            verdict = "held" if soak["held"] else "MISSED"
             print(
-                f"{r['name']} soak {soak['seconds']:.0f} s: RSS {soak['rss_mb']} MB, "
-                f"drift {soak['drift_after_warmup']:+.1%}"
+                f"{r['name']} soak {soak['seconds']:.0f} s at c=64 ({soak['requests']:,} requests, "
+                f"{soak['errors']} errors, {soak['non_2xx']} of them non-2xx): RSS start "
+                f"{soak['start_mb']:.1f} MB, end {soak['end_mb']:.1f}, max {soak['max_mb']:.1f}; "
+                f"drift after the first 30 s {soak['drift_after_warmup']:+.1%} "
+                f"-> {verdict} (target <= {RSS_MB:.0f} MB, flat within {RSS_DRIFT:.0%})"
             )
+            print(f"  samples every 30 s (MB): {' '.join(f'{v:.1f}' for v in soak['rss_mb'])}")
 
 
 if __name__ == "__main__":

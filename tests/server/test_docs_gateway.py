@@ -4,8 +4,10 @@ the Python blocks (OpenAI and Anthropic SDKs) and the curl block run against it 
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +18,10 @@ import pytest
 from _docs import DOCS, check_output, examples, run_example
 from steadyhand import Config
 from steadyhand.server import Gateway, GatewayServer
+from steadyhand.server.configs import document_hash
 from steadyhand.sim import SimServer
 
-from .serve_process import serve_command, serve_env
+from .serve_process import serve_command, serve_env, serve_process
 
 DOC = DOCS / "gateway.md"
 URL = "http://127.0.0.1:8787"
@@ -74,6 +77,34 @@ def test_key_commands(tmp_path: Path) -> None:
             key_id = "key_" + key.removeprefix("sk-sh-").split("-")[0]
         if args[:2] == ["keys", "list"]:
             assert "support" in result.stdout and "$5/month" in result.stdout and "fast,echo" in result.stdout
+
+
+def test_config_commands_show_what_served_a_call(sim: SimServer, tmp_path: Path) -> None:
+    """`steadyhand serve` stores its configuration at start; `traces show` names it, `configs` prints it."""
+    import httpx
+
+    [block] = [b for b in examples(DOC, "bash") if "configs show" in b.code]
+    (tmp_path / "steadyhand.toml").write_text(_toml(sim))
+    env = serve_env(STEADYHAND_DATABASE_URL=f"sqlite:///{tmp_path / 'traces.db'}")
+    with serve_process("--config", str(tmp_path / "steadyhand.toml"), env=env) as (proc, base):
+        body = {"model": "echo", "messages": [{"role": "user", "content": "which config?"}]}
+        r = httpx.post(base + "/v1/chat/completions", json=body, timeout=30)
+        proc.send_signal(signal.SIGTERM)  # the tracer flushes on the way out
+        assert proc.wait(30) == 0
+    trace_id, config_hash = r.headers["x-steadyhand-trace-id"], r.headers["x-steadyhand-config-hash"]
+    printed = []
+    for line in block.code.strip().splitlines():
+        args = [{"TRACE_ID": trace_id, "CONFIG_HASH": config_hash}.get(a, a) for a in line.split()[1:]]
+        result = subprocess.run(
+            [*serve_command()[:-1], *args], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+        )
+        assert result.returncode == 0, (line, result.stderr)
+        printed.append(result.stdout)
+    shown, listed, document = printed
+    assert f"ok project default config {config_hash}" in " ".join(shown.split())
+    assert config_hash in listed and "echo, fast" in listed
+    stored = json.loads(document)
+    assert document_hash(stored) == config_hash and stored["models"]["echo"]["target"] == "sim:sim-echo"
 
 
 def test_banner_is_what_serve_prints(sim: SimServer, tmp_path: Path) -> None:

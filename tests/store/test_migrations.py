@@ -18,6 +18,7 @@ TABLES = {
     "api_key_spend",
     "api_keys",
     "blobs",
+    "configs",
     "projects",
     "prompt_label_moves",
     "prompt_labels",
@@ -38,7 +39,7 @@ def test_migrate_empty_database_to_head(empty_url: str) -> None:
             store.upgrade()  # a second run is a no-op
         assert set(sa.inspect(engine).get_table_names()) == TABLES
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0004"
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision() == "0005"
             # the cheap check a traced app runs at start (no alembic import) agrees with alembic's
             assert current_revision(conn) == HEAD_REVISION == head_revision()
             diff = compare_metadata(MigrationContext.configure(conn), metadata)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import db, demo, keys, local, prompts, serve, sim, traces
+from . import configs, db, demo, keys, local, prompts, serve, sim, traces
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="steadyhand: the production harness for LLM features."
@@ -26,6 +26,7 @@ local.register(app)
 prompts.register(app)
 serve.register(app)
 keys.register(app)
+configs.register(app)
 
 
 def main() -> None:

@@ -22,6 +22,12 @@ import typer
 from .._config import Config
 from ..errors import ConfigurationError, StoreError
 
+TRACE_QUEUE = 2048
+"""Spans the gateway's tracer holds in memory while its writer catches up; the rest wait in the spool
+only (on disk, written in order). The Tracer's default, 10,000, suits an app; a gateway runs for
+weeks at thousands of spans a second, and a burst that filled 10,000 (~2 KB each) raised its RSS by
+~20 MB for good (benchmarks/bench_gateway_compare.py --soak 600: 94 -> 116 MB; the queue's high-water
+mark stays allocated). 2,048 bounds that at ~4 MB."""
 WORKER_ENV = "STEADYHAND_SERVE_WORKER"
 """Set on the processes ``--workers N`` starts: bind with ``SO_REUSEPORT`` and print one ready line."""
 
@@ -102,18 +108,20 @@ def _serve_one(
             "machines) without auth: create a key with `steadyhand keys create --project NAME`, listen on "
             "127.0.0.1, or pass --no-auth to serve anyone who can reach it"
         )
-    tracer = None
+    tracer = configs = None
     if trace:
+        from ..store import open_store
         from ..tracing import tracer_from_config
 
         try:
-            tracer = tracer_from_config(config)
+            tracer = tracer_from_config(config, max_queue=TRACE_QUEUE)
+            configs = open_store(config.database_url)  # the served configurations, next to the traces
         except (ConfigurationError, StoreError) as exc:
             _fail(f"tracing cannot start: {exc} (fix database_url, or pass --no-trace)")
     options = GatewayOptions(admin_key=os.environ.get("STEADYHAND_ADMIN_KEY") or None, **limits)
     gateway = Gateway(
         config, options=options, tracer=tracer, auth=auth, admission=admission,
-        reload=lambda: Config.load(path),
+        reload=lambda: Config.load(path), configs=configs,
     )  # fmt: skip
     sock = None
     if os.environ.get(WORKER_ENV) is not None:
@@ -138,6 +146,8 @@ def _serve_one(
     finally:
         if tracer is not None:
             tracer.close()
+        if configs is not None:
+            configs.close()
     if server._error is not None:
         _fail(f"cannot listen on {host}:{port}: {server._error}")
     if not worker:

@@ -174,6 +174,10 @@ def _reprice(store: Store, prices: PriceTable, *, since: float | None, model: st
         return recompute_costs(_Scoped(store, since=since, model=model, progress=progress), prices)
 
 
+_GATEWAY_TAGS = (("key", "gateway.key_id"), ("config", "gateway.config_hash"))
+"""The gateway span's tags the header shows; ``steadyhand configs show HASH`` prints the configuration."""
+
+
 def trace_tree(detail: TraceDetail) -> Tree:
     """A trace as a Rich tree: one line per span with timings, model, tokens, cost and status."""
     t = detail.trace
@@ -181,7 +185,11 @@ def trace_tree(detail: TraceDetail) -> Tree:
     header += f"{_cost(t.cost_usd, t.unpriced_spans, 6)}  "
     if t.estimated_spans:
         header += f"tokens {_trace_tokens(t)} (estimated)  "
-    tree = Tree(Text(header) + _trace_status(t))
+    label = Text(header) + _trace_status(t)
+    served = [f"{name} {t.tags[tag]}" for name, tag in _GATEWAY_TAGS if t.tags.get(tag)]
+    if served:  # a call through `steadyhand serve`: who made it, and the configuration that served it
+        label.append(f"  project {t.project}  " + "  ".join(served), style="cyan")
+    tree = Tree(label)
     for root in detail.roots:
         _add(tree, root)
     return tree

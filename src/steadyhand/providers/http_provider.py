@@ -7,6 +7,7 @@ small helpers shared by both paths; the sync and async methods differ only in ho
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal, TypeVar
 
@@ -29,15 +30,23 @@ from .token_estimate import estimate_usage
 
 __all__ = ["AsyncTransportKind", "HTTPProvider", "default_async_transport"]
 
-AsyncTransportKind = Literal["aiohttp", "httpx"]
+AsyncTransportKind = Literal["httptools", "aiohttp", "httpx"]
 
 
-def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransport:
-    """A new pooled async transport: aiohttp unless ``httpx`` is asked for (config ``async_transport``).
+def default_async_transport(kind: AsyncTransportKind = "httptools") -> AsyncTransport:
+    """A new pooled async transport of ``kind`` (config ``async_transport``); each is imported only here.
 
-    aiohttp is the default because it holds its throughput under concurrency where httpx's async pool
-    does not (benchmarks/bench_async_concurrency.py); each is imported only here, when first needed.
+    ``httptools``, the default, is steadyhand's own lean HTTP/1.1 client (``http_httptools.py``): it costs
+    far less CPU per call than aiohttp, which in turn holds its throughput under concurrency where httpx's
+    async pool does not (benchmarks/bench_async_concurrency.py, bench_gateway_compare.py). It speaks to
+    no proxy, so when an ``HTTP(S)_PROXY``-style variable is set it gives way to aiohttp, which honours it.
     """
+    if kind == "httptools":
+        if not urllib.request.getproxies():
+            from .http_httptools import AsyncHttptoolsTransport
+
+            return AsyncHttptoolsTransport()
+        kind = "aiohttp"
     if kind == "httpx":
         from .http import AsyncHttpxTransport
 
@@ -46,7 +55,7 @@ def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransp
         from .http_aiohttp import AsyncAiohttpTransport
 
         return AsyncAiohttpTransport()
-    raise ConfigurationError(f"unknown async transport {kind!r}; use 'aiohttp' or 'httpx'")
+    raise ConfigurationError(f"unknown async transport {kind!r}; use 'httptools', 'aiohttp' or 'httpx'")
 
 
 _E = TypeVar("_E", bound=BaseException)
@@ -124,7 +133,7 @@ class _StreamState:
 class HTTPProvider(Provider):
     """A :class:`Provider` speaking ``wire`` over HTTP.
 
-    Transports are created on first use unless given (pooled: httpx for sync calls, aiohttp for async
+    Transports are created on first use unless given (pooled: httpx for sync calls, httptools for async
     ones, see :func:`default_async_transport`); ``timeouts`` apply to
     every call, each phase capped by what is left of the call's deadline (``ctx.deadline``).
     """

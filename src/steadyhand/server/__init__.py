@@ -7,7 +7,8 @@ base URL. :class:`Gateway` is the application (routes, configuration, keys, metr
 
 from __future__ import annotations
 
-from .gateway import Gateway, GatewayOptions, State, config_hash
+from .configs import config_hash
+from .gateway import Gateway, GatewayOptions, State
 from .http import HttpLimits, Request, Responder
 from .run import GatewayServer
 

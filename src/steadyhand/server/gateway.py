@@ -5,13 +5,14 @@ A :class:`Gateway` is transport-agnostic: :meth:`Gateway.handle` takes a parsed
 :class:`~steadyhand.server.http.Responder`; :mod:`steadyhand.server.run` puts it on a socket.
 The configuration lives in a :class:`State` (config, its hash, the client built from it); a reload
 builds and checks a new one, swaps it in, and closes the old one once its last request has finished.
+Each configuration served is kept once per hash in the ``configs`` store, at start and on each reload
+(never per request).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,19 +23,19 @@ from .._config import Config
 from ..client import AsyncClient
 from ..policies.state import SharedState, open_state
 from ..providers.base import AsyncTransport, Provider
-from ..providers.http import AsyncHttpxTransport
 from ..records import SpanRecord, SpanSink
 from ..tracing.cost import load_prices
 from .admission import Admission, OpenAdmission
 from .apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_COMPLETIONS, OPENAI_RESPONSES
 from .auth import Authenticator, NoAuth
+from .configs import ConfigStore, config_document, document_hash, store_config
 from .http import HttpLimits, Request, Responder
 from .llm import Exchange, gateway_span, serve_model_call
 from .metrics import Metrics
 from .replies import Protocol, error_reply
 from .timing import TimedTransport
 
-__all__ = ["Gateway", "GatewayOptions", "State", "config_hash"]
+__all__ = ["Gateway", "GatewayOptions", "State"]
 
 log = logging.getLogger("steadyhand.server")
 Route = Callable[[Request, Responder], Awaitable[None]]
@@ -55,21 +56,12 @@ class GatewayOptions:
         return HttpLimits(self.max_body_bytes, self.max_header_bytes, self.read_timeout, self.idle_timeout)
 
 
-def config_hash(config: Config) -> str:
-    """A short, stable id of a configuration (secrets masked): stored on every span it served."""
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
-
-
 def _default_transport(config: Config) -> AsyncTransport:
-    """The transport ``AsyncClient`` would pick for this config (its ``async_transport`` setting when
-    the library has one; httpx otherwise): the gateway shares one, timed, across reloads."""
-    from ..providers import http_provider
+    """The transport ``AsyncClient`` would pick for this config (its ``async_transport`` setting): the
+    gateway shares one, timed, across reloads."""
+    from ..providers.http_provider import default_async_transport
 
-    factory = getattr(http_provider, "default_async_transport", None)
-    if factory is None:
-        return AsyncHttpxTransport()
-    transport: AsyncTransport = factory(getattr(config, "async_transport", "aiohttp"))
-    return transport
+    return default_async_transport(config.async_transport)
 
 
 class _NullSink:
@@ -85,7 +77,9 @@ class State:
     def __init__(self, config: Config, client: AsyncClient) -> None:
         self.config = config
         self.client = client
-        self.hash = config_hash(config)
+        self.document = config_document(config)
+        """What the store keeps for this configuration (secrets masked); ``hash`` is its hash."""
+        self.hash = document_hash(self.document)
         self.loaded_at = time.time()
         self.active = 0
         self.retired = False
@@ -112,6 +106,7 @@ class Gateway:
         transport: AsyncTransport | None = None,
         reload: Callable[[], Config] | None = None,
         providers: Mapping[str, Provider] | None = None,
+        configs: ConfigStore | None = None,
     ) -> None:
         self.options = options or GatewayOptions()
         self.tracer = tracer
@@ -125,6 +120,10 @@ class Gateway:
         """The policies' state (breakers, rate windows; Redis with ``state_url``): kept across reloads."""
         self._retired_shared: list[SharedState] = []
         self.state = self._build(config)
+        self.configs = configs
+        """Where each configuration served is kept once per hash (``steadyhand configs show HASH``)."""
+        self._saving: set[asyncio.Future[None]] = set()
+        store_config(configs, self.state.hash, self.state.document)
         self.metrics = Metrics(self._known(config))
         self.started_at = time.time()
         from . import ops
@@ -207,7 +206,20 @@ class Gateway:
             with contextlib.suppress(RuntimeError):  # no loop: reloaded before serving started
                 asyncio.get_running_loop().create_task(self._close_state(old))
         log.info("configuration reloaded: %s -> %s", old.hash, new.hash)
+        self._store_config(new)
         return new
+
+    def _store_config(self, state: State) -> None:
+        """Keep a reloaded configuration, off the event loop when there is one (a store write)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            store_config(self.configs, state.hash, state.document)
+            return
+        if self.configs is not None:
+            saving = loop.run_in_executor(None, store_config, self.configs, state.hash, state.document)
+            self._saving.add(saving)
+            saving.add_done_callback(self._saving.discard)
 
     # -- requests --------------------------------------------------------------------------------------
     @staticmethod
@@ -333,6 +345,8 @@ class Gateway:
             m.of(m.cache_hits, model).inc()
 
     async def aclose(self) -> None:
+        if self._saving:
+            await asyncio.gather(*self._saving)
         await self.state.client.aclose()
         for shared in (self.shared, *self._retired_shared):
             await shared.aclose()

@@ -7,6 +7,7 @@ from ._prompts import PromptTables
 from ._store import DEFAULT_QUERY_TIMEOUT, Store, open_store
 from .views import (
     ApiKeyView,
+    ConfigView,
     LabelMoveView,
     PromptLabelView,
     PromptSummary,
@@ -22,6 +23,7 @@ from .views import (
 
 __all__ = [
     "ApiKeyView",
+    "ConfigView",
     "DEFAULT_QUERY_TIMEOUT",
     "LabelMoveView",
     "PromptLabelView",

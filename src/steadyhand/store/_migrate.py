@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD_REVISION", "alembic_config", "current_revision", "head_revision", "is_at_head", "upgrade"]
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest script in ``migrations/versions``; update it with each new migration."""
 VERSION_TABLE = "alembic_version"
 

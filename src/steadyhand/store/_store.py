@@ -7,20 +7,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from ..errors import ConfigurationError, StoreError, StoreRejected
 from ..records import CostUpdate, SpanRecord
-from . import _costs, _keys, _migrate, _read, _retention
+from . import _configs, _costs, _keys, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, mask_password, normalize_url, write_transaction
 from ._prompts import PromptTables
 from ._write import write_batch
-from .views import ApiKeyView, PruneResult, SpanView, TailPage, TraceDetail, TracePage
+from ._write_pg import Raced
+from .views import ApiKeyView, ConfigView, PruneResult, SpanView, TailPage, TraceDetail, TracePage
 
 __all__ = ["DEFAULT_QUERY_TIMEOUT", "Store", "open_store"]
 
 DEFAULT_QUERY_TIMEOUT = 10.0
+_RACES = 5
+"""Attempts at a batch that concurrent writers of the same spans keep getting in first (PostgreSQL)."""
 
 
 def open_store(
@@ -115,11 +119,17 @@ class Store:
         """
         if not spans:
             return 0
-        try:
-            with map_errors(self.url), write_transaction(self._engine) as conn:
-                return write_batch(conn, spans)
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
-            raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
+        for _ in range(_RACES):
+            try:
+                with map_errors(self.url), write_transaction(self._engine) as conn:
+                    return write_batch(conn, spans)
+            except Raced:  # another writer stored some of them meanwhile: look again
+                continue
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
+                raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
+        raise StoreError(
+            f"other writers stored some of these spans first {_RACES} times in a row; retry later"
+        )
 
     # -- the gateway's API keys ----------------------------------------------------------------------
     def create_key(self, key: ApiKeyView) -> None:
@@ -145,6 +155,22 @@ class Store:
     def key_spend(self, key_id: str, period_start: float) -> float:
         with self._reading() as conn:
             return _keys.spend(conn, key_id, period_start)
+
+    # -- the configurations gateways served ------------------------------------------------------------
+    def save_config(self, config_hash: str, document: Mapping[str, Any]) -> bool:
+        """Keep a configuration once per hash (idempotent, safe from several replicas at once); True
+        when this call stored it. ``document`` must hold no secrets: it is stored as given."""
+        with map_errors(self.url), write_transaction(self._engine) as conn:
+            return _configs.save_config(conn, config_hash, document)
+
+    def get_config(self, config_hash: str) -> ConfigView | None:
+        with self._reading() as conn:
+            return _configs.get_config(conn, config_hash)
+
+    def list_configs(self, *, limit: int = 50) -> list[ConfigView]:
+        """Stored configurations, the most recently first seen first."""
+        with self._reading() as conn:
+            return _configs.list_configs(conn, limit=limit)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

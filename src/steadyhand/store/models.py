@@ -19,6 +19,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = [
     "JSONType",
     "blobs",
+    "configs",
     "metadata",
     "projects",
     "prompt_label_moves",
@@ -231,3 +232,13 @@ api_key_spend = sa.Table(
     sa.Column("spent_usd", sa.Double(), nullable=False),
 )
 """What each key spent in each budget period (settled with the real usage of each call)."""
+
+configs = sa.Table(
+    "configs",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("document", JSONType(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+)
+"""Every configuration a gateway served, once per hash (the ``steadyhand.config_hash`` on its spans): the
+canonical document with its secrets masked, and when a gateway first stored it."""

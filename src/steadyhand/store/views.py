@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "ConfigView",
     "LabelMoveView",
     "PromptLabelView",
     "PromptSummary",
@@ -132,6 +133,14 @@ class PruneResult(_View):
     spans: int
     blobs: int
     archive: str | None
+
+
+class ConfigView(_View):
+    """A configuration a gateway served: its hash, the document (secrets masked), when first stored."""
+
+    hash: str
+    document: dict[str, Any]
+    created_at: float
 
 
 class ApiKeyView(_View):
