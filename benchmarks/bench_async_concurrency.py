@@ -1,6 +1,6 @@
-"""Async throughput under concurrency: `AsyncClient` (default transport: aiohttp) vs raw `httpx.AsyncClient`,
-raw `aiohttp`, the `openai` SDK, `AsyncClient` with policies and tracing on, and `AsyncClient` over httpx, at
-1, 8, 32 and 64 concurrent calls.
+"""Async throughput under concurrency: `AsyncClient` (default transport: steadyhand's httptools one) vs raw
+`httpx.AsyncClient`, raw `aiohttp`, the `openai` SDK, `AsyncClient` with policies and tracing on, and
+`AsyncClient` over aiohttp and over httpx, at 1, 8, 32 and 64 concurrent calls.
 
 The upstream is nginx answering a fixed chat completion (benchmarks/_upstream.py) on its own core, so it is
 never the bottleneck; the callers run in this process pinned to the other core, so calls/s is what one
@@ -119,11 +119,12 @@ class Contenders:
             return str(answer.choices[0].message.content)
 
         return {
-            "AsyncClient (default: aiohttp)": self._steadyhand("aiohttp"),
-            "AsyncClient + retry, breaker, tracer": self._steadyhand("aiohttp", harnessed=True),
+            "AsyncClient (default: httptools)": self._steadyhand("httptools"),
+            "AsyncClient + retry, breaker, tracer": self._steadyhand("httptools", harnessed=True),
             "raw httpx.AsyncClient": httpx_call,
             "raw aiohttp": aiohttp_call,
             "openai SDK (AsyncOpenAI)": sdk_call,
+            "AsyncClient over aiohttp": self._steadyhand("aiohttp"),
             "AsyncClient over httpx": self._steadyhand("httpx"),
         }
 
@@ -199,7 +200,7 @@ def main() -> None:
         for name in names:
             rate, cpu_ms, load = best[(name, concurrency)]
             rows.append([concurrency, name, round(rate), rate / base_rate, cpu_ms, base_cpu / cpu_ms, load])
-    ours, httpx64 = best[("AsyncClient (default: aiohttp)", 64)], best[("raw httpx.AsyncClient", 64)]
+    ours, httpx64 = best[("AsyncClient (default: httptools)", 64)], best[("raw httpx.AsyncClient", 64)]
     ratio, cpu_ratio = ours[0] / httpx64[0], httpx64[1] / ours[1]
     report(
         "bench_async_concurrency",

@@ -5,7 +5,8 @@
   (b) `steadyhand serve` (one worker, policies and tracing on),
   (c) LiteLLM's proxy (`litellm[proxy]`, one worker),
   (d) Portkey's gateway (npm `@portkey-ai/gateway`),
-  and, with ``--only steadyhand-httpx``, `steadyhand serve` with ``async_transport = "httpx"`` (the
+  and `steadyhand serve` with ``async_transport = "aiohttp"`` (``steadyhand-aiohttp``, in every full
+  run) or, with ``--only steadyhand-httpx``, ``"httpx"``, instead of the default httptools one (the
   transport choice, measured through the server), with ``--only steadyhand-notrace`` without tracing
   (what tracing costs),
 
@@ -335,6 +336,15 @@ def portkey(up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Names
 
 
 @contextmanager
+def steadyhand_over_aiohttp(
+    up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
+) -> Iterator[Target]:
+    """`steadyhand serve` with its upstream transport set to aiohttp: the transport choice, measured."""
+    with steadyhand_serve(up, tmp, cpus, args, transport="aiohttp") as target:
+        yield target
+
+
+@contextmanager
 def steadyhand_over_httpx(
     up: Upstream, tmp: Path, cpus: set[int] | None, args: argparse.Namespace
 ) -> Iterator[Target]:
@@ -355,6 +365,7 @@ def steadyhand_without_tracing(
 GATEWAYS = {
     "direct": direct,
     "steadyhand": steadyhand_serve,
+    "steadyhand-aiohttp": steadyhand_over_aiohttp,
     "steadyhand-httpx": steadyhand_over_httpx,
     "steadyhand-notrace": steadyhand_without_tracing,
     "litellm": litellm,

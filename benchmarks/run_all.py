@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_store": ([], ["--spans", "5000", "--fill", "100000", "--repeats", "10"]),
     "bench_local": ([], ["--rounds", "2"]),
     "bench_codecs": ([], ["--ops", "300", "--rounds", "2"]),
+    "bench_async_transports": ([], ["--calls", "300", "--rounds", "1"]),
     "bench_async_concurrency": ([], ["--calls", "300", "--rounds", "1"]),
     # the full run installs LiteLLM and Portkey into benchmarks/.envs/ once (PyPI, npm)
     "bench_gateway_compare": ([], ["--seconds", "2", "--streams", "20", "--only", "steadyhand"]),

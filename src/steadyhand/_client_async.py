@@ -82,9 +82,10 @@ class AsyncStream(StreamCore):
 class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
     """Call models asynchronously; the same API as :class:`Client` with ``await``.
 
-    Its default transport is pooled aiohttp (``async_transport = "httpx"`` in the config, or
-    ``transport=AsyncHttpxTransport()``, picks httpx): httpx's async pool loses throughput under
-    concurrency, aiohttp's does not (benchmarks/bench_async_concurrency.py).
+    Its default transport is steadyhand's own pooled HTTP/1.1 client on httptools (``async_transport =
+    "aiohttp"`` or ``"httpx"`` in the config, or ``transport=AsyncHttpxTransport()``, picks another): it
+    costs the least CPU per call, and httpx's async pool loses throughput under concurrency
+    (benchmarks/bench_async_transports.py, bench_async_concurrency.py).
     """
 
     def __init__(

@@ -147,9 +147,10 @@ class Config(BaseModel):
     """A cassette file: record and/or replay every provider exchange (see ``cassette_mode``)."""
     cassette_mode: Literal["record", "replay", "auto"] = "auto"
     """``record`` overwrites, ``replay`` never touches the network, ``auto`` replays hits, records misses."""
-    async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    """What moves :class:`~steadyhand.AsyncClient`'s bytes: ``aiohttp`` (the default: it keeps its
-    throughput under concurrency) or ``httpx``. :class:`~steadyhand.Client` always uses httpx."""
+    async_transport: Literal["httptools", "aiohttp", "httpx"] = "httptools"
+    """What moves :class:`~steadyhand.AsyncClient`'s (and the gateway's) bytes: ``httptools`` (the default:
+    steadyhand's own lean HTTP/1.1 client, the least CPU per call; aiohttp when a proxy variable is set),
+    ``aiohttp`` or ``httpx``. :class:`~steadyhand.Client` always uses httpx."""
     cache_url: str | None = None
     """Where the exact cache keeps answers: ``sqlite:///PATH``, ``postgresql://...``, ``redis://...`` or
     ``memory://``; ``None``: Redis at ``state_url`` when that is set, else ``.steadyhand/cache.db``."""

@@ -2,7 +2,7 @@
 the right retry_after, and streams carry the same content as non-streamed calls.
 
 OpenAI chat, legacy completions, the Responses API and Anthropic messages; sync and async (async runs its
-cases concurrently, over each async transport: aiohttp, the default, and httpx).
+cases concurrently, over each async transport: httptools, aiohttp and httpx).
 """
 
 from __future__ import annotations
@@ -33,12 +33,16 @@ from steadyhand import (
     UnexpectedProviderResponse,
 )
 from steadyhand._config import ModelAlias
-from steadyhand.providers import AsyncAiohttpTransport, AsyncHttpxTransport
+from steadyhand.providers import AsyncAiohttpTransport, AsyncHttptoolsTransport, AsyncHttpxTransport
 from steadyhand.sim import SimServer
 
 from .conftest import sim_config
 
-ASYNC_TRANSPORTS = {"aiohttp": AsyncAiohttpTransport, "httpx": AsyncHttpxTransport}
+ASYNC_TRANSPORTS = {
+    "httptools": AsyncHttptoolsTransport,
+    "aiohttp": AsyncAiohttpTransport,
+    "httpx": AsyncHttpxTransport,
+}
 
 
 def _over(config: Config, transport: str) -> Config:

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from steadyhand import AsyncClient, Client, Config
-from steadyhand.providers import AsyncAiohttpTransport, AsyncHttpxTransport, HttpxTransport
+from steadyhand.providers import (
+    AsyncAiohttpTransport,
+    AsyncHttptoolsTransport,
+    AsyncHttpxTransport,
+    HttpxTransport,
+)
 from steadyhand.sim import SimServer
 
 
@@ -43,10 +48,14 @@ def test_concurrent_first_calls_build_one_provider_and_one_pool(monkeypatch: Any
     assert len(built) == 1  # before the lock: up to 8 pools, 7 of them never closed
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["httptools", "aiohttp", "httpx"])
 async def test_concurrent_async_first_calls_share_one_pool(monkeypatch: Any, transport: str) -> None:
     built: list[object] = []
-    cls: Any = AsyncAiohttpTransport if transport == "aiohttp" else AsyncHttpxTransport
+    cls: Any = {
+        "httptools": AsyncHttptoolsTransport,
+        "aiohttp": AsyncAiohttpTransport,
+        "httpx": AsyncHttpxTransport,
+    }[transport]
     original = cls.__init__
 
     def counting(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -1,7 +1,9 @@
-"""Both async transports over real sockets, side by side: aiohttp (the default) must do everything httpx's
-does: bytes and lower-cased headers, streamed bodies, every failure as a steadyhand error with its timeout
-phase, pooled connections reused, a connection dropped when its stream is closed early or its task
-cancelled, the pool's limit, TCP_NODELAY. The simulator's faults through the whole client are in
+"""The async transports over real sockets, side by side: steadyhand's httptools one (the default) and
+aiohttp must each do everything httpx's does: bytes and lower-cased headers, streamed bodies, every
+failure as a steadyhand error with its timeout phase, pooled connections reused, a connection dropped
+when its stream is closed early or its task cancelled, the pool's limit, TCP_NODELAY. What only the
+httptools one must handle (stale pooled connections, hostile servers, TLS) is in
+test_httptools_transport.py; the simulator's faults through the whole client are in
 tests/client/test_against_sim.py."""
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from steadyhand import (
     StreamInterrupted,
     Timeouts,
 )
-from steadyhand.providers import AsyncAiohttpTransport, AsyncHttpxTransport, AsyncTransport, HTTPRequest
+from steadyhand.providers import (
+    AsyncAiohttpTransport,
+    AsyncHttptoolsTransport,
+    AsyncHttpxTransport,
+    AsyncTransport,
+    HTTPRequest,
+)
 from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http_provider import HTTPProvider, default_async_transport
 from steadyhand.providers.openai_chat import OpenAIChat
@@ -34,6 +42,7 @@ from steadyhand.providers.openai_chat import OpenAIChat
 from ._raw_server import SSE_EVENTS, RawServer, raw_server
 
 TRANSPORTS: dict[str, Callable[[], AsyncTransport]] = {
+    "httptools": AsyncHttptoolsTransport,
     "aiohttp": AsyncAiohttpTransport,
     "httpx": AsyncHttpxTransport,
 }
@@ -239,13 +248,15 @@ def _provider() -> HTTPProvider:
     )
 
 
-async def test_aiohttp_is_the_default_and_httpx_a_choice() -> None:
-    assert isinstance(_provider()._async(), AsyncAiohttpTransport)
+async def test_httptools_is_the_default_and_aiohttp_and_httpx_choices() -> None:
+    assert isinstance(_provider()._async(), AsyncHttptoolsTransport)
+    assert isinstance(default_async_transport("aiohttp"), AsyncAiohttpTransport)
     assert isinstance(default_async_transport("httpx"), AsyncHttpxTransport)
-    with pytest.raises(ConfigurationError, match="'aiohttp' or 'httpx'"):
+    with pytest.raises(ConfigurationError, match="'httptools', 'aiohttp' or 'httpx'"):
         default_async_transport("curl")  # type: ignore[arg-type]
     for config, expected in [
-        (Config(), AsyncAiohttpTransport),
+        (Config(), AsyncHttptoolsTransport),
+        (Config(async_transport="aiohttp"), AsyncAiohttpTransport),
         (Config(async_transport="httpx"), AsyncHttpxTransport),
         (Config.load(env={"STEADYHAND_ASYNC_TRANSPORT": "httpx"}), AsyncHttpxTransport),
     ]:
@@ -257,10 +268,10 @@ async def test_aiohttp_is_the_default_and_httpx_a_choice() -> None:
         Config.load(env={"STEADYHAND_ASYNC_TRANSPORT": "curl"})
 
 
-def test_importing_the_client_loads_neither_http_library() -> None:
+def test_importing_the_client_loads_no_http_library() -> None:
     code = (
         "import sys; from steadyhand import AsyncClient, Client, Config; AsyncClient(Config()); "
-        "print(sorted(m for m in ('aiohttp', 'httpx') if m in sys.modules))"
+        "print(sorted(m for m in ('aiohttp', 'httptools', 'httpx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from steadyhand.providers import http as http_module
-from steadyhand.providers import http_aiohttp as aiohttp_module
+from steadyhand.providers import http_httptools as httptools_module
 from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http_provider import HTTPProvider
 from steadyhand.providers.openai_chat import OpenAIChat
@@ -36,7 +36,7 @@ class _SlowPool:
 # (module, class replaced, how a provider gets its transport)
 CASES: dict[str, tuple[Any, str, Callable[[HTTPProvider], object]]] = {
     "sync httpx": (http_module, "HttpxTransport", lambda p: p._sync()),
-    "async aiohttp (default)": (aiohttp_module, "AsyncAiohttpTransport", lambda p: p._async()),
+    "async httptools (default)": (httptools_module, "AsyncHttptoolsTransport", lambda p: p._async()),
 }
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from steadyhand.errors import StoreError, StoreRejected
 from steadyhand.records import SpanRecord
 from steadyhand.store import Store
-from steadyhand.store._fit import NUL_MARK, TRUNCATED, WRAPPED
+from steadyhand.store._fit import NUL_MARK, TRUNCATED, WRAPPED, tag_key
 
 MakeSpan = Callable[..., SpanRecord]
 
@@ -69,6 +69,16 @@ def test_long_tags_are_kept_on_the_span_and_still_filter(store: Store, make_span
     assert [t.trace_id for t in store.list_traces(tags={"user": value}).items] == [span.trace_id]
     assert [t.trace_id for t in store.list_traces(tags={key: "x"}).items] == [span.trace_id]
     assert store.list_traces(tags={"user": "v" * 599 + "w"}).items == []
+
+
+def test_a_long_tag_key_cut_to_another_keys_text_keeps_the_span(store: Store, make_span: MakeSpan) -> None:
+    """Both keys land on one ``span_tags`` key: the first is indexed, and the span keeps both."""
+    key = "k" * 300
+    span = make_span(tags={key: "long", tag_key(key): "cut"})
+    assert store.write_spans([span]) == 1
+    got = store.get_span(span.span_id)
+    assert got is not None and got.tags == {key: "long", tag_key(key): "cut"}
+    assert [t.trace_id for t in store.list_traces(tags={key: "long"}).items] == [span.trace_id]
 
 
 def test_over_long_short_columns_are_truncated_with_a_marker(store: Store, make_span: MakeSpan) -> None:

@@ -113,3 +113,23 @@ def test_concurrent_writers_of_the_same_batch_store_it_once(store: Store, make_s
     assert sorted(results) == [0, 0, 0, 200]
     trace = store.get_trace(root.trace_id)
     assert trace is not None and trace.trace.span_count == 200 and len(trace.spans) == 200
+
+
+def test_concurrent_writers_of_one_new_trace_sum_into_one_summary(store: Store, make_span: MakeSpan) -> None:
+    """Each writer finds the trace missing; all but one lose the race to create it and merge instead."""
+    root = make_span(name="root", kind="flow_step", input_tokens=1)
+    batches = [[root]] + [
+        [make_span(trace_id=root.trace_id, parent_id=root.span_id, input_tokens=1) for _ in range(100)]
+        for _ in range(4)
+    ]
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda b=b: results.append(store.write_spans(b))) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [1, 100, 100, 100, 100]
+    trace = store.get_trace(root.trace_id)
+    assert trace is not None
+    assert (trace.trace.span_count, trace.trace.input_tokens, len(trace.spans)) == (401, 401, 401)
+    assert trace.trace.root_span_name == "root"

@@ -1,6 +1,8 @@
 """A traced app for the crash tests: records spans in a burst, printing each id once record() returned.
 
-Usage: python -m tests.tracing._crash_app STORE_DB SPOOL_DIR COUNT [thread|process]
+Usage: python -m tests.tracing._crash_app STORE SPOOL_DIR COUNT [thread|process]
+
+STORE is a SQLite file, or a database URL (``postgresql://...``).
 
 With the process writer it first prints ``pid N``, the writer child's pid. Falling off the end is a
 normal exit: the atexit hook must flush what is left (and reap the writer process).
@@ -17,9 +19,9 @@ from steadyhand.tracing import SpanRecord, Tracer
 
 
 def main() -> None:
-    db, spool, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    spool, count = Path(sys.argv[2]), int(sys.argv[3])
     writer: Literal["thread", "process"] = "process" if sys.argv[4:5] == ["process"] else "thread"
-    url = f"sqlite:///{db}"
+    url = sys.argv[1] if "://" in sys.argv[1] else f"sqlite:///{sys.argv[1]}"
     store = url if writer == "process" else open_store(url)
     # exit_timeout: the default (5 s) is too short for a loaded test machine, where the writer process
     # alone can take seconds to start; the tests assert that atexit flushes, not how fast.

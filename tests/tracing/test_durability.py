@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sqlite3
@@ -12,24 +13,49 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
 import steadyhand
 from _procs import Reaper
+from services import PostgresCluster
 from steadyhand.store import open_store
 from steadyhand.tracing import SpanRecord, Tracer
 
 from ._stores import MemoryStore
 
+_names = itertools.count()
 
-def _stored_ids(db: Path) -> list[str]:
-    """Every span id in the real store's SQLite file, duplicates included (read with stdlib sqlite3)."""
+
+def _stored_ids(db: Path | str) -> list[str]:
+    """Every span id in the real store (a SQLite file, read with stdlib sqlite3, or a database URL),
+    duplicates included."""
+    if isinstance(db, str):
+        engine = sa.create_engine(db)
+        try:
+            with engine.connect() as conn:
+                return list(conn.exec_driver_sql("SELECT span_id FROM spans").scalars())
+        finally:
+            engine.dispose()
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return [r[0] for r in conn.execute("SELECT span_id FROM spans")]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path | str, str]:
+    """Where the crash app stores (a SQLite file, or a fresh PostgreSQL database) and its URL."""
+    if request.param == "sqlite":
+        return tmp_path / "traces.db", f"sqlite:///{tmp_path / 'traces.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database(f"crash{os.getpid()}_{next(_names)}")
+    open_store(url).close()  # migrated before the app starts: its first batch is not the migration
+    return url, url
 
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start_app(db: Path, spool: Path, count: int, reap: Reaper) -> subprocess.Popen[str]:
+def _start_app(db: Path | str, spool: Path, count: int, reap: Reaper) -> subprocess.Popen[str]:
     """The crash app, reaped at teardown whatever happens."""
     # the repo root (for tests.tracing._crash_app) before the path this run imports steadyhand from
     env = {
@@ -53,8 +79,10 @@ def _ids(text: str) -> list[str]:
     return [line for line in lines if len(line) == 16]
 
 
-def test_kill_9_mid_burst_loses_nothing_and_duplicates_nothing(tmp_path: Path, reap: Reaper) -> None:
-    db, spool = tmp_path / "traces.db", tmp_path / "spool"
+def test_kill_9_mid_burst_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, reap: Reaper, store_at: tuple[Path | str, str]
+) -> None:
+    (db, url), spool = store_at, tmp_path / "spool"
     proc = _start_app(db, spool, 1_000_000, reap)
     assert proc.stdout is not None
     seen: list[str] = []
@@ -77,7 +105,7 @@ def test_kill_9_mid_burst_loses_nothing_and_duplicates_nothing(tmp_path: Path, r
     assert leftover, "the dead app's spool should still be there"
 
     with (
-        open_store(f"sqlite:///{db}") as store,
+        open_store(url) as store,
         Tracer(store, spool_dir=spool, flush_interval=0.01, exit_timeout=None) as tracer,
     ):
         assert tracer.flush(timeout=30)

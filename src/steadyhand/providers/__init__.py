@@ -1,8 +1,8 @@
 """Provider adapters: the :class:`Provider` interface, the HTTP driver, and one I/O-free wire format
 per provider API over a small transport interface.
 
-This module is the curated surface; its submodules are the implementation. The httpx transports load
-httpx (or aiohttp), so they are imported when first asked for.
+This module is the curated surface; its submodules are the implementation. The transports load their
+HTTP library (httptools, aiohttp or httpx), so they are imported when first asked for.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .http import AsyncHttpxTransport as AsyncHttpxTransport
     from .http import HttpxTransport as HttpxTransport
     from .http_aiohttp import AsyncAiohttpTransport as AsyncAiohttpTransport
+    from .http_httptools import AsyncHttptoolsTransport as AsyncHttptoolsTransport
     from .http_provider import HTTPProvider as HTTPProvider
     from .openai_chat import OpenAIChat as OpenAIChat
     from .openai_completions import OpenAICompletions as OpenAICompletions
@@ -81,6 +82,7 @@ _HOME = {
     ".cassette": ("AsyncCassetteTransport", "Cassette", "CassetteMiss", "CassetteTransport"),
     ".http": ("AsyncHttpxTransport", "HttpxTransport"),
     ".http_aiohttp": ("AsyncAiohttpTransport",),
+    ".http_httptools": ("AsyncHttptoolsTransport",),
     ".http_provider": ("HTTPProvider",),
     ".openai_chat": ("OpenAIChat",),
     ".openai_completions": ("OpenAICompletions",),

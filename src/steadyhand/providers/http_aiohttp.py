@@ -1,6 +1,8 @@
-"""The default async transport, over aiohttp: httpx's async pool degrades under concurrency (measured here:
+"""An async transport over aiohttp (``async_transport = "aiohttp"``): the default before steadyhand's own
+httptools one (``http_httptools.py``, less CPU per call), and still the one used when an ``HTTP(S)_PROXY``
+variable is set, since it honours proxies. httpx's async pool degrades under concurrency (measured here:
 ~240 calls/s at 64 concurrent calls on one core, where aiohttp holds ~2,000; see
-benchmarks/bench_async_concurrency.py), so :class:`~steadyhand.AsyncClient` moves its bytes with aiohttp.
+benchmarks/bench_async_concurrency.py).
 
 Time limits (:class:`Timeouts`) mean what they mean for the httpx transports (``http.py``):
 

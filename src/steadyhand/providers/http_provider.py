@@ -7,6 +7,7 @@ small helpers shared by both paths; the sync and async methods differ only in ho
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Literal, TypeVar
 
@@ -29,15 +30,23 @@ from .token_estimate import estimate_usage
 
 __all__ = ["AsyncTransportKind", "HTTPProvider", "default_async_transport"]
 
-AsyncTransportKind = Literal["aiohttp", "httpx"]
+AsyncTransportKind = Literal["httptools", "aiohttp", "httpx"]
 
 
-def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransport:
-    """A new pooled async transport: aiohttp unless ``httpx`` is asked for (config ``async_transport``).
+def default_async_transport(kind: AsyncTransportKind = "httptools") -> AsyncTransport:
+    """A new pooled async transport of ``kind`` (config ``async_transport``); each is imported only here.
 
-    aiohttp is the default because it holds its throughput under concurrency where httpx's async pool
-    does not (benchmarks/bench_async_concurrency.py); each is imported only here, when first needed.
+    ``httptools``, the default, is steadyhand's own lean HTTP/1.1 client (``http_httptools.py``): it costs
+    far less CPU per call than aiohttp, which in turn holds its throughput under concurrency where httpx's
+    async pool does not (benchmarks/bench_async_concurrency.py, bench_gateway_compare.py). It speaks to
+    no proxy, so when an ``HTTP(S)_PROXY``-style variable is set it gives way to aiohttp, which honours it.
     """
+    if kind == "httptools":
+        if not urllib.request.getproxies():
+            from .http_httptools import AsyncHttptoolsTransport
+
+            return AsyncHttptoolsTransport()
+        kind = "aiohttp"
     if kind == "httpx":
         from .http import AsyncHttpxTransport
 
@@ -46,7 +55,7 @@ def default_async_transport(kind: AsyncTransportKind = "aiohttp") -> AsyncTransp
         from .http_aiohttp import AsyncAiohttpTransport
 
         return AsyncAiohttpTransport()
-    raise ConfigurationError(f"unknown async transport {kind!r}; use 'aiohttp' or 'httpx'")
+    raise ConfigurationError(f"unknown async transport {kind!r}; use 'httptools', 'aiohttp' or 'httpx'")
 
 
 _E = TypeVar("_E", bound=BaseException)
@@ -74,29 +83,34 @@ class _StreamState:
         """The mapped error for a stream the provider refused with an error status."""
         return self.driver.wire.map_error(status_code, headers, body, self.request.model)
 
-    def feed(self, data: bytes) -> list[Chunk]:
-        """Decode ``data`` event by event, so the chunks before a bad event are never lost.
+    def feed(self, data: bytes) -> Iterator[Chunk]:
+        """Decode ``data`` event by event, yielding each event's chunks as soon as they are decoded.
 
-        One read may carry many events (aiohttp hands over whatever is buffered; a server may write a
-        whole answer at once). A decoder raises at the first bad event, dropping what it decoded of
-        that read, so each event goes in alone; the error is held until the chunks before it are
-        out, and raised by the next ``feed`` or ``close``.
+        One read may carry many events (a transport hands over whatever is buffered; a server may write a
+        whole answer at once): yielding per event keeps the first token from waiting for the decode of
+        the whole read, and the chunks before a bad event are never lost. A decoder raises at the first
+        bad event; once chunks of this read are out, the error is held and raised by the next ``feed``
+        or ``close``.
         """
         if self.held is not None:
             raise self.held
-        chunks: list[Chunk] = []
-        *events, rest = data.split(b"\n\n")
-        try:
-            for event in events:
-                chunks.extend(self.decoder.feed(event + b"\n\n"))
-            if rest:
-                chunks.extend(self.decoder.feed(rest))
-        except Exception as exc:
-            if not chunks:
-                raise
-            self.held = exc
-        self._seen(chunks)
-        return chunks
+        yielded = False
+        *whole, rest = data.split(b"\n\n")
+        events = [event + b"\n\n" for event in whole]
+        if rest:
+            events.append(rest)
+        for event in events:
+            try:
+                chunks = self.decoder.feed(event)
+            except Exception as exc:
+                if not yielded:
+                    raise
+                self.held = exc
+                return
+            self._seen(chunks)
+            for chunk in chunks:
+                yielded = True
+                yield chunk
 
     def _seen(self, chunks: list[Chunk]) -> None:
         self.text.extend(c.text for c in chunks if c.text and c.index == 0)
@@ -124,7 +138,7 @@ class _StreamState:
 class HTTPProvider(Provider):
     """A :class:`Provider` speaking ``wire`` over HTTP.
 
-    Transports are created on first use unless given (pooled: httpx for sync calls, aiohttp for async
+    Transports are created on first use unless given (pooled: httpx for sync calls, httptools for async
     ones, see :func:`default_async_transport`); ``timeouts`` apply to
     every call, each phase capped by what is left of the call's deadline (``ctx.deadline``).
     """

@@ -17,11 +17,14 @@ from . import _configs, _costs, _keys, _migrate, _read, _retention
 from ._engine import create_engine, deadline, map_errors, mask_password, normalize_url, write_transaction
 from ._prompts import PromptTables
 from ._write import write_batch
+from ._write_pg import Raced
 from .views import ApiKeyView, ConfigView, PruneResult, SpanView, TailPage, TraceDetail, TracePage
 
 __all__ = ["DEFAULT_QUERY_TIMEOUT", "Store", "open_store"]
 
 DEFAULT_QUERY_TIMEOUT = 10.0
+_RACES = 5
+"""Attempts at a batch that concurrent writers of the same spans keep getting in first (PostgreSQL)."""
 
 
 def open_store(
@@ -116,11 +119,17 @@ class Store:
         """
         if not spans:
             return 0
-        try:
-            with map_errors(self.url), write_transaction(self._engine) as conn:
-                return write_batch(conn, spans)
-        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
-            raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
+        for _ in range(_RACES):
+            try:
+                with map_errors(self.url), write_transaction(self._engine) as conn:
+                    return write_batch(conn, spans)
+            except Raced:  # another writer stored some of them meanwhile: look again
+                continue
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as e:
+                raise StoreRejected(f"a span cannot be stored ({type(e).__name__}: {e})") from e
+        raise StoreError(
+            f"other writers stored some of these spans first {_RACES} times in a row; retry later"
+        )
 
     # -- the gateway's API keys ----------------------------------------------------------------------
     def create_key(self, key: ApiKeyView) -> None:

@@ -1,13 +1,14 @@
 """Batched, idempotent ingest of span records: one transaction per batch, exactly once per span id.
 
-Spans are inserted with ``ON CONFLICT DO NOTHING`` (after a lookup of the ids already stored on SQLite),
-so a replayed batch (the tracer replays its spool after a crash) adds nothing; only the spans really
+A lookup of the span ids already stored comes first, and only the others are inserted (on SQLite under
+the write lock, with ``ON CONFLICT DO NOTHING`` besides; on PostgreSQL copied, see ``_write_pg``), so a
+replayed batch (the tracer replays its spool after a crash) adds nothing; only the spans really
 inserted update their trace's summary row, which keeps ``span_count`` and the sums exact under replays.
 
 This runs in the tracer's writer thread, and its Python time holds the GIL the application's
 ``record()`` calls need: statements are prepared driver SQL (``_write_sql``), rows are plain tuples
-(SQLite) or one JSON document per table (PostgreSQL) encoded with ``orjson``, and each distinct long
-string is hashed once per batch.
+built once for either engine, JSON encoded with ``orjson``, and each distinct long string is hashed
+once per batch.
 
 Every parameter is built before the first statement runs, so a value the engine cannot take (found
 while encoding: a NUL, a lone surrogate) makes the batch be built again from cleaned copies (``_fit``)
@@ -29,12 +30,12 @@ from ..records import SpanRecord
 from ._blobs import extract_blobs
 from ._engine import json_text
 from ._fit import TAG_KEY_MAX, TAG_VALUE_MAX, cut, fit, fit_level, text_ok
-from ._write_sql import SPAN_PLAIN, TRACE_COLUMNS, PostgresSQL, SqliteSQL
+from ._write_pg import write_postgres
+from ._write_sql import SPAN_PLAIN, SqliteSQL
 
 __all__ = ["write_batch"]
 
 _SQLITE = SqliteSQL()
-_POSTGRES = PostgresSQL()
 _plain = attrgetter(*SPAN_PLAIN)
 """A span's non-JSON column values as a tuple, in ``SPAN_PLAIN`` order (one C call)."""
 
@@ -158,20 +159,35 @@ def _traces(spans: Sequence[SpanRecord]) -> list[tuple[str, _TraceAcc]]:
     return sorted(traces.items())
 
 
+def _summaries(spans: list[SpanRecord]) -> list[tuple[Any, ...]]:
+    """The trace summary rows of ``spans`` (``TRACE_COLUMNS`` order, tags as JSON text), by trace id."""
+    return [acc.row(tid, _encode_opt(acc.tags, strict=False)) for tid, acc in _traces(spans)]
+
+
 def _tag_rows(s: SpanRecord) -> list[tuple[str, str, str, str]]:
-    """``span_tags`` rows: keys and values cut to the index's columns (the span keeps them whole)."""
-    return [
+    """``span_tags`` rows: keys and values cut to the index's columns (the span keeps them whole).
+
+    Two keys cut to the same text keep the first (SQLite skips the second on conflict; PostgreSQL's
+    ``COPY`` would refuse the batch)."""
+    sid, tid = s.span_id, s.trace_id
+    rows = [
         (
-            s.span_id,
+            sid,
             k if len(k) <= TAG_KEY_MAX else cut(k, TAG_KEY_MAX),
             v if len(v) <= TAG_VALUE_MAX else cut(v, TAG_VALUE_MAX),
-            s.trace_id,
+            tid,
         )
         for k, v in s.tags.items()
     ]
+    if len(rows) > 1 and any(len(k) > TAG_KEY_MAX for k in s.tags):
+        first: dict[str, tuple[str, str, str, str]] = {}
+        for row in rows:
+            first.setdefault(row[1], row)
+        rows = list(first.values())
+    return rows
 
 
-def _sqlite_rows(batch: _Batch) -> list[tuple[Any, ...]]:
+def _rows(batch: _Batch) -> list[tuple[Any, ...]]:
     strict = batch.strict
     return [
         (
@@ -212,52 +228,9 @@ def _write_sqlite(
     return [spans[i] for i in new]
 
 
-def _postgres_params(batch: _Batch, now: float) -> tuple[str | None, tuple[str, str, str]]:
-    """The blobs document and the spans statement's three documents, encoded before anything runs."""
-    strict, spans, requests = batch.strict, batch.spans, batch.requests
-    blobs = None
-    if batch.digests:
-        rows = [{"hash": h, "content": t, "size": len(t), "created_at": now} for h, t in batch.blobs()]
-        blobs = _encode(rows, strict)
-    span_rows = [
-        dict(
-            zip(SPAN_PLAIN, _plain(s), strict=True),
-            attributes=s.attributes or None,
-            tags=s.tags or None,
-            request=requests[i],
-            response=s.response,
-            usage_raw=s.usage_raw,
-        )
-        for i, s in enumerate(spans)
-    ]
-    tags = [
-        {"span_id": sid, "key": k, "value": v, "trace_id": tid}
-        for s in spans
-        if s.tags
-        for sid, k, v, tid in _tag_rows(s)
-    ]
-    links = [
-        {"span_id": s.span_id, "hash": h} for s, found in zip(spans, batch.links, strict=True) for h in found
-    ]
-    return blobs, (_encode(span_rows, strict), _encode(tags, strict), _encode(links, strict))
-
-
-def _write_postgres(
-    conn: Connection, batch: _Batch, params: tuple[str | None, tuple[str, str, str]], now: float
-) -> list[SpanRecord]:
-    """Spans, tags and blob links in one statement whose ``RETURNING`` says which spans were new."""
-    sql = _POSTGRES
-    conn.exec_driver_sql(sql.projects, (now, sorted({s.project for s in batch.spans})))
-    blobs, docs = params
-    if blobs is not None:
-        conn.exec_driver_sql(sql.blobs, (blobs,))
-    inserted = set(conn.exec_driver_sql(sql.spans, docs).scalars().all())
-    return [s for s in batch.spans if s.span_id in inserted]
-
-
-def _prepare(spans: Sequence[SpanRecord], postgres: bool, now: float, *, strict: bool) -> tuple[_Batch, Any]:
+def _prepare(spans: Sequence[SpanRecord], *, strict: bool) -> tuple[_Batch, list[tuple[Any, ...]]]:
     batch = _Batch.of(spans, strict=strict)
-    return batch, _postgres_params(batch, now) if postgres else _sqlite_rows(batch)
+    return batch, _rows(batch)
 
 
 def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
@@ -271,25 +244,24 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
     if any(levels):
         spans = [fit(s, deep=level > 1) if level else s for s, level in zip(spans, levels, strict=True)]
     now = time.time()
-    postgres = conn.dialect.name == "postgresql"
     try:
-        batch, params = _prepare(spans, postgres, now, strict=True)
+        batch, rows = _prepare(spans, strict=True)
     except _Dirty:
-        batch, params = _prepare([fit(s, deep=True) for s in spans], postgres, now, strict=False)
+        batch, rows = _prepare([fit(s, deep=True) for s in spans], strict=False)
     if not batch.spans:
         return 0
-    if postgres:
-        new = _write_postgres(conn, batch, params, now)
-        if new:
-            rows = [
-                dict(zip(TRACE_COLUMNS, acc.row(tid, acc.tags), strict=True)) for tid, acc in _traces(new)
-            ]
-            conn.exec_driver_sql(_POSTGRES.traces, (_encode(rows, strict=False),))
-    else:
-        new = _write_sqlite(conn, batch, params, now)
-        if new:
-            conn.exec_driver_sql(
-                _SQLITE.traces,
-                [acc.row(tid, _encode_opt(acc.tags, strict=False)) for tid, acc in _traces(new)],
-            )
+    if conn.dialect.name == "postgresql":
+        return write_postgres(
+            conn,
+            batch.spans,
+            rows,
+            batch.links,
+            batch.blobs(),
+            tag_rows=_tag_rows,
+            summaries=_summaries,
+            now=now,
+        )
+    new = _write_sqlite(conn, batch, rows, now)
+    if new:
+        conn.exec_driver_sql(_SQLITE.traces, _summaries(new))
     return len(new)

@@ -1,0 +1,328 @@
+"""One HTTP/1.1 client connection on an asyncio protocol and httptools, for ``http_httptools.py``: the
+request's bytes, the response parsed as it arrives, and the time limits on reading it. No pool here."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import quote, urlsplit
+
+import httptools
+
+from ..errors import ConfigurationError
+from .base import HTTPRequest
+
+__all__ = [
+    "MAX_FIELD",
+    "MAX_HEAD",
+    "Closed",
+    "Connection",
+    "ReadTimeout",
+    "Target",
+    "encode_request",
+    "parse_url",
+]
+
+MAX_FIELD = 65536
+"""Longest response header (name and value) accepted, as for the aiohttp transport."""
+MAX_HEAD = 1 << 20
+"""Longest response head accepted: a hostile server cannot make the client buffer without end."""
+_PAUSE_AT = 1 << 18
+"""Unread streamed bytes at which reading pauses until the consumer catches up."""
+_SLACK = 0.001
+"""A timer may fire this early (the event loop's clock resolution)."""
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
+_DEFAULT_HEADERS = {"user-agent": "User-Agent: steadyhand\r\n", "accept": "Accept: */*\r\n"}
+"""Sent unless the caller sets them (some providers' front ends refuse a request with no User-Agent)."""
+
+
+class ReadTimeout(Exception):
+    """A read ran out of time; ``phase`` names the limit (``total`` when the deadline passed)."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.phase = phase
+
+
+class Closed(ConnectionError):
+    """The server closed the connection before the answer ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a URL means to the pool: where to connect and the request line's target."""
+
+    key: tuple[str, str, int]
+    host: str
+    port: int
+    tls: bool
+    path: str
+    host_header: str
+
+
+def parse_url(url: str) -> Target:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"bad provider URL: {exc}; fix the provider's base_url") from exc
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host:
+        raise ConfigurationError(
+            f"bad provider URL {url!r}: not http(s)://host/...; fix the provider's base_url"
+        )
+    default = 443 if scheme == "https" else 80
+    port = port or default
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not path.isascii() or " " in path:
+        path = quote(path, safe="/?&=%:@!$'()*+,;~")
+    named = f"[{host}]" if ":" in host else host
+    host_header = named if port == default else f"{named}:{port}"
+    return Target((scheme, host, port), host, port, scheme == "https", path, host_header)
+
+
+def encode_request(request: HTTPRequest, target: Target) -> bytes:
+    """The request's bytes: the caller's headers, with Host (the caller's, if given) and Content-Length
+    set here. A line break in a header (an injected header) or a colon in a name is refused."""
+    host, lines, extra = target.host_header, [], _DEFAULT_HEADERS
+    for name, value in request.headers.items():
+        low = name.lower()
+        if low in _FRAMING:
+            if low == "host":
+                host = value
+            continue
+        if low in extra or ":" in name:
+            if ":" in name:
+                raise ConfigurationError(f"header name {name!r} has a colon; fix the provider's headers")
+            extra = {k: v for k, v in extra.items() if k != low}
+        lines.append(f"{name}: {value}\r\n")
+    block = "".join(lines)
+    if block.count("\n") != len(lines) or block.count("\r") != len(lines) or "\n" in host or "\r" in host:
+        bad = next((n for n, v in request.headers.items() if "\n" in n + v or "\r" in n + v), "host")
+        raise ConfigurationError(f"header {bad!r} has a line break; fix the provider's headers")
+    body = request.body
+    length = (
+        f"Content-Length: {len(body or b'')}\r\n"
+        if body is not None or request.method in ("POST", "PUT", "PATCH")
+        else ""
+    )
+    defaults = "".join(extra.values())
+    head = f"{request.method} {target.path} HTTP/1.1\r\nHost: {host}\r\n{block}{defaults}{length}\r\n"
+    return head.encode() + body if body else head.encode()
+
+
+class Connection(asyncio.Protocol):
+    """One connection and the state of the exchange on it (one request at a time)."""
+
+    __slots__ = (
+        "active", "body", "buffered", "closed", "complete", "deadline", "exc", "generation", "got_bytes",
+        "head_bytes", "head_done", "headers", "idle_since", "informational", "keep", "key", "last", "limit",
+        "loop", "parser", "paused", "phase", "reused", "stall", "status", "streaming", "time", "timer",
+        "transport", "until_close", "waiter",
+    )  # fmt: skip
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], generation: int) -> None:
+        self.loop, self.key, self.generation = loop, key, generation
+        self.time = loop.time
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.active = True
+        self.reused = False
+        self.idle_since = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.begin(False, None, "stall", None, None)
+
+    def begin(
+        self, streaming: bool, limit: float | None, phase: str, stall: float | None, deadline: float | None
+    ) -> None:
+        """Start an exchange: ``limit`` bounds the wait for the head (``phase``), ``stall`` later gaps."""
+        self.streaming, self.limit, self.phase, self.stall, self.deadline = (
+            streaming,
+            limit,
+            phase,
+            stall,
+            deadline,
+        )
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+        self.buffered = self.head_bytes = 0
+        self.head_done = self.complete = self.keep = self.until_close = self.informational = False
+        self.got_bytes = self.paused = False
+        self.exc: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.last = self.time()
+        self.active = True
+        self._arm()
+
+    # -- waiting ------------------------------------------------------------------------------------------
+
+    async def wait(self) -> None:
+        waiter = self.waiter = self.loop.create_future()
+        await waiter
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _due(self) -> float | None:
+        due = None if self.limit is None else self.last + self.limit
+        if self.deadline is not None and (due is None or self.deadline < due):
+            return self.deadline
+        return due
+
+    def _arm(self) -> None:
+        """Make sure a timer fires by the current limit. One timer serves many exchanges: when it fires
+        it looks at the limit and the last read then, and sets itself again if nothing ran out, so a
+        kept-alive connection needs no new timer per request."""
+        due, timer = self._due(), self.timer
+        if due is None or (timer is not None and timer.when() <= due):
+            return
+        if timer is not None:
+            timer.cancel()
+        self.timer = self.loop.call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.complete or self.exc is not None or not self.active:
+            return
+        now = self.time()
+        if self.deadline is not None and now + _SLACK >= self.deadline:
+            return self.fail(ReadTimeout("total"))
+        if self.streaming and (self.body or self.paused):  # the consumer lags, nothing stalls
+            self.last = now
+        elif self.limit is not None and now + _SLACK >= self.last + self.limit:
+            return self.fail(ReadTimeout(self.phase))
+        due = self._due()
+        if due is not None:
+            self.timer = self.loop.call_at(due, self._on_timer)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the exchange with ``exc``; the connection is dropped."""
+        if self.exc is None and not self.complete:
+            self.exc = exc
+            self._wake()
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None and not self.loop.is_closed():
+            self.transport.close()
+
+    def take(self) -> bytes:
+        """The streamed bytes read so far, resuming a paused read."""
+        body = self.body
+        data = body[0] if len(body) == 1 else b"".join(body)
+        self.body, self.buffered = [], 0
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.last = self.time()
+            self.transport.resume_reading()
+        return data
+
+    # -- asyncio protocol -----------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.active:  # bytes on an idle connection: nothing asked for them, so it is unusable
+            self.close()
+            return
+        self.last = self.time()
+        self.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self.complete:  # bytes after the answer: the connection cannot be reused
+                self.keep = False
+                self.close()
+            else:
+                self.fail(exc)
+            return
+        if not self.head_done:  # a head still incomplete: httptools holds its last field whole
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD:
+                self.fail(ValueError(f"the response head is longer than {MAX_HEAD} bytes"))
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.complete or self.exc is not None or not self.active:
+            return
+        if exc is None and self.head_done and self.until_close:  # the close is the body's end
+            self.complete = True
+            self._wake()
+        else:
+            self.exc = exc or Closed("the server closed the connection")
+            self._wake()
+
+    # -- httptools callbacks ----------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise ValueError("bytes after the answer")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self.head_bytes += size
+        if size > MAX_FIELD or self.head_bytes > MAX_HEAD:
+            what = (
+                f"a response header is longer than {MAX_FIELD}"
+                if size > MAX_FIELD
+                else f"the response head is longer than {MAX_HEAD}"
+            )
+            self.fail(ValueError(f"{what} bytes"))
+            raise ValueError(what)
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
+            self.informational = True
+            self.headers = {}
+            return
+        self.status = status
+        headers = self.headers
+        self.until_close = (
+            "content-length" not in headers
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+            and status not in (204, 304)
+        )
+        self.keep = self.parser.should_keep_alive()
+        self.head_done = True
+        self.limit, self.phase = self.stall, "stall"
+        self._arm()
+        if self.streaming:
+            self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        if self.streaming:
+            self.buffered += len(body)
+            if self.buffered > _PAUSE_AT and not self.paused and self.transport is not None:
+                self.paused = True
+                self.transport.pause_reading()
+            self._wake()
+
+    def on_message_complete(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
+        self.complete = True
+        self._wake()
