@@ -5,18 +5,19 @@ caller's CPU is counted, ``time.process_time``, every thread of this process inc
 
 - raw ``httpx.Client`` posting the same body (the floor);
 - the bare ``Client`` (an alias without a policy table);
-- the ``Client`` with every policy of the alias table on: deadline, retry, breaker, a fallback,
-  the exact cache and a degraded answer. Every call asks something new, so every call is a cache
-  miss that is stored: the cache's full cost (key, lookup, write), never a free hit. Measured
-  with the cache in memory and in its default SQLite file;
+- the ``Client`` with every policy of the alias table on: deadline, retry, breaker, a rate limit
+  with ample budget, a fallback, the exact cache and a degraded answer. Every call asks something
+  new, so every call is a cache miss that is stored: the cache's full cost (key, lookup, write),
+  never a free hit. Measured with the cache in memory and in its default SQLite file;
 - the same client answering from its cache (every call a hit), for reference.
 
-Targets: every policy on <= 1.1x the bare client's CPU; the whole client <= 1.2x raw httpx.
-Rounds are short and many (400 calls x 15 by default) so drift on a shared machine hits every
-contender alike. Measured here (2026-12-02): every policy over an in-process provider adds ~35 µs a
-call (the cache's key, entry and route ~12 µs of it), but ~110 µs between real HTTP calls; why the
-same work costs more there is not pinned down yet.
-Run: .venv/bin/python benchmarks/bench_policies.py [--calls 400] [--rounds 15]
+Targets: every policy (cache in memory) <= 1.1x the bare client's CPU; the bare client <= 1.2x raw
+httpx. Rounds are short and many (400 calls x 15 by default) so drift on a shared machine hits every
+contender alike; each ratio is the median of the per-round ratios (both sides measured in the same
+round). The machine's load still moves CPU time, so ``--instructions N`` (default 100; 0 skips it)
+also counts the instructions of N calls of the contenders the targets compare, each in a child
+process under ``valgrind --tool=callgrind`` (the simulator outside it): a figure load does not move.
+Run: .venv/bin/python benchmarks/bench_policies.py [--calls 400] [--rounds 15] [--instructions 100]
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,63 +48,81 @@ POLICIES: dict[str, Any] = {
     "deadline": 8.0,
     "retry": {"attempts": 3, "base": 0.25, "cap": 8.0},
     "breaker": {"failures": 5, "window": 30.0, "cooldown": 15.0},
+    "rate_limit": {"rpm": 10_000_000, "tpm": 1_000_000_000},  # on, with room for every call
     "cache": {"ttl": 3600},
     "degraded": "Our assistant is busy right now; please try again in a minute.",
 }
+RAW, BARE = "raw httpx.Client", "bare Client"
+POLICY_MEMORY = "every policy, cache in memory (all misses)"
+POLICY_SQLITE = "every policy, cache in SQLite (all misses)"
+COUNTED = (RAW, BARE, POLICY_MEMORY)
+"""The contenders whose instructions are counted: the two targets compare them."""
+POLICY_TARGET, CLIENT_TARGET = 1.1, 1.2
+_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def _messages(n: int) -> list[dict[str, str]]:
     return [{"role": "system", "content": "You are terse."}, {"role": "user", "content": f"Question {n}?"}]
 
 
-def contenders(base: str, tmp: Path) -> dict[str, Callable[[], object]]:
-    counter = itertools.count()
-    raw = httpx.Client()
+class Contenders:
+    """Builds each contender on demand, so a callgrind child builds (and imports) only its own."""
 
-    def raw_httpx() -> object:
-        body = {"model": MODEL, "messages": _messages(next(counter))}
-        r = raw.post(f"{base}/v1/chat/completions", json=body)
-        r.raise_for_status()
-        return json.loads(r.content)["choices"][0]["message"]["content"]
+    def __init__(self, base: str, tmp: Path) -> None:
+        self.base, self.tmp = base, tmp
+        self.counter = itertools.count()
+        self.factories: dict[str, Callable[[], Callable[[], object]]] = {
+            RAW: self.raw_httpx,
+            BARE: lambda: self.chat(self.client(None), "default"),
+            "bare Client, timeout=8 (a deadline, no policy)": self.bare_with_deadline,
+            POLICY_MEMORY: lambda: self.chat(self.client("memory://"), "guarded"),
+            POLICY_SQLITE: lambda: self.chat(self.client(f"sqlite:///{self.tmp / 'cache.db'}"), "guarded"),
+            "every policy, answered from the cache": self.cache_hits,
+        }
 
-    def config(cache_url: str | None) -> steadyhand.Config:
-        return steadyhand.Config.model_validate(
+    def client(self, cache_url: str | None) -> steadyhand.Client:
+        config = steadyhand.Config.model_validate(
             {
-                "providers": {"sim": {"kind": "sim", "base_url": base}},
+                "providers": {"sim": {"kind": "sim", "base_url": self.base}},
                 "models": {"default": f"sim:{MODEL}", "guarded": {"target": f"sim:{MODEL}", **POLICIES}},
                 "cache_url": cache_url,
             }
         )
+        return steadyhand.Client(config)
 
-    bare = steadyhand.Client(config(None))
-    in_memory = steadyhand.Client(config("memory://"))
-    on_disk = steadyhand.Client(config(f"sqlite:///{tmp / 'cache.db'}"))
-    hits = steadyhand.Client(config("memory://"))
-    hits.chat(_messages(-1), model="guarded")
+    def chat(self, client: steadyhand.Client, model: str) -> Callable[[], object]:
+        def call() -> object:
+            return client.chat(_messages(next(self.counter)), model=model).text
 
-    def bare_client() -> object:
-        return bare.chat(_messages(next(counter))).text
+        return call
 
-    def bare_with_deadline() -> object:
-        return bare.chat(_messages(next(counter)), timeout=8.0).text
+    def raw_httpx(self) -> Callable[[], object]:
+        raw = httpx.Client()
 
-    def every_policy_memory() -> object:
-        return in_memory.chat(_messages(next(counter)), model="guarded").text
+        def call() -> object:
+            body = {"model": MODEL, "messages": _messages(next(self.counter))}
+            r = raw.post(f"{self.base}/v1/chat/completions", json=body)
+            r.raise_for_status()
+            return json.loads(r.content)["choices"][0]["message"]["content"]
 
-    def every_policy_sqlite() -> object:
-        return on_disk.chat(_messages(next(counter)), model="guarded").text
+        return call
 
-    def cache_hits() -> object:
-        return hits.chat(_messages(-1), model="guarded").text
+    def bare_with_deadline(self) -> Callable[[], object]:
+        client = self.client(None)
 
-    return {
-        "raw httpx.Client": raw_httpx,
-        "bare Client": bare_client,
-        "bare Client, timeout=8 (a deadline, no policy)": bare_with_deadline,
-        "every policy, cache in memory (all misses)": every_policy_memory,
-        "every policy, cache in SQLite (all misses)": every_policy_sqlite,
-        "every policy, answered from the cache": cache_hits,
-    }
+        def call() -> object:
+            return client.chat(_messages(next(self.counter)), timeout=8.0).text
+
+        return call
+
+    def cache_hits(self) -> Callable[[], object]:
+        client = self.client("memory://")
+        client.chat(_messages(-1), model="guarded")
+
+        def call() -> object:
+            return client.chat(_messages(-1), model="guarded").text
+
+        return call
 
 
 def measure(fn: Callable[[], object], calls: int) -> tuple[float, float]:
@@ -109,13 +133,54 @@ def measure(fn: Callable[[], object], calls: int) -> tuple[float, float]:
     return (time.process_time() - cpu0) / calls * 1e6, (time.perf_counter() - wall0) / calls * 1e6
 
 
+def child(base: str, name: str, calls: int) -> None:
+    """What runs under callgrind: warm up, then ``calls`` calls of one contender."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fn = Contenders(base, Path(tmp)).factories[name]()
+        for _ in range(20):
+            fn()
+        for _ in range(calls):
+            fn()
+
+
+def instructions(base: str, name: str, calls: int) -> float:
+    """Instructions per call of ``name``: a run of ``calls`` calls minus a run of none, over ``calls``."""
+
+    def counted(n: int) -> int:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+             "--child", name, "--base", base, "--calls", str(n)],
+            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+        found = _COLLECTED.search(done.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count in valgrind's output: {done.stderr[-500:]}")
+        return int(found.group(1))
+
+    return (counted(calls) - counted(0)) / calls
+
+
+def _verdict(ratio: float, target: float) -> str:
+    return f"{ratio:.3f}x (target <= {target}x: {'met' if ratio <= target else 'NOT met'})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--instructions", type=int, default=100, help="calls counted by callgrind; 0 skips")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:
+        child(args.base, args.child, args.calls)
+        return
+    if args.instructions and shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind): no instruction counts this run")
+        args.instructions = 0
     with sim_process() as base, tempfile.TemporaryDirectory() as tmp:
-        fns = contenders(base, Path(tmp))
+        built = Contenders(base, Path(tmp))
+        fns = {name: make() for name, make in built.factories.items()}
         for fn in fns.values():  # warm up connections, caches and lazy imports
             for _ in range(50):
                 fn()
@@ -126,26 +191,59 @@ def main() -> None:
                 c, w = measure(fn, args.calls)
                 cpu[name].append(c)
                 wall[name].append(w)
-    med = {name: statistics.median(values) for name, values in cpu.items()}
-    raw, bare = med["raw httpx.Client"], med["bare Client"]
+        counts = (
+            {name: instructions(base, name, args.instructions) for name in COUNTED}
+            if args.instructions
+            else {}
+        )
+
+    def ratio(name: str, over: str) -> float:
+        """The median of the per-round ratios: both sides measured in the same round."""
+        return statistics.median(a / b for a, b in zip(cpu[name], cpu[over], strict=True))
+
     rows = [
-        [name, med[name], statistics.median(wall[name]), med[name] / bare, med[name] / raw] for name in fns
+        [
+            name,
+            statistics.median(cpu[name]),
+            statistics.median(wall[name]),
+            ratio(name, BARE),
+            ratio(name, RAW),
+        ]
+        for name in fns
     ]
-    memory = med["every policy, cache in memory (all misses)"] / bare
-    sqlite = med["every policy, cache in SQLite (all misses)"] / bare
+    memory, sqlite, client = ratio(POLICY_MEMORY, BARE), ratio(POLICY_SQLITE, BARE), ratio(BARE, RAW)
+    targets = [
+        ["every policy (memory cache) vs bare Client, CPU", _verdict(memory, POLICY_TARGET)],
+        ["every policy (SQLite cache) vs bare Client, CPU", _verdict(sqlite, POLICY_TARGET)],
+        ["bare Client vs raw httpx, CPU", _verdict(client, CLIENT_TARGET)],
+    ]
+    if counts:
+        targets += [
+            ["every policy (memory cache) vs bare Client, instructions",
+             _verdict(counts[POLICY_MEMORY] / counts[BARE], POLICY_TARGET)],
+            ["bare Client vs raw httpx, instructions", _verdict(counts[BARE] / counts[RAW], CLIENT_TARGET)],
+        ]  # fmt: skip
     report(
         "bench_policies",
-        f"CPU per non-streamed call, median of {args.rounds} rounds x {args.calls} calls "
-        "(targets: every policy <= 1.1x the bare client; the client <= 1.2x raw httpx)",
+        f"CPU per non-streamed call, median of {args.rounds} rounds x {args.calls} calls; ratios are "
+        "medians of per-round ratios",
         ["caller", "CPU µs/call", "wall µs/call", "CPU vs bare Client", "CPU vs raw httpx"],
         rows,
         policies_memory_vs_bare=memory,
         policies_sqlite_vs_bare=sqlite,
-        client_vs_raw=bare / raw,
-        policies_target_met=memory <= 1.1,
-        policies_sqlite_target_met=sqlite <= 1.1,
-        client_target_met=bare / raw <= 1.2,
+        client_vs_raw=client,
+        policies_target_met=memory <= POLICY_TARGET,
+        policies_sqlite_target_met=sqlite <= POLICY_TARGET,
+        client_target_met=client <= CLIENT_TARGET,
+        instructions_per_call=counts,
     )
+    if counts:
+        print(f"\nInstructions per call (callgrind, {args.instructions} calls after 20 warm-up calls)")
+        for name in COUNTED:
+            print(f"  {name:<45} {counts[name]:>12,.0f}")
+    print("\nTargets")
+    for what, verdict in targets:
+        print(f"  {what:<58} {verdict}")
 
 
 if __name__ == "__main__":

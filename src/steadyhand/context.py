@@ -135,14 +135,28 @@ class CallContext:
         return left is not None and left <= 0
 
     def replace(self, **changes: Any) -> CallContext:
-        """A copy with ``changes`` (``attempt=2``, a tighter ``deadline``...)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` (``attempt=2``, a tighter ``deadline``...).
+
+        By hand rather than ``dataclasses.replace`` (which inspects the fields and runs the frozen
+        ``__init__``): a policy makes one copy per attempt, on every call."""
+        new = _new(CallContext)
+        for name in _FIELDS:
+            _set(new, name, getattr(self, name))
+        for name, value in changes.items():
+            if name not in _FIELD_SET:
+                raise TypeError(f"CallContext has no field {name!r}")
+            _set(new, name, value)
+        return new
 
     def note(self, key: str, value: Any) -> None:
         """Note ``key`` on the call's llm span; a no-op when the call is not traced."""
         if self.span is not None:
             self.span.note(key, value)
 
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(CallContext))
+_FIELD_SET = frozenset(_FIELDS)
+_new, _set = object.__new__, object.__setattr__  # how a frozen dataclass sets its fields
 
 NO_CONTEXT = CallContext()
 """The context of a call made directly on a provider: no deadline, no span."""

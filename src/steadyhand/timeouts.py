@@ -42,9 +42,12 @@ class Timeouts:
 
         if self.total is not None and self.total <= remaining:
             return self
-        return Timeouts(
-            connect=cap(self.connect),
-            first_token=None if self.first_token is None else min(self.first_token, remaining),
-            stall=cap(self.stall),
-            total=remaining,
-        )
+        # Every call with a deadline makes one: built without re-checking limits that are already valid
+        # (each is one of ours, or ``remaining``, which is positive).
+        first = None if self.first_token is None else min(self.first_token, remaining)
+        capped = object.__new__(Timeouts)
+        limits = (("connect", cap(self.connect)), ("first_token", first), ("stall", cap(self.stall)))
+        for name, value in limits:
+            object.__setattr__(capped, name, value)
+        object.__setattr__(capped, "total", remaining)
+        return capped

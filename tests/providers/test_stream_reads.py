@@ -17,7 +17,7 @@ from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http import HttpxTransport
 from steadyhand.providers.http_provider import HTTPProvider
 from steadyhand.providers.openai_chat import OpenAIChat
-from steadyhand.types import Message, ModelRequest
+from steadyhand.types import Chunk, Message, ModelRequest
 
 
 def _event(delta: dict[str, str], finish: str | None = None) -> str:
@@ -56,3 +56,31 @@ def test_a_malformed_first_event_raises_at_once() -> None:
 def test_a_whole_answer_in_one_read_is_every_chunk() -> None:
     body = _event({"content": "a"}) + _event({"content": "b"}) + _event({}, "stop") + "data: [DONE]\n\n"
     assert "".join(c.text for c in _provider(body.encode()).stream(REQUEST)) == "ab"
+
+
+def test_the_first_chunk_of_a_read_comes_out_before_the_rest_of_the_read_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Time to first token must not include decoding a whole answer that arrived in one read."""
+    events = [_event({"content": str(n)}) for n in range(50)] + [_event({}, "stop"), "data: [DONE]\n\n"]
+    provider = _provider("".join(events).encode())
+    decoded: list[bytes] = []
+    make_decoder = provider.wire.stream_decoder
+
+    def counting(request: ModelRequest) -> object:
+        decoder = make_decoder(request)
+        feed = decoder.feed
+
+        def feed_one(data: bytes) -> list[Chunk]:
+            decoded.append(data)
+            return feed(data)
+
+        decoder.feed = feed_one  # type: ignore[method-assign]
+        return decoder
+
+    monkeypatch.setattr(provider.wire, "stream_decoder", counting)
+    stream = provider.stream(REQUEST)
+    assert next(stream).text == "0"
+    assert len(decoded) == 1
+    assert "".join(c.text for c in stream) == "".join(str(n) for n in range(1, 50))
+    assert len(decoded) == len(events)

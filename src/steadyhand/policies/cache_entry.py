@@ -14,8 +14,12 @@ from dataclasses import dataclass
 import orjson
 
 from ..types import Chunk, ModelResponse, ToolCallDelta
+from .cache_keys import fields_of
 
 __all__ = ["Entry", "decode", "encode", "response_chunks"]
+
+_NOT_STORED = frozenset(name for name, field in ModelResponse.model_fields.items() if field.exclude)
+"""``route`` and ``degraded``: what the policies decided for one call, not part of the answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +38,20 @@ class Entry:
 
 
 def encode(entry: Entry) -> bytes:
+    """The entry as JSON. orjson writes the response's fields as they are (nested models through
+    :func:`~steadyhand.policies.cache_keys.fields_of`; the fields a dump leaves out, its route and
+    degraded flag, dropped): every cache miss stores one, and ``model_dump`` costs several times more."""
+    response = {k: v for k, v in entry.response.__dict__.items() if k not in _NOT_STORED}
     body = {
         "answered_by": entry.answered_by,
         "stored_at": entry.stored_at,
         "fresh_until": entry.fresh_until,
-        "response": entry.response.model_dump(mode="json", exclude_none=True),
+        "response": response,
         "chunks": None
         if entry.chunks is None
         else [c.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for c in entry.chunks],
     }
-    return orjson.dumps(body)
+    return orjson.dumps(body, default=fields_of)
 
 
 def decode(data: bytes | None) -> Entry | None:

@@ -16,6 +16,7 @@ I/O-free; the four call methods are thin drivers around them.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
@@ -24,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 from ..context import NO_CONTEXT, CallContext
 from ..errors import RateLimited
 from ..providers.base import Provider
-from ..providers.token_estimate import estimate_usage
+from ..providers.token_estimate import estimate_prompt_tokens
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
 from .driver import aclose_iterator, close_iterator
-from .limits import Admission, RateLimit
+from .limits import Admission, Caps, RateLimit
 from .state import SharedState
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def reservation_tokens(request: ModelRequest, limit: RateLimit) -> int:
     """What a call reserves: its estimated input plus its ``max_tokens`` per choice (or the default)."""
     if limit.tpm is None:
         return 0
-    prompt = estimate_usage(request, ()).input_tokens or 0
+    prompt = estimate_prompt_tokens(request)
     output = request.max_tokens if request.max_tokens is not None else limit.output_tokens
     return prompt + output * max(request.n or 1, 1)
 
@@ -92,6 +93,11 @@ class RateLimiter(WrapperProvider):
         """Wait for room when the wait fits in the deadline; False: refuse at once (the caller decides)."""
         self.provider_name = provider or inner.name
         self.model = model
+        self._caps: dict[str, Caps] = {}
+        # Reservation ids: unique across the processes sharing a window (the random prefix) without
+        # asking the OS for randomness on every call.
+        self._prefix = secrets.token_hex(6)
+        self._ids = itertools.count()
 
     # -- the decision (pure) --------------------------------------------------------------------------
 
@@ -127,18 +133,25 @@ class RateLimiter(WrapperProvider):
         parts = [f"{k} = {v}" for k, v in (("rpm", self.limit.rpm), ("tpm", self.limit.tpm)) if v is not None]
         return ", ".join(parts)
 
+    def _caps_for(self, traffic: str) -> Caps:
+        caps = self._caps.get(traffic)
+        if caps is None:
+            caps = self._caps[traffic] = self.limit.caps(traffic)
+        return caps
+
+    def _rid(self) -> str:
+        return f"{self._prefix}{next(self._ids):x}"
+
     def _reserve(self, rid: str, need: int, ctx: CallContext) -> Admission:
-        limit = self.limit
         return self.state.reserve(
-            self.key, rid, now=self.wall(), window=limit.window, caps=limit.caps(ctx.traffic), need=need,
-            traffic=ctx.traffic,
+            self.key, rid, now=self.wall(), window=self.limit.window, caps=self._caps_for(ctx.traffic),
+            need=need, traffic=ctx.traffic,
         )  # fmt: skip
 
     async def _areserve(self, rid: str, need: int, ctx: CallContext) -> Admission:
-        limit = self.limit
         return await self.state.areserve(
-            self.key, rid, now=self.wall(), window=limit.window, caps=limit.caps(ctx.traffic), need=need,
-            traffic=ctx.traffic,
+            self.key, rid, now=self.wall(), window=self.limit.window, caps=self._caps_for(ctx.traffic),
+            need=need, traffic=ctx.traffic,
         )  # fmt: skip
 
     @staticmethod
@@ -151,7 +164,7 @@ class RateLimiter(WrapperProvider):
     def _admit(self, request: ModelRequest, ctx: CallContext) -> str:
         need, waited = reservation_tokens(request, self.limit), 0.0
         while True:
-            rid = secrets.token_hex(8)
+            rid = self._rid()
             admission = self._reserve(rid, need, ctx)
             if admission.admitted or admission.source == "refused":
                 self._noted(ctx, admission, waited)
@@ -197,7 +210,7 @@ class RateLimiter(WrapperProvider):
     async def _aadmit(self, request: ModelRequest, ctx: CallContext) -> str:
         need, waited = reservation_tokens(request, self.limit), 0.0
         while True:
-            rid = secrets.token_hex(8)
+            rid = self._rid()
             admission = await self._areserve(rid, need, ctx)
             if admission.admitted or admission.source == "refused":
                 self._noted(ctx, admission, waited)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 from .._config import Target
-from ..context import CallContext
+from ..context import CallContext, OpenSpan
 from ..errors import (
     CircuitOpen,
     ConfigurationError,
@@ -47,11 +47,6 @@ __all__ = ["Balance", "Resilient", "resilient"]
 
 _SILENT = ProviderTimeout("probe", phase="first_token")
 _EPSILON = 1e-9  # float slack: a wait cut to fit exactly must still leave room for its attempt
-
-
-def _earliest(*deadlines: float | None) -> float | None:
-    known = [d for d in deadlines if d is not None]
-    return min(known) if known else None
 
 
 def _name(target: Target) -> str:
@@ -119,6 +114,9 @@ class Resilient(PolicyProvider):
         self.members = members or [(info.target, 1.0)]
         """The alias's own targets, balanced per attempt (one unless ``targets`` is given)."""
         self._providers: dict[tuple[bool, str], Provider] = {}
+        self._breakers: dict[Target, BreakerState] = {}  # by identity: members and chain keep theirs
+        self._counts_busy = balance == "least_busy" and len(self.members) > 1
+        """Only least_busy reads the in-flight counts: the others skip keeping them."""
         self._busy: dict[str, int] = {}
         self._busy_lock = threading.Lock()
         chain: list[tuple[Fallback | None, Target]] = [(None, info.target)]
@@ -186,30 +184,35 @@ class Resilient(PolicyProvider):
             return ready[0][0]
         return self.rng.choices([t for t, _ in ready], weights=[w for _, w in ready])[0]
 
-    def _in_flight(self, target: Target, change: int) -> None:
-        if self.balance != "least_busy" or len(self.members) == 1:
-            return  # only least_busy reads the counts
+    def _in_flight(self, name: str, change: int) -> None:
         with self._busy_lock:
-            name = _name(target)
             self._busy[name] = self._busy.get(name, 0) + change
 
     def _breaker(self, target: Target) -> BreakerState | None:
+        """The target's breaker, from the shared state once, then kept (the state keeps one per key)."""
         if self.breaker is None:
             return None
-        settings = self.breaker
-        key = f"steadyhand.breaker:{_name(target)}"
-        return self.info.state.breaker(key, settings)
+        breaker = self._breakers.get(target)
+        if breaker is None:
+            key = f"steadyhand.breaker:{_name(target)}"
+            breaker = self._breakers[target] = self.info.state.breaker(key, self.breaker)
+        return breaker
 
     def _attempt_deadline(self, index: int, start: float, deadline: float | None) -> float | None:
         limit = None if self.attempt_timeout is None else start + self.attempt_timeout
+        if deadline is None:
+            return limit
         takers = self._takers_after[index]
-        if self.reserve_for_fallbacks and deadline is not None and takers:
-            limit = _earliest(limit, start + (deadline - start) / (takers + 1))
-        return _earliest(limit, deadline)
+        if self.reserve_for_fallbacks and takers:
+            share = start + (deadline - start) / (takers + 1)
+            limit = share if limit is None else min(limit, share)
+        return deadline if limit is None else min(limit, deadline)
 
     def decide(self, request: ModelRequest, ctx: CallContext, *, now: float) -> Decisions:
-        wall_offset = self.wall() - now
-        deadline = _earliest(ctx.deadline, None if self.deadline is None else now + self.deadline)
+        wall_offset = 0.0 if ctx.span is None else self.wall() - now  # only attempt spans need it
+        deadline = ctx.deadline
+        if self.deadline is not None and (deadline is None or now + self.deadline < deadline):
+            deadline = now + self.deadline
         route = Route()
         clock = now
         last: ProviderError | None = None
@@ -246,6 +249,7 @@ class Resilient(PolicyProvider):
                         cut_by_deadline = True
                         break
                     continue
+                name = _name(target)
                 breaker = self._breaker(target)
                 state = None if breaker is None else breaker.admit(start)
                 if breaker is not None and state is None:
@@ -257,9 +261,9 @@ class Resilient(PolicyProvider):
                         provider=target.provider,
                         model=target.model,
                     )
-                    skipped = Step(_name(target), target.alias, "skipped", "CircuitOpen", breaker="open")
+                    skipped = Step(name, target.alias, "skipped", "CircuitOpen", breaker="open")
                     route.steps.append(skipped)
-                    skip.add(_name(target))
+                    skip.add(name)
                     continue
                 number += 1
                 sub = ctx.replace(
@@ -268,7 +272,9 @@ class Resilient(PolicyProvider):
                 first = self.info.target
                 same = (target.provider, target.model) == (first.provider, first.model)
                 asked = request if same else request.model_copy(update={"model": target.model})
-                self._in_flight(target, +1)
+                busy = self._counts_busy
+                if busy:
+                    self._in_flight(name, +1)
                 try:
                     outcome = yield Attempt(self._provider(index, target), asked, sub, wait=wait)
                 except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
@@ -276,24 +282,25 @@ class Resilient(PolicyProvider):
                         breaker.release()  # no verdict on the probe: let another one go
                     raise
                 finally:
-                    self._in_flight(target, -1)
+                    if busy:
+                        self._in_flight(name, -1)
                 clock = outcome.ended
                 error = outcome.error
                 if isinstance(error, RateLimited) and error.local:  # nothing was sent
                     number -= 1
                     if breaker is not None and state == "half_open":
                         breaker.release()
-                    route.steps.append(Step(_name(target), target.alias, "skipped", "RateLimited", wait=wait))
+                    route.steps.append(Step(name, target.alias, "skipped", "RateLimited", wait=wait))
                     last = error
                     if error.retry_after is None:
-                        skip.add(_name(target))
+                        skip.add(name)
                     else:
-                        not_before[_name(target)] = clock + error.retry_after
+                        not_before[name] = clock + error.retry_after
                     wait = 0.0
                     continue
                 made += 1
                 step = Step(
-                    _name(target),
+                    name,
                     target.alias,
                     "ok" if error is None else "error",
                     None if error is None else type(error).__name__,
@@ -303,7 +310,8 @@ class Resilient(PolicyProvider):
                     state,
                 )
                 route.steps.append(step)
-                self._span(ctx, step, outcome, number, wall_offset)
+                if ctx.span is not None:
+                    self._span(ctx.span, step, outcome, number, wall_offset)
                 if breaker is not None:
                     breaker.record(error, clock)
                 if error is None:
@@ -318,7 +326,7 @@ class Resilient(PolicyProvider):
                     self._finish(route, ctx, "error", now, clock, deadline)
                     raise error  # a bug, not a provider failure: no retry, no fallback
                 last = error
-                failed.add(_name(target))
+                failed.add(name)
                 left = None if deadline is None else deadline - clock - self.min_attempt
                 next_wait = self.retry.wait(error, made, self.rng, left=left)
                 if next_wait is None:
@@ -387,12 +395,10 @@ class Resilient(PolicyProvider):
             ctx.report.route = route
 
     @staticmethod
-    def _span(ctx: CallContext, step: Step, outcome: Outcome, number: int, wall_offset: float) -> None:
+    def _span(span: OpenSpan, step: Step, outcome: Outcome, number: int, wall_offset: float) -> None:
         """The attempt's own span under the llm span; never billed (no usage on it)."""
-        if ctx.span is None:
-            return
         provider, _, model = step.target.partition(":")
-        record = ctx.span.child(
+        record = span.child(
             f"attempt {number}",
             start_time=outcome.started + wall_offset,
             end_time=outcome.ended + wall_offset,
@@ -409,7 +415,7 @@ class Resilient(PolicyProvider):
             record.error_message = str(outcome.error)
             if step.status is not None:
                 record.attributes["http.status_code"] = step.status
-        ctx.span.emit(record)
+        span.emit(record)
 
 
 def resilient(

@@ -92,10 +92,12 @@ class OpenAIStreamDecoder:
     def _decode(self, events: list[SSEEvent]) -> list[Chunk]:
         chunks: list[Chunk] = []
         for event in events:
-            data = event.data
-            if self._done or not data.strip():
+            if self._done:
                 continue
-            if data.strip() == "[DONE]":
+            data = event.data.strip()
+            if not data:
+                continue
+            if data == "[DONE]":
                 self._done = True
                 continue
             try:
@@ -104,7 +106,7 @@ class OpenAIStreamDecoder:
                 obj = None
             if not isinstance(obj, dict):
                 raise UnexpectedProviderResponse(
-                    f"malformed stream event (not a JSON object): {data[:200]!r}",
+                    f"malformed stream event (not a JSON object): {event.data[:200]!r}",
                     provider=self._wire.provider_name,
                     model=self._model,
                 )
@@ -120,42 +122,53 @@ class OpenAIStreamDecoder:
             self._answered_by = str(obj["model"])
         rid, model = self._id, self._answered_by
         choices = obj.get("choices")
+        if isinstance(choices, list):
+            for i, choice in enumerate(choices):
+                if isinstance(choice, dict):
+                    chunk = self._choice(choice, i, rid, model)
+                    if chunk is not None:
+                        out.append(chunk)
         usage = obj.get("usage")
-        for i, choice in enumerate(choices if isinstance(choices, list) else ()):
-            if not isinstance(choice, dict):
-                continue
-            chunk = self._choice(choice, i, rid, model)
-            if chunk is not None:
-                out.append(chunk)
         if isinstance(usage, dict):
             out.append(Chunk(usage=openai_usage(usage), id=rid, model=model))
 
     def _choice(self, choice: dict[str, Any], i: int, rid: str | None, model: str | None) -> Chunk | None:
-        index = as_int(choice.get("index"))
-        index = i if index is None else index
+        index = choice.get("index")
+        if type(index) is not int:  # a float, a bool, absent: as_int decides
+            index = as_int(index)
+            index = i if index is None else index
         tool_calls = None
         if self._text_key is None:
             delta = choice.get("delta")
-            delta = delta if isinstance(delta, dict) else {}
+            if not isinstance(delta, dict):
+                delta = {}
             text = delta.get("content")
             refusal = delta.get("refusal")
-            if isinstance(refusal, str) and refusal:
+            if refusal and isinstance(refusal, str):
                 self._refused.add(index)
                 text = (text or "") + refusal
             raw_calls = delta.get("tool_calls")
-            if isinstance(raw_calls, list) and raw_calls:
+            if raw_calls and isinstance(raw_calls, list):
                 tool_calls = [_tool_delta(tc, j) for j, tc in enumerate(raw_calls) if isinstance(tc, dict)]
         else:
             text = choice.get(self._text_key)
-        text = text if isinstance(text, str) else ""
-        finish, raw_finish = openai_finish(choice.get("finish_reason"))
+        if not isinstance(text, str):
+            text = ""
+        raw = choice.get("finish_reason")
+        if raw is None:
+            if not text and not tool_calls:
+                return None
+            self._seen.add(index)
+            if text and index == 0:
+                self._partial.append(text)
+            if tool_calls is None:  # the usual delta: fewer fields to validate
+                return Chunk(index=index, text=text, id=rid, model=model)
+            return Chunk(index=index, text=text, tool_calls=tool_calls, id=rid, model=model)
+        finish, raw_finish = openai_finish(raw)
         if finish == "stop" and index in self._refused:
             finish = "refusal"
-        if not text and not tool_calls and finish is None:
-            return None
         self._seen.add(index)
-        if finish is not None:
-            self._finished.add(index)
+        self._finished.add(index)
         if text and index == 0:
             self._partial.append(text)
         return Chunk(

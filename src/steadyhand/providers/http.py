@@ -8,6 +8,7 @@ Time limits (:class:`Timeouts`) map onto httpx like this:
 - ``total`` is a deadline for the whole call: each read's limit is capped at the budget left when it
   starts, and the deadline is checked again after every piece of a streamed body.
 
+The clients this module builds ignore cookies (``Set-Cookie`` is not kept or sent back).
 httpx reads the body's read limit once, when the body starts, so a body read can overrun ``total`` by
 at most the time already spent on the body. No httpx exception leaves this module.
 """
@@ -31,6 +32,20 @@ from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, HTTPStream, Timeou
 __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
+
+
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: model APIs authenticate by header, and reading every response's
+    headers into the stdlib's cookie machinery is a measurable share of a call's CPU."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+def _client_without_cookies(client: httpx.Client | httpx.AsyncClient) -> None:
+    """Make a client this module built ignore ``Set-Cookie`` (httpx has no switch; its setter would
+    wrap the jar in a plain ``Cookies``, so the attribute is set directly)."""
+    client._cookies = _NoCookies()
 
 
 class _Clock(Clock):
@@ -89,7 +104,10 @@ class HttpxTransport:
     """
 
     def __init__(self, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(limits=_LIMITS, timeout=None)
+        if client is None:
+            client = httpx.Client(limits=_LIMITS, timeout=None)
+            _client_without_cookies(client)
+        self._client = client
 
     def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
         clock = _Clock(timeouts)
@@ -137,7 +155,10 @@ class AsyncHttpxTransport:
     """Asynchronous :class:`~steadyhand.providers.base.AsyncTransport` over one ``httpx.AsyncClient``."""
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
-        self._client = client or httpx.AsyncClient(limits=_LIMITS, timeout=None)
+        if client is None:
+            client = httpx.AsyncClient(limits=_LIMITS, timeout=None)
+            _client_without_cookies(client)
+        self._client = client
 
     async def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
         clock = _Clock(timeouts)

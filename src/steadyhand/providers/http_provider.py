@@ -83,29 +83,34 @@ class _StreamState:
         """The mapped error for a stream the provider refused with an error status."""
         return self.driver.wire.map_error(status_code, headers, body, self.request.model)
 
-    def feed(self, data: bytes) -> list[Chunk]:
-        """Decode ``data`` event by event, so the chunks before a bad event are never lost.
+    def feed(self, data: bytes) -> Iterator[Chunk]:
+        """Decode ``data`` event by event, yielding each event's chunks as soon as they are decoded.
 
-        One read may carry many events (aiohttp hands over whatever is buffered; a server may write a
-        whole answer at once). A decoder raises at the first bad event, dropping what it decoded of
-        that read, so each event goes in alone; the error is held until the chunks before it are
-        out, and raised by the next ``feed`` or ``close``.
+        One read may carry many events (a transport hands over whatever is buffered; a server may write a
+        whole answer at once): yielding per event keeps the first token from waiting for the decode of
+        the whole read, and the chunks before a bad event are never lost. A decoder raises at the first
+        bad event; once chunks of this read are out, the error is held and raised by the next ``feed``
+        or ``close``.
         """
         if self.held is not None:
             raise self.held
-        chunks: list[Chunk] = []
-        *events, rest = data.split(b"\n\n")
-        try:
-            for event in events:
-                chunks.extend(self.decoder.feed(event + b"\n\n"))
-            if rest:
-                chunks.extend(self.decoder.feed(rest))
-        except Exception as exc:
-            if not chunks:
-                raise
-            self.held = exc
-        self._seen(chunks)
-        return chunks
+        yielded = False
+        *whole, rest = data.split(b"\n\n")
+        events = [event + b"\n\n" for event in whole]
+        if rest:
+            events.append(rest)
+        for event in events:
+            try:
+                chunks = self.decoder.feed(event)
+            except Exception as exc:
+                if not yielded:
+                    raise
+                self.held = exc
+                return
+            self._seen(chunks)
+            for chunk in chunks:
+                yielded = True
+                yield chunk
 
     def _seen(self, chunks: list[Chunk]) -> None:
         self.text.extend(c.text for c in chunks if c.text and c.index == 0)

@@ -155,12 +155,32 @@ class _StreamEncoder:
             self.base["system_fingerprint"] = system_fingerprint
         self.include_usage = include_usage
         self.usage: Usage | None = None
+        self._head = self._tail = b""
 
     def _doc(self, choice: dict[str, Any]) -> dict[str, Any]:
         doc = {**self.base, "choices": [choice]}
         if self.include_usage:
             doc["usage"] = None
         return doc
+
+    def feed(self, chunk: Chunk) -> list[dict[str, Any]]:
+        """The chunk documents this ``Chunk`` makes (none, one, or several)."""
+        return [self._doc(choice) for choice in self._choices(chunk)]
+
+    def feed_sse(self, chunk: Chunk) -> bytes:
+        """``feed`` as its ``data:`` events: the bytes ``sse_data`` writes for each document, with the
+        envelope (id, object, created, model) encoded once per stream instead of once per event."""
+        choices = self._choices(chunk)
+        if not choices:
+            return b""
+        if not self._head:
+            self._head = b"data: " + json_bytes(self.base)[:-1] + b',"choices":['
+            self._tail = b"]" + (b',"usage":null' if self.include_usage else b"") + b"}\n\n"
+        head, tail = self._head, self._tail
+        return b"".join([head + json_bytes(choice) + tail for choice in choices])
+
+    def _choices(self, chunk: Chunk) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
     def close(self) -> list[dict[str, Any]]:
         """The usage chunk (``choices: []``) when ``include_usage``; ``[DONE]`` is the caller's."""
@@ -181,7 +201,7 @@ class ChatStreamEncoder(_StreamEncoder):
         super().__init__(**kwargs)
         self._started: set[int] = set()
 
-    def feed(self, chunk: Chunk) -> list[dict[str, Any]]:
+    def _choices(self, chunk: Chunk) -> list[dict[str, Any]]:
         out = []
         i = chunk.index
         if i not in self._started:
@@ -203,8 +223,9 @@ class ChatStreamEncoder(_StreamEncoder):
             self.usage = chunk.usage
         return out
 
-    def _choice(self, index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return self._doc({"index": index, "delta": delta, "logprobs": None, "finish_reason": finish})
+    @staticmethod
+    def _choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
 
 class CompletionStreamEncoder(_StreamEncoder):
@@ -212,7 +233,7 @@ class CompletionStreamEncoder(_StreamEncoder):
 
     object_name = "text_completion"
 
-    def feed(self, chunk: Chunk) -> list[dict[str, Any]]:
+    def _choices(self, chunk: Chunk) -> list[dict[str, Any]]:
         out = []
         if chunk.text:
             out.append(self._text(chunk.index, chunk.text, None))
@@ -223,8 +244,9 @@ class CompletionStreamEncoder(_StreamEncoder):
             self.usage = chunk.usage
         return out
 
-    def _text(self, index: int, text: str, finish: str | None) -> dict[str, Any]:
-        return self._doc({"text": text, "index": index, "logprobs": None, "finish_reason": finish})
+    @staticmethod
+    def _text(index: int, text: str, finish: str | None) -> dict[str, Any]:
+        return {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
 
     def _usage(self, usage: Usage) -> dict[str, Any]:
         return completion_usage(usage)

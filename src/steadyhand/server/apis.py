@@ -79,7 +79,7 @@ class _OpenAIWriter(StreamWriter):
         self.encoder = encoder
 
     def feed(self, chunk: Chunk) -> bytes:
-        return b"".join(openai_out.sse_data(doc) for doc in self.encoder.feed(chunk))
+        return self.encoder.feed_sse(chunk)
 
     def close(self) -> bytes:
         return b"".join(openai_out.sse_data(doc) for doc in self.encoder.close()) + openai_out.SSE_DONE

@@ -288,9 +288,10 @@ class Gateway:
         model = m.model(ex.model)
         route = ex.request.path
         elapsed = time.perf_counter() - ex.request.received
-        m.of(m.requests, route, model, str(ex.status)).inc()
-        m.of(m.latency, route, model).observe(elapsed)
-        m.of(m.overhead, route).observe(ex.overhead_ms() / 1000.0)
+        series = m.request_series(route, model, ex.status)
+        series.requests.inc()
+        series.latency.observe(elapsed)
+        series.overhead.observe(ex.overhead_ms() / 1000.0)
         if ex.first_byte is not None:
             m.of(m.ttft, route, model).observe(ex.first_byte - ex.request.received)
         if ex.error is not None or ex.status >= 400:
@@ -318,29 +319,29 @@ class Gateway:
     def _observe_route(self, model: str, decision: Any) -> None:
         if decision is None:
             return
-        steps = decision.get("steps", []) if isinstance(decision, dict) else [
-            {"alias": s.alias, "outcome": s.outcome, "target": s.target, "breaker": s.breaker}
-            for s in decision.steps
-        ]  # fmt: skip
+        if isinstance(decision, dict):  # a stream's route, as its span carries it
+            steps = [
+                (s.get("alias"), s.get("outcome"), s.get("target"), s.get("breaker"))
+                for s in decision.get("steps", [])
+            ]
+            hit = decision.get("cache_hit")
+        else:
+            steps = [(s.alias, s.outcome, s.target, s.breaker) for s in decision.steps]
+            hit = getattr(decision, "cache_hit", False)
         m = self.metrics
-        for step in steps:  # targets come from the configuration: a bounded label
-            if step.get("breaker") is not None and step.get("target") in self._targets:
-                m.of(m.breaker_open, step["target"]).set(1 if step["breaker"] == "open" else 0)
-        attempts = [s for s in steps if s.get("outcome") != "skipped"]
+        for _, _, target, breaker in steps:  # targets come from the configuration: a bounded label
+            if breaker is not None and target in self._targets:
+                m.of(m.breaker_open, target).set(1 if breaker == "open" else 0)
+        attempts = [(alias, outcome) for alias, outcome, _, _ in steps if outcome != "skipped"]
         if not attempts:
             return
-        first_alias = attempts[0].get("alias")
-        retries = sum(
-            1 for a, b in zip(attempts, attempts[1:], strict=False) if a.get("alias") == b.get("alias")
-        )
-        if retries:
-            m.of(m.retries, model).inc(retries)
-        answered = attempts[-1]
-        if answered.get("outcome") == "ok" and answered.get("alias") != first_alias:
-            m.of(m.fallbacks, model).inc()
-        hit = (
-            decision.get("cache_hit") if isinstance(decision, dict) else getattr(decision, "cache_hit", False)
-        )
+        if len(attempts) > 1:
+            retries = sum(1 for a, b in zip(attempts, attempts[1:], strict=False) if a[0] == b[0])
+            if retries:
+                m.of(m.retries, model).inc(retries)
+            alias, outcome = attempts[-1]
+            if outcome == "ok" and alias != attempts[0][0]:
+                m.of(m.fallbacks, model).inc()
         if hit:
             m.of(m.cache_hits, model).inc()
 

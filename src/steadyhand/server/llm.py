@@ -238,8 +238,10 @@ async def _stream(
         out.start(200, [*SSE, *ex.headers()], writer.feed(first))
         try:
             async for chunk in chunks:
-                _track(ex, chunk)
-                await out.write(writer.feed(chunk))
+                if chunk.usage is not None:
+                    ex.usage = chunk.usage
+                if out.push(writer.feed(chunk)):
+                    await out.drain()
         except asyncio.CancelledError:
             ex.error = "ClientDisconnected"
             raise

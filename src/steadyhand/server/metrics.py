@@ -8,15 +8,24 @@ a label, so junk traffic cannot grow the series without bound.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "Metrics", "RequestSeries"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 _SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class RequestSeries(NamedTuple):
+    """The labelled children every request of one (route, model, status) feeds (the others, such as
+    TTFT and tokens, appear only once a request has them)."""
+
+    requests: Any
+    latency: Any
+    overhead: Any
 
 
 class Metrics:
@@ -25,6 +34,7 @@ class Metrics:
     def __init__(self, known: Collection[str] = ()) -> None:
         self.known = frozenset(known)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._series: dict[tuple[str, str, int], RequestSeries] = {}
         self.registry = r = CollectorRegistry()
         self.requests = Counter(
             "steadyhand_gateway_requests", "Requests answered, by route, model and status.",
@@ -84,6 +94,18 @@ class Metrics:
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
+
+    def request_series(self, route: str, model: str, status: int) -> RequestSeries:
+        """The children every answered request touches, looked up once per (route, model, status)."""
+        key = (route, model, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = RequestSeries(
+                self.of(self.requests, route, model, str(status)),
+                self.of(self.latency, route, model),
+                self.of(self.overhead, route),
+            )
+        return series
 
     def model(self, name: str | None) -> str:
         """The label for a model name: itself when configured, else ``other``."""

@@ -23,6 +23,7 @@ from ..providers._inbound_check import MAX_BODY_BYTES
 from .actions import Action, Hang, Plain, Reset, Stream
 from .faults import ErrorSpec, Provider
 from .http import LAST_CHUNK
+from .parsing import RequestParsing
 from .recording import Recorder
 from .router import Router, Unparsed
 from .workers import Workers
@@ -117,7 +118,7 @@ class _Core:
         return data.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(RequestParsing, asyncio.Protocol):
     """One keep-alive connection; requests are answered in order, one at a time.
 
     Timers run only while the connection waits for the client: ``read_timeout`` from the first byte
@@ -126,7 +127,7 @@ class _Connection(asyncio.Protocol):
     """
 
     def __init__(self, core: _Core) -> None:
-        self.core = core
+        self.core: _Core = core
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: list[_Request] = []
@@ -162,15 +163,6 @@ class _Connection(asyncio.Protocol):
         self.transport = None
 
     # timers
-    def _arm(self, delay: float, callback: Any) -> None:
-        self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(delay, callback)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
     def _idle_expired(self) -> None:
         if self.transport is not None and not self.busy and not self.queue:
             self.transport.close()
@@ -217,29 +209,6 @@ class _Connection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._size += len(name) + len(value)
-        if self._size > self.core.limits.max_header_bytes:
-            if not self._refused:
-                self._refuse(431)
-            return
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        self._size = 0
-        length = self._headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.core.limits.max_body_bytes and not self._refused:
-            self._refuse(413)
-
-    def on_body(self, body: bytes) -> None:
-        if self._refused:
-            return
-        self._size += len(body)
-        if self._size > self.core.limits.max_body_bytes:
-            self._refuse(413)
-            return
-        self._body.append(body)
 
     def on_message_complete(self) -> None:
         if self._refused:
