@@ -4,11 +4,13 @@ the machine's load does not move, for comparing two versions of the hot path on 
 Run: ``.venv/bin/python benchmarks/bench_redaction_instructions.py [--calls 500] [--spans chat_app ...]``.
 Prints a table and writes ``benchmarks/results/bench_redaction_instructions.json``. For each span the
 client really produces (``tests/tracing/fixtures/client_spans.json``) and each operation, a child
-interpreter runs the operation ``--calls`` times under callgrind, and once more with none; the
-difference divided by the calls is the cost of one (``PYTHONHASHSEED=0``, so both runs start alike).
-Operations: ``Redactor.may_find`` over the span's redactable JSON (the pre-check alone), and
-``redacted_line`` (what ``record()`` does to a span besides pricing and the spool write) with
-redaction on and off. Needs ``valgrind`` on the PATH.
+interpreter runs the operation ``--calls`` times under callgrind, collecting only inside
+``sys.call_tracing`` (which runs the timed loop and nothing else): the interpreter's start, the
+imports and the span copies are not counted, so one run per operation suffices
+(``PYTHONHASHSEED=0``). Operations: ``Redactor.may_find`` over the span's redactable JSON (the
+pre-check alone), ``redacted_line`` (what ``record()`` does to a span besides pricing and the spool
+write) with redaction on and off, and ``Tracer.record()`` itself (spool on, a no-op store; the writer
+thread's instructions are not counted). Needs ``valgrind`` on the PATH.
 """
 
 from __future__ import annotations
@@ -26,41 +28,57 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
 
 _CHILD = """
-import copy, sys
+import copy, pathlib, sys, tempfile
 sys.path.insert(0, {bench!r})
 from record_client_spans import load_spans
-from steadyhand.tracing import Redactor
+from steadyhand.tracing import Redactor, Tracer
 from steadyhand.tracing._serialize import _REDACTED, encode, redacted_line
-op, name, n, copies = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+op, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 base = load_spans()[name]
 redactor = Redactor()
 body = encode({{k: v for k in _REDACTED if (v := getattr(base, k)) is not None}})
-spans = [copy.deepcopy(base) for _ in range(copies if op != "may_find" else 0)]
-if op == "may_find":
-    for _ in range(n + 1):
-        redactor.may_find(body)
-else:
-    r = redactor if op == "line, redaction on" else None
-    for s in spans[: n + 1]:
-        redacted_line(s, r)
+spans = [copy.deepcopy(base) for _ in range(n if op != "may_find" else 0)]
+class NullStore:
+    def write_spans(self, spans):
+        return len(spans)
+def run():
+    if op == "may_find":
+        for _ in range(n):
+            redactor.may_find(body)
+    elif op == "record()":
+        for s in spans:
+            tracer.record(s)
+    else:
+        r = redactor if op == "line, redaction on" else None
+        for s in spans:
+            redacted_line(s, r)
+with tempfile.TemporaryDirectory() as tmp:
+    tracer = Tracer(NullStore(), spool_dir=pathlib.Path(tmp), exit_timeout=None)
+    for s in [copy.deepcopy(base) for _ in range(50)]:  # warm up: regex and price caches, the spool file
+        tracer.record(s)
+        redacted_line(copy.deepcopy(base), redactor)
+    sys.call_tracing(run, ())
+    tracer.close()
 """
-OPERATIONS = ("may_find", "line, redaction on", "line, redaction off")
+OPERATIONS = ("may_find", "line, redaction on", "line, redaction off", "record()")
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _instructions(code: str, op: str, span: str, n: int, copies: int) -> int:
+def per_call(code: str, op: str, span: str, n: int) -> float:
+    """Instructions of one call: those counted inside ``sys.call_tracing`` (the loop of ``n``), over ``n``."""
     done = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
+            "--collect-atstart=no",
+            "--toggle-collect=sys_call_tracing",
             sys.executable,
             "-c",
             code,
             op,
             span,
             str(n),
-            str(copies),
         ],
         capture_output=True,
         text=True,
@@ -68,15 +86,9 @@ def _instructions(code: str, op: str, span: str, n: int, copies: int) -> int:
         env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     found = _COLLECTED.search(done.stderr)
-    if found is None:
+    if found is None or int(found.group(1)) == 0:
         raise RuntimeError(f"no instruction count in valgrind's output: {done.stderr[-500:]}")
-    return int(found.group(1))
-
-
-def per_call(code: str, op: str, span: str, n: int) -> float:
-    """Instructions of one call: (n + 1 calls) - (1 call), over n; both runs make the same n + 1 deep
-    copies of the span (``redacted_line`` redacts in place, so each call gets a fresh one)."""
-    return (_instructions(code, op, span, n, n + 1) - _instructions(code, op, span, 0, n + 1)) / n
+    return int(found.group(1)) / n
 
 
 def main() -> None:

@@ -222,3 +222,19 @@ def test_a_number_right_after_a_key_is_passed_over_but_the_same_digits_in_a_stri
             encoded = json.dumps(value, separators=separators)
             assert r.may_find(encoded.encode()), encoded
             assert r.redact_value(value, field="request")[0] != value, encoded
+
+
+def test_a_token_name_next_to_token_counts_is_still_found() -> None:
+    """The token scan runs over text where ``tokens`` was rewritten (so token counts are no prefix hits):
+    a secret name ending in ``token`` glued to, or right after, ``tokens`` must still be found."""
+    r = Redactor()
+    for text in (
+        "tokens_token: zz9yy8xx7",
+        "max_tokens_token=zz9yy8xx7",
+        "prompt_tokens token: zz9yy8xx7",
+        "TOKENS_TOKEN=zz9yy8xx7",
+    ):
+        assert r.redact_text(text) != text, text
+        assert r.may_find(json.dumps({"prompt_tokens": 3, "c": text}).encode()), text
+    usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7, "reasoning_tokens": 0}
+    assert not r.may_find(json.dumps({"usage": usage, "c": "counted in tokens: 7"}).encode())

@@ -69,19 +69,23 @@ regex per word, each starting with a literal, so each is one fast scan and a hit
 by their length, several times faster than a scan), their regex run only when they are there."""
 _TOKEN = re.compile(rb"token" + _TAIL)
 """Searched in text where ``tokens`` (token counts: every usage block names a dozen) was made
-``tokenz``: neither can start a match, and each would be one more restart of the scan."""
+``tokns``: ``tokens`` cannot start a match (``s`` is no part of the tail), but each would be a hit of
+the ``token`` prefix, tried against the whole tail (about 1,000 instructions each); ``tokns`` holds no
+``token``, and the replacement cannot make one."""
 _SCHEMES = (
     (b"bearer", re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")),
     (b"basic", re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")),
 )
 _URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
 _MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
-_CANDIDATES = (re.compile(rb"000(?:0{7}|-000|(?:-{0,2}0){10})"), re.compile(rb"0--?0(?:-{0,2}0){10}"))
+_CANDIDATES = (re.compile(rb"000(?:0{7}|-000|(?:-{0,2}+0){10})"), re.compile(rb"0--?+0(?:-{0,2}+0){10}"))
 """In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
 these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
 any two whose first group has three digits or more (cards); a card whose first group has one or two
 digits holds the second from its last digit of that group on. Each starts with a literal, so each is
-one fast scan; one regex with the alternatives would try every digit."""
+one fast scan; one regex with the alternatives would try every digit. The separators are taken
+possessively (``-`` and ``0`` are disjoint, so no match is lost): a date in a model name
+(``gpt-4o-2024-08-06``, in every span several times) then fails without backtracking."""
 _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 """Anchors and lookarounds: a pattern holding one may match differently inside the JSON text."""
 
@@ -141,10 +145,10 @@ as the scans cost C on a span this size."""
 def _secret(data: bytes) -> bool:
     if (
         _k(data)
-        or _a(data)
+        or (b"A" in data and _a(data))  # a one-byte search (memchr) is cheaper than a regex's scan
         or _gh(data)
-        or _xox(data)
-        or _jwt(data)
+        or (b"x" in data and _xox(data))
+        or (b"J" in data and _jwt(data))
         or b"github_pat_" in data
         or b"PRIVATE KEY-----" in data
         or (b"@" in data and _URL.search(data))  # user:password@ in a URL
@@ -161,7 +165,7 @@ def _secret(data: bytes) -> bool:
         or (_cookie_w in low and _cookie_s(low))
         or (_bearer_w in low and _bearer_s(low))
         or (_basic_w in low and _basic_s(low))
-        or _token(low.replace(b"tokens", b"tokenz") if b"tokens" in low else low)
+        or _token(low.replace(b"tokens", b"tokns") if b"tokens" in low else low)
     )
 
 
