@@ -140,12 +140,15 @@ class CallContext:
 
         By hand rather than ``dataclasses.replace`` (which inspects the fields and runs the frozen
         ``__init__``): a policy makes one copy per attempt, on every call."""
-        for name in changes:
-            if name not in _FIELD_SET:
+        values = list(_values(self))
+        for name, value in changes.items():
+            index = _INDEX.get(name)
+            if index is None:
                 raise TypeError(f"CallContext has no field {name!r}")
+            values[index] = value
         new = _new(CallContext)
-        for name, value in zip(_FIELDS, _values(self), strict=True):
-            _set(new, name, changes.get(name, value))
+        for slot, value in zip(_SLOTS, values, strict=True):
+            slot.__set__(new, value)
         return new
 
     def note(self, key: str, value: Any) -> None:
@@ -155,8 +158,9 @@ class CallContext:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(CallContext))
-_FIELD_SET = frozenset(_FIELDS)
-_new, _set = object.__new__, object.__setattr__  # how a frozen dataclass sets its fields
+_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+_SLOTS = tuple(getattr(CallContext, name) for name in _FIELDS)  # set directly: frozen refuses setattr
+_new = object.__new__
 _values = operator.attrgetter(*_FIELDS)  # every field in one C call
 
 NO_CONTEXT = CallContext()

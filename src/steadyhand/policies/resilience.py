@@ -168,8 +168,6 @@ class Resilient(PolicyProvider):
         remain; then by weight (``weighted``) or fewest calls in flight (``least_busy``)."""
         if len(group) == 1:
             target = group[0][0]
-            if not skip and not not_before:  # the first pick of a call: nothing ruled out yet
-                return target
             name = _name(target)
             return None if name in skip or not_before.get(name, start) > start else target
         ready = [
@@ -241,7 +239,11 @@ class Resilient(PolicyProvider):
                 if deadline is not None and deadline - start < self.min_attempt - _EPSILON:
                     cut_by_deadline = True
                     break
-                target = self._pick(group, skip, failed, not_before, start)
+                target: Target | None
+                if len(group) == 1 and not skip and not not_before:  # the usual first pick: no call
+                    target = group[0][0]
+                else:
+                    target = self._pick(group, skip, failed, not_before, start)
                 if target is None:
                     waiting = [t for n, t in not_before.items() if n not in skip]
                     if not waiting:
@@ -306,7 +308,7 @@ class Resilient(PolicyProvider):
                     target.alias,
                     "ok" if error is None else "error",
                     None if error is None else type(error).__name__,
-                    getattr(error, "status_code", None),
+                    None if error is None else getattr(error, "status_code", None),
                     wait,
                     outcome.ended - outcome.started,
                     state,
