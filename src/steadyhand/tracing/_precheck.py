@@ -71,7 +71,8 @@ _TOKEN = re.compile(rb"token" + _TAIL)
 """Searched in text where ``tokens`` (token counts: every usage block names a dozen) was made
 ``tokns``: ``tokens`` cannot start a match (``s`` is no part of the tail), but each would be a hit of
 the ``token`` prefix, tried against the whole tail (about 1,000 instructions each); ``tokns`` holds no
-``token``, and the replacement cannot make one."""
+``token``, and the replacement cannot make one. When every ``token`` is a ``tokens`` (equal counts:
+the usual span) nothing can match, and neither the copy nor the scan is made."""
 _SCHEMES = (
     (b"bearer", re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")),
     (b"basic", re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")),
@@ -165,7 +166,7 @@ def _secret(data: bytes) -> bool:
         or (_cookie_w in low and _cookie_s(low))
         or (_bearer_w in low and _bearer_s(low))
         or (_basic_w in low and _basic_s(low))
-        or _token(low.replace(b"tokens", b"tokns") if b"tokens" in low else low)
+        or (low.count(b"token") > low.count(b"tokens") and _token(low.replace(b"tokens", b"tokns")))
     )
 
 
