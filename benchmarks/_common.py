@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,25 @@ def report(
 
 def _fmt(v: Any) -> str:
     return f"{v:,.3f}" if isinstance(v, float) else str(v)
+
+
+async def concurrent_calls(
+    call: Callable[[], Awaitable[Any]], concurrency: int, calls: int
+) -> tuple[float, float]:
+    """(calls/s, CPU ms per call) for ``calls`` calls made by ``concurrency`` tasks; a ``flush`` attribute
+    on ``call`` (a tracer's) is waited for inside the measurement."""
+    left = calls
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await call()
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    flush = getattr(call, "flush", None)
+    if flush is not None:
+        assert flush()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return calls / wall, cpu / calls * 1000

@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import httpx
 import openai
 
 import steadyhand
-from _common import report
+from _common import concurrent_calls, report
 from _upstream import MODEL, nginx_upstream
 from steadyhand.tracing import SpanRecord, Tracer
 
@@ -133,25 +132,6 @@ class Contenders:
             await close()
 
 
-async def _run(call: Call, concurrency: int, calls: int) -> tuple[float, float]:
-    """(calls/s, CPU ms per call) for ``calls`` calls made by ``concurrency`` tasks."""
-    left = calls
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await call()
-
-    cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    flush = getattr(call, "flush", None)
-    if flush is not None:
-        assert flush()
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return calls / wall, cpu / calls * 1000
-
-
 async def bench(
     base: str, calls: int, rounds: int
 ) -> dict[tuple[str, int], list[tuple[float, float, float]]]:
@@ -161,12 +141,12 @@ async def bench(
     try:
         for name, call in table.items():  # warm up: connections, imports, caches
             assert await call(), name
-            await _run(call, 8, 50)
+            await concurrent_calls(call, 8, 50)
         for r in range(rounds):
             for concurrency in CONCURRENCY:
                 n = max(calls // 4, 100) if concurrency == 1 else calls
                 for name, call in table.items():
-                    rate, cpu_ms = await _run(call, concurrency, n)
+                    rate, cpu_ms = await concurrent_calls(call, concurrency, n)
                     load = os.getloadavg()[0]
                     results.setdefault((name, concurrency), []).append((rate, cpu_ms, load))
             print(f"round {r + 1}/{rounds} done (load {os.getloadavg()[0]:.2f})", flush=True)

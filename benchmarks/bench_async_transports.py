@@ -21,11 +21,10 @@ import asyncio
 import json
 import os
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _common import report
+from _common import concurrent_calls, report
 from _upstream import MODEL, nginx_upstream
 from steadyhand import Timeouts
 from steadyhand.providers import AsyncTransport, HTTPRequest
@@ -58,21 +57,6 @@ def _calls(transport: AsyncTransport, json_url: str, sse_url: str) -> dict[str, 
     return {"send": send, "stream": stream}
 
 
-async def _run(call: Call, concurrency: int, calls: int) -> tuple[float, float]:
-    """(calls/s, CPU ms per call)."""
-    left = calls
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await call()
-
-    cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return calls / (time.perf_counter() - wall), (time.process_time() - cpu) / calls * 1000
-
-
 async def bench(
     args: argparse.Namespace, json_url: str, sse_url: str
 ) -> dict[tuple[str, str, int], list[Any]]:
@@ -84,7 +68,7 @@ async def bench(
         for calls in table.values():  # warm up: connections, imports
             for mode in modes:
                 assert await calls[mode]()
-                await _run(calls[mode], 8, 50)
+                await concurrent_calls(calls[mode], 8, 50)
         for _ in range(args.rounds):
             for mode in modes:
                 for concurrency in CONCURRENCY:
@@ -92,7 +76,7 @@ async def bench(
                         n = args.calls // 4 if concurrency == 1 else args.calls
                         if mode == "stream":
                             n //= 4
-                        rate, cpu_ms = await _run(calls[mode], concurrency, max(n, 20))
+                        rate, cpu_ms = await concurrent_calls(calls[mode], concurrency, max(n, 20))
                         results.setdefault((mode, kind, concurrency), []).append((rate, cpu_ms))
     finally:
         for t in transports.values():

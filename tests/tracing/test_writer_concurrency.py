@@ -83,3 +83,44 @@ def test_an_item_queued_for_a_line_already_read_from_the_spool_is_skipped(tmp_pa
     got, end, count = writer._next_batch()
     assert [s.name for s in got] == ["s3"] and count == 1 and end == spool.end
     spool.close(remove=True)
+
+
+class OverlapStore(MemoryStore):
+    """Takes two writes at once (as ``Store`` on PostgreSQL says); its first write waits for ``gate``."""
+
+    concurrent_writes = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.second_stored = threading.Event()
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        with self.lock:
+            self.calls += 1
+            first = self.calls == 1
+        if first:
+            self.gate.wait(30)
+        with self.lock:
+            n = super().write_spans(spans)
+        if not first:
+            self.second_stored.set()
+        return n
+
+
+def test_the_next_batch_is_written_while_one_commits_and_delivery_advances_in_order(tmp_path: Path) -> None:
+    store = OverlapStore()
+    tracer = Tracer(
+        store, spool_dir=tmp_path / "spool", batch_size=10, flush_interval=0.01, exit_timeout=None
+    )
+    for i in range(20):
+        tracer.record(SpanRecord(name=f"s{i}"))
+    assert store.second_stored.wait(10), "the second batch waited for the first"
+    assert not tracer.flush(0.2)  # stored, but not delivered before the batch ahead of it
+    assert tracer.stats().written == 0
+    store.gate.set()
+    assert tracer.flush(10)
+    assert tracer.stats().written == 20 and len(store.spans) == 20
+    assert tracer.close(10)

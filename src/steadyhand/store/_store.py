@@ -88,6 +88,13 @@ class Store:
         """``sqlite`` or ``postgresql``."""
         return self._engine.dialect.name
 
+    @property
+    def concurrent_writes(self) -> int:
+        """How many ``write_spans`` calls the tracer's writer may run at once: 2 on PostgreSQL (one
+        batch is sent while the server commits the last, each on its own connection), 1 on SQLite,
+        whose writes take turns anyway."""
+        return 2 if self.dialect == "postgresql" else 1
+
     def upgrade(self) -> None:
         """Run the Alembic migrations to head."""
         with map_errors(self.url):

@@ -11,7 +11,10 @@ batch's projects and returns which of its spans and traces are stored. Only the 
 copied, with their tags and links; new traces are copied and the others merged (an upsert). A
 concurrent writer of the same spans or traces (a replay racing the original, two processes writing
 one trace) makes a copy fail on a unique key once the other commits: that is ``Raced``, and the caller
-runs the whole transaction again, when the lookup sees what the other writer stored.
+runs the whole transaction again, when the lookup sees what the other writer stored. The exception is
+a trace the other writer created first, the common case when the tracer's writer has two batches in
+flight and a trace's spans are in both: the new traces' copy runs in a savepoint and, if it trips
+on one, they are all merged instead (the merge waits for the other to commit).
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ Summaries = Callable[[list[SpanRecord]], list[tuple[Any, ...]]]
 
 class Raced(Exception):
     """Another transaction stored some of these spans or traces between the lookup and the copy."""
+
+
+def _copy_traces(cur: Any, rows: list[tuple[Any, ...]], error: type[Exception]) -> bool:
+    """Copy new trace rows; False (nothing copied) when another transaction created one of them."""
+    cur.execute("SAVEPOINT new_traces")
+    try:
+        with cur.copy(_SQL.copy_traces) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except error as e:
+        if getattr(e, "sqlstate", None) != _UNIQUE_VIOLATION or e.diag.constraint_name != "traces_pkey":  # type: ignore[attr-defined]
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT new_traces")
+        return False
+    return True
 
 
 def write_postgres(
@@ -100,10 +118,8 @@ def write_postgres(
                         sid = spans[i].span_id
                         for h in links[i]:
                             copy.write_row((sid, h))
-            if fresh:
-                with cur.copy(_SQL.copy_traces) as copy:
-                    for row in fresh:
-                        copy.write_row(row)
+            if fresh and not _copy_traces(cur, fresh, error):
+                merge = sorted(merge + fresh, key=lambda row: row[0])  # the lock order stays by id
             if merge:
                 cur.execute(_SQL.merge_traces, [list(column) for column in zip(*merge, strict=True)])
     except error as e:

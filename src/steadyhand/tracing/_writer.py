@@ -5,11 +5,18 @@ the store sees spans in the order they were recorded whichever path they took. T
 advances only after the store committed a batch; a store failure is retried with backoff for as long
 as it lasts, while ``record()`` keeps appending to the spool. What the store refuses, or the spool
 cannot read back, is put aside span by span as a dead letter (``_deadletter``) and the rest flows on.
+
+A store that takes concurrent writes (``concurrent_writes`` > 1: PostgreSQL) gets that many batches in
+flight, each written by a helper thread on its own connection: while the server inserts and commits
+(fsyncs) one batch, the next one is built and sent. Batches still complete in order here: the
+checkpoint, ``delivered`` and exporters advance past a batch only once it and every earlier one are
+stored, so a crash replays at most the batches in flight (the store drops what it already has).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -48,6 +55,18 @@ class Item:
     span: SpanRecord
     start: Pos | None
     end: Pos | None
+
+
+@dataclass(slots=True)
+class _Job:
+    """One batch handed to a helper thread; ``done`` is set once ``stored`` says how it went."""
+
+    spans: list[SpanRecord]
+    end: Pos | None
+    count: int
+    done: threading.Event = field(default_factory=threading.Event)
+    stored: bool = False
+    rejected: list[tuple[SpanRecord, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -107,11 +126,41 @@ class Writer(threading.Thread):
         self._batch_size = batch_size
         self._interval = interval
         self._cursor: Pos = (0, 0) if spool is None else (spool.end[0], 0)
+        """The spool position everything before which is stored."""
+        self._read = self._cursor
+        """Where the next batch starts: past the batches in flight."""
         self._checkpoint = self._cursor
+        self._depth = max(1, int(getattr(store, "concurrent_writes", 1))) if store is not None else 1
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._inflight: deque[_Job] = deque()
+        self._errors = threading.Lock()
+        """Guards the error counters the helper threads update."""
         self._spool_only_seen = 0
         self._next_checkpoint = 0.0
 
     def run(self) -> None:
+        helpers = [
+            threading.Thread(target=self._help, name="steadyhand-tracer-write", daemon=True)
+            for _ in range(self._depth if self._depth > 1 else 0)
+        ]
+        for helper in helpers:
+            helper.start()
+        try:
+            self._run()
+        finally:
+            for _ in helpers:
+                self._jobs.put(None)
+
+    def _help(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                stored = self._store_batch(job.spans)
+                job.stored, job.rejected = stored is not None, stored or []
+            finally:
+                job.done.set()
+                self.wake.set()  # the writer moves past it (and what it held back)
+
+    def _run(self) -> None:
         next_scan = 0.0
         next_partial = time.monotonic() + self._interval
         while not self.stop.is_set():
@@ -125,11 +174,14 @@ class Writer(threading.Thread):
             except Exception as e:  # a bug here must not kill tracing for the process
                 log.exception("steadyhand tracer writer failed; retrying")
                 self.state.last_error = repr(e)
+                self._collect(block=True)
+                self._read = self._cursor  # the batch it was on is read again from the spool
                 self.stop.wait(0.5)
             if partial:
                 next_partial = time.monotonic() + self._interval
             self.wake.wait(max(next_partial - time.monotonic(), 0.0))
             self.wake.clear()
+        self._collect(block=True)
         self._checkpoint_now()
 
     def _drain(self, *, partial: bool) -> None:
@@ -139,17 +191,56 @@ class Writer(threading.Thread):
         while the last write ran would keep this thread busy, and holding the GIL, with tiny batches.
         """
         while not self.stop.is_set():
+            if not self._collect(block=False):
+                return
             if not (partial or self.urgent > 0 or self._full_batch_waiting()):
                 return
             partial = False
+            start = self._read
             spans, end, count = self._next_batch()
-            if count == 0 and end == self._cursor:
+            if count == 0 and end == start:
                 return
-            if spans and not self._deliver(spans):
+            if self._depth == 1:
+                if spans and not self._deliver(spans):
+                    return
+                self._done(end, count)
+                continue
+            job = _Job(spans, end, count)
+            if spans:
+                self._jobs.put(job)
+            else:
+                job.stored = True
+                job.done.set()
+            self._inflight.append(job)
+            if len(self._inflight) >= self._depth and not self._complete():
                 return
-            if end is not None and end != self._cursor:
-                self._commit(end)
-            self._advance(count)
+
+    def _collect(self, *, block: bool) -> bool:
+        """Move past the batches in flight that are stored, in order (all of them: ``block``); False
+        if one was not, because the writer is stopping."""
+        while self._inflight and (block or self._inflight[0].done.is_set()):
+            if not self._complete():
+                return False
+        return True
+
+    def _complete(self) -> bool:
+        """Wait for the oldest batch in flight and move past it; False (all in flight dropped, to be
+        read again) if it was not stored because the writer is stopping."""
+        job = self._inflight.popleft()
+        job.done.wait()
+        if not job.stored:
+            self._inflight.clear()
+            self._read = self._cursor
+            return False
+        if job.spans:
+            self._delivered(job.spans, job.rejected)
+        self._done(job.end, job.count)
+        return True
+
+    def _done(self, end: Pos | None, count: int) -> None:
+        if end is not None and end != self._cursor:
+            self._commit(end)
+        self._advance(count)
 
     def _full_batch_waiting(self) -> bool:
         st, queue = self.state, self.state.queue
@@ -159,11 +250,12 @@ class Writer(threading.Thread):
             return False
         if queue:  # only this thread pops: queue[0] is still there
             first = queue[0].start
-            return first is not None and first > self._cursor  # spans that only reached the spool
+            return first is not None and first > self._read  # spans that only reached the spool
         return st.spool_only > self._spool_only_seen
 
     def _next_batch(self) -> tuple[list[SpanRecord], Pos | None, int]:
-        """Up to one batch in record order: memory items, and spool reads for what only the spool holds.
+        """Up to one batch in record order: memory items, and spool reads for what only the spool holds;
+        the next batch starts where it ends (``_read``).
 
         Lines the spool holds but the queue does not show up as a gap before the next queued item, or,
         with the queue empty, as ``spool_only`` having grown; then the spool is read up to its end, and
@@ -171,7 +263,7 @@ class Writer(threading.Thread):
         """
         st, spool, size, queue = self.state, self._spool, self._batch_size, self.state.queue
         spans: list[SpanRecord] = []
-        expected = self._cursor
+        expected = self._read
         count = 0
         while len(spans) < size:
             items = [queue.popleft() for _ in range(min(len(queue), size - len(spans)))]
@@ -187,6 +279,7 @@ class Writer(threading.Thread):
                         st.replayed += len(got)
                         if expected < item.start or len(spans) >= size:  # batch full before this item
                             queue.extendleft(reversed(items[i:]))
+                            self._read = expected
                             return spans, expected, count
                 spans.append(item.span)
                 count += 1
@@ -205,25 +298,41 @@ class Writer(threading.Thread):
                 if expected >= spool_end:
                     self._spool_only_seen = seen
             break
-        return spans, expected if spool is not None else None, count
+        if spool is None:
+            return spans, None, count
+        self._read = expected
+        return spans, expected, count
 
     def _deliver(self, spans: list[SpanRecord]) -> bool:
         """Write to the store until it works (False if asked to stop first), then offer to exporters."""
+        rejected = self._store_batch(spans)
+        if rejected is None:
+            return False
+        self._delivered(spans, rejected)
+        return True
+
+    def _store_batch(self, spans: list[SpanRecord]) -> list[tuple[SpanRecord, str]] | None:
+        """Write to the store until it works: the spans it refused, or None if asked to stop first."""
         st = self.state
         backoff = 0.05
-        rejected: list[tuple[SpanRecord, str]] = []
         while self._store is not None:
             try:
-                rejected = write_or_isolate(self._store.write_spans, spans)
-                break
+                return write_or_isolate(self._store.write_spans, spans)
             except Exception as e:
-                st.store_errors += 1
-                st.last_error = f"{type(e).__name__}: {e}"
-                if st.store_errors == 1 or st.store_errors % 100 == 0:
+                with self._errors:
+                    st.store_errors += 1
+                    st.last_error = f"{type(e).__name__}: {e}"
+                    errors = st.store_errors
+                if errors == 1 or errors % 100 == 0:
                     log.warning("steadyhand trace store write failed (%s); spans stay spooled", st.last_error)
                 if self.stop.wait(backoff):
-                    return False
+                    return None
                 backoff = min(backoff * 2, 2.0)
+        return []
+
+    def _delivered(self, spans: list[SpanRecord], rejected: list[tuple[SpanRecord, str]]) -> None:
+        """Dead-letter what the store refused, count the rest and offer it to the exporters."""
+        st = self.state
         for span, reason in rejected:
             self.dead.span(span, reason)
         if rejected:
@@ -238,7 +347,6 @@ class Writer(threading.Thread):
             except Exception as e:
                 st.export_failed += len(spans)
                 st.last_error = f"export {type(e).__name__}: {e}"
-        return True
 
     def _commit(self, end: Pos) -> None:
         """Everything before ``end`` is stored: checkpoint when a segment is done, else now and then."""
