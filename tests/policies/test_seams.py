@@ -318,3 +318,25 @@ def test_a_guarded_provider_still_sees_the_callers_span() -> None:
     client.chat("hi", timeout=5)  # runs on the guard's thread
     (llm,) = sink.spans
     assert getattr(seen[0], "span_id", None) == llm.span_id
+
+
+def test_with_route_copies_like_model_copy() -> None:
+    from steadyhand.policies.driver import with_route
+    from steadyhand.types import ModelResponse
+
+    response = ModelResponse.model_validate(
+        {
+            "id": "r1",
+            "model": "m",
+            "provider": "p",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+            ],
+        }
+    )
+    route = object()
+    fast, slow = with_route(response, route), response.model_copy(update={"route": route})
+    assert fast == slow and fast is not response and fast.route is route and response.route is None
+    assert fast.model_fields_set == slow.model_fields_set and fast.model_dump() == slow.model_dump()
+    fast.model = "changed"  # a copy: the original keeps its fields
+    assert response.model == "m"

@@ -27,6 +27,7 @@ from ..types import Chunk, ModelRequest, ModelResponse
 from .cache_entry import Entry, decode, encode, response_chunks
 from .cache_keys import cache_key, keepable, skip_reason
 from .cache_store import ByteState, CacheStore, StateCacheStore, open_cache_store
+from .driver import with_route
 from .route import Route
 from .stack import Policy, StackInfo
 
@@ -123,8 +124,8 @@ class Cache(WrapperProvider):
 
     @staticmethod
     def _note(route: Route, ctx: CallContext) -> None:
-        ctx.note("steadyhand.cache", route.cache)
         if ctx.span is not None:  # built only for a traced call
+            ctx.span.note("steadyhand.cache", route.cache)
             ctx.span.note("steadyhand.route", route.as_dict())
         if ctx.report is not None:
             ctx.report.route = route
@@ -159,7 +160,7 @@ class Cache(WrapperProvider):
         if key is not None:
             entry = self._fresh(self.store.get(key))
             if entry is not None:
-                return entry.response.model_copy(update={"route": self._hit(entry, ctx, started)})
+                return with_route(entry.response, self._hit(entry, ctx, started))
         response, data = self._settle(self.inner.complete(request, ctx=ctx), ctx, key, why)
         if key is not None and data is not None:
             self.store.set(key, data, self._ttl())
@@ -172,7 +173,7 @@ class Cache(WrapperProvider):
         route = self._route_of(response, ctx, why)
         data = encode(self._entry(response, route, None)) if key is not None and keepable(response) else None
         if response.route is not route:
-            response = response.model_copy(update={"route": route})
+            response = with_route(response, route)
         return response, data
 
     async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
@@ -181,7 +182,7 @@ class Cache(WrapperProvider):
         if key is not None:
             entry = self._fresh(await self.store.aget(key))
             if entry is not None:
-                return entry.response.model_copy(update={"route": self._hit(entry, ctx, started)})
+                return with_route(entry.response, self._hit(entry, ctx, started))
         response, data = self._settle(await self.inner.acomplete(request, ctx=ctx), ctx, key, why)
         if key is not None and data is not None:
             await self.store.aset(key, data, self._ttl())

@@ -34,6 +34,7 @@ __all__ = [
     "drive_stream",
     "has_content",
     "interrupted",
+    "with_route",
 ]
 
 
@@ -68,6 +69,24 @@ class Outcome:
 
 Decisions = Generator[Attempt, Outcome, Outcome]
 """What ``decide`` returns: yields attempts, is sent their outcomes, returns the winning outcome."""
+
+
+_new_object, _set_attr = object.__new__, object.__setattr__
+
+
+def with_route(response: ModelResponse, route: object) -> ModelResponse:
+    """``response.model_copy(update={"route": route})`` by hand: pydantic's copy goes through three
+    ``copy.copy`` calls and a generic update, and a policy attaches its route on every call."""
+    copied = _new_object(type(response))
+    values = response.__dict__.copy()
+    values["route"] = route
+    extra = response.__pydantic_extra__
+    private = getattr(response, "__pydantic_private__", None)
+    _set_attr(copied, "__dict__", values)
+    _set_attr(copied, "__pydantic_extra__", None if extra is None else dict(extra))
+    _set_attr(copied, "__pydantic_fields_set__", response.__pydantic_fields_set__ | {"route"})
+    _set_attr(copied, "__pydantic_private__", None if private is None else dict(private))
+    return copied
 
 
 async def _asleep(seconds: float) -> None:

@@ -165,11 +165,13 @@ class Window:
         self._class_tokens[entry.traffic] = self._class_tokens.get(entry.traffic, 0) + sign * entry.tokens
 
     def _expire(self, now: float, window: float) -> None:
-        while self._entries:
-            key, entry = next(iter(self._entries.items()))
-            if entry.at > now - window:
+        entries, oldest = self._entries, now - window
+        while entries:
+            key = next(iter(entries))
+            entry = entries[key]
+            if entry.at > oldest:
                 break
-            del self._entries[key]
+            del entries[key]
             self._add(entry, -1)
 
     def reserve(
@@ -178,11 +180,14 @@ class Window:
         """Admit a call needing ``need`` tokens at ``now`` under ``rid``, or say how long to wait."""
         with self._lock:
             self._expire(now, window)
-            cn, ctok = self._class_n.get(traffic, 0), self._class_tokens.get(traffic, 0)
+            class_n, class_tokens = self._class_n, self._class_tokens
+            cn, ctok = class_n.get(traffic, 0), class_tokens.get(traffic, 0)
             if _fits(caps, self._n, self._tokens, cn, ctok, need):
-                entry = _Entry(now, need, traffic)
-                self._entries[rid] = entry
-                self._add(entry, +1)
+                self._entries[rid] = _Entry(now, need, traffic)
+                self._n += 1
+                self._tokens += need
+                class_n[traffic] = cn + 1
+                class_tokens[traffic] = ctok + need
                 return Admission(True, rid)
             if not _fits(caps, 0, 0, 0, 0, need):
                 return Admission(False, wait=None)

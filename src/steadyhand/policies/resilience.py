@@ -34,7 +34,7 @@ from ..errors import (
 from ..providers.base import Provider
 from ..types import ModelRequest
 from .breaker import Breaker, BreakerState
-from .driver import Attempt, Decisions, Outcome, PolicyProvider
+from .driver import Attempt, Decisions, Outcome, PolicyProvider, with_route
 from .fallback import Fallback
 from .fit import unfit
 from .limits import RateLimit
@@ -113,7 +113,7 @@ class Resilient(PolicyProvider):
             )
         self.members = members or [(info.target, 1.0)]
         """The alias's own targets, balanced per attempt (one unless ``targets`` is given)."""
-        self._providers: dict[tuple[bool, str], Provider] = {}
+        self._providers: dict[tuple[bool, str, str], Provider] = {}
         self._breakers: dict[Target, BreakerState] = {}  # by identity: members and chain keep theirs
         self._counts_busy = balance == "least_busy" and len(self.members) > 1
         """Only least_busy reads the in-flight counts: the others skip keeping them."""
@@ -132,7 +132,7 @@ class Resilient(PolicyProvider):
     def _provider(self, index: int, target: Target) -> Provider:
         """The provider for a target of the chain, behind its rate limiter when it has a limit."""
         own = index == 0
-        key = (own, _name(target))
+        key = (own, target.provider, target.model)  # not an f-string: its hash is computed anew
         provider = self._providers.get(key)
         if provider is None:
             first = self.info.target
@@ -168,6 +168,8 @@ class Resilient(PolicyProvider):
         remain; then by weight (``weighted``) or fewest calls in flight (``least_busy``)."""
         if len(group) == 1:
             target = group[0][0]
+            if not skip and not not_before:  # the first pick of a call: nothing ruled out yet
+                return target
             name = _name(target)
             return None if name in skip or not_before.get(name, start) > start else target
         ready = [
@@ -270,7 +272,7 @@ class Resilient(PolicyProvider):
                     attempt=number, deadline=self._attempt_deadline(index, start, deadline), target=target
                 )
                 first = self.info.target
-                same = (target.provider, target.model) == (first.provider, first.model)
+                same = target is first or (target.provider, target.model) == (first.provider, first.model)
                 asked = request if same else request.model_copy(update={"model": target.model})
                 busy = self._counts_busy
                 if busy:
@@ -320,7 +322,7 @@ class Resilient(PolicyProvider):
                     if ctx.span is not None:
                         ctx.span.answered_by(target.provider, target.model)
                     if outcome.response is not None:
-                        outcome.response = outcome.response.model_copy(update={"route": route})
+                        outcome.response = with_route(outcome.response, route)
                     return outcome
                 if not isinstance(error, ProviderError):
                     self._finish(route, ctx, "error", now, clock, deadline)
@@ -387,8 +389,11 @@ class Resilient(PolicyProvider):
     ) -> None:
         route.ended_by = ended_by
         route.deadline_left = None if deadline is None else deadline - clock
-        spent = sum(s.wait + s.duration for s in route.steps)
-        route.overhead = max(0.0, clock - now - spent)
+        spent = 0.0
+        for step in route.steps:
+            spent += step.wait + step.duration
+        overhead = clock - now - spent
+        route.overhead = overhead if overhead > 0.0 else 0.0
         if ctx.span is not None:  # built only for a traced call
             ctx.span.note("steadyhand.route", route.as_dict())
         if ctx.report is not None:

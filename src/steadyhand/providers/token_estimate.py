@@ -47,7 +47,9 @@ def estimate_output_tokens(request: ModelRequest, output: Iterable[str]) -> int:
 
 def estimate_prompt_tokens(request: ModelRequest) -> int:
     """The prompt's messages and tool schemas, by the rule above, before any template overhead."""
-    prompt = sum(MESSAGE_OVERHEAD + estimate_tokens(m.text) for m in request.messages)
+    prompt = 0
+    for message in request.messages:  # a loop, not sum(...): a rate-limited call runs this every time
+        prompt += MESSAGE_OVERHEAD - (-len(message.text) // CHARS_PER_TOKEN)
     for tool in request.tools or ():
         prompt += estimate_tokens(f"{tool.name} {tool.description or ''} {tool.parameters}")
     return prompt
