@@ -246,7 +246,7 @@ class _BaseClient(Generic[_T]):
             else:
                 context = SpanContext(parent.trace_id, new_span_id(), parent.project)
                 parent_id = parent.span_id
-            span = OpenSpan(context, self._tracer)
+            span = OpenSpan(context, self._tracer, tags)
         ctx = CallContext(
             deadline=None if timeout is None else time.monotonic() + timeout,
             span=span,
