@@ -39,6 +39,8 @@ log = logging.getLogger("steadyhand.client")
 
 _T = TypeVar("_T")
 _TRAFFIC = frozenset(get_args(TrafficClass))
+_NO_RAW_USAGE: dict[str, Any] = {"usage": {"raw"}}
+"""Left out of a span's ``response``: the provider's usage block is the span's ``usage_raw``."""
 
 
 class Call:
@@ -244,7 +246,7 @@ class _BaseClient(Generic[_T]):
             else:
                 context = SpanContext(parent.trace_id, new_span_id(), parent.project)
                 parent_id = parent.span_id
-            span = OpenSpan(context, self._tracer)
+            span = OpenSpan(context, self._tracer, tags)
         ctx = CallContext(
             deadline=None if timeout is None else time.monotonic() + timeout,
             span=span,
@@ -332,7 +334,8 @@ def span_for(
         record.error_message = str(error)
     if response is not None:
         record.response_model = response.model
-        record.response = response.model_dump(mode="json", exclude_none=True)
+        # usage.raw is stored once, as the span's usage_raw (fill_usage): a fifth of the span's bytes.
+        record.response = response.model_dump(mode="json", exclude_none=True, exclude=_NO_RAW_USAGE)
         record.finish_reason = response.finish_reason
         if response.degraded or getattr(response.route, "cache_hit", False):
             # No provider was paid for this answer: a cache hit or a degraded answer is not billed.

@@ -30,14 +30,19 @@ class OpenSpan:
     """The call's ``llm`` span while the call runs: ids allocated, not yet recorded.
 
     Wrappers record their own spans under it (:meth:`child`) and note what they decided on it
-    (:meth:`note`); the client records the span itself when the call ends.
+    (:meth:`note`); the client records the span itself when the call ends. The call's tags go on
+    every child too, so an attempt is found by the same tags as its call (the gateway's key, project
+    and configuration hash among them).
     """
 
-    __slots__ = ("answered_model", "answered_provider", "attributes", "context", "sink")
+    __slots__ = ("answered_model", "answered_provider", "attributes", "context", "sink", "tags")
 
-    def __init__(self, context: SpanContext, sink: SpanSink | None) -> None:
+    def __init__(
+        self, context: SpanContext, sink: SpanSink | None, tags: Mapping[str, str] | None = None
+    ) -> None:
         self.context = context
         self.sink = sink
+        self.tags = tags
         self.attributes: dict[str, Any] = {}
         self.answered_provider: str | None = None
         self.answered_model: str | None = None
@@ -66,6 +71,7 @@ class OpenSpan:
             trace_id=self.context.trace_id,
             parent_id=self.context.span_id,
             project=self.context.project,
+            tags=dict(self.tags) if self.tags else {},
             **fields,
         )
 

@@ -102,6 +102,8 @@ def test_spans_record_calls_errors_and_parents() -> None:
     }
     assert (ok.input_tokens, ok.output_tokens, ok.usage_raw, ok.tags) == (2, 1, {"x": 1}, {"user": "u1"})
     assert ok.response is not None and ok.response["choices"][0]["message"]["content"] == "ok"
+    assert "raw" not in ok.response["usage"]  # stored once, as usage_raw
+    assert ok.response["usage"]["input_tokens"] == 2
     assert ok.end_time is not None and ok.end_time >= ok.start_time
     assert (failed.status, failed.error_type, failed.parent_id) == ("error", "RateLimited", None)
     assert failed.trace_id != ok.trace_id

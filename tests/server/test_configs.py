@@ -38,7 +38,7 @@ def _config(sim: SimServer, **models: Any) -> Config:
                     "headers": {"Authorization": f"Bearer {PLANTED[1]}", "OpenAI-Beta": "assistants=v2"},
                 },
             },
-            "models": {"fast": "sim:sim-basic", **models},
+            "models": {"fast": {"target": "sim:sim-basic", "retry": {"attempts": 2}}, **models},
         }
     )
 
@@ -124,7 +124,8 @@ def test_stored_once_per_hash_at_start_and_on_reload(sim: SimServer, store: Stor
         assert {s.kind for s in served} >= {"custom", "llm"}
         gateway_span = next(s for s in served if s.kind == "custom")
         assert gateway_span.attributes["steadyhand.config_hash"] == expected
-        assert all(s.tags["gateway.config_hash"] == expected for s in served if s.kind in ("custom", "llm"))
+        assert all(s.tags["gateway.config_hash"] == expected for s in served)  # every span, attempts too
+    assert "attempt" in {s.kind for s in spans.of(before.headers["x-steadyhand-trace-id"])}
     documents = {h: store.get_config(h) for h in (old, new)}
     for stored_hash, row in documents.items():
         assert row is not None and document_hash(row.document) == stored_hash  # it re-hashes to its hash

@@ -56,8 +56,7 @@ _KEYS = tuple(
 """Every provider key the exact detector finds holds one of these (``sk-``, ``[rs]k_live_`` from their
 ``k``; AWS and Google keys from their ``A``; ``github_pat_`` is a substring search)."""
 _NAMES = tuple(
-    re.compile(word + _TAIL)
-    for word in (rb"key", rb"pass(?:word|wd|phrase)?", rb"pwd", rb"auth(?:orization)?")
+    re.compile(word + _TAIL) for word in (rb"key", rb"p(?:ass(?:word|wd|phrase)?|wd)", rb"auth(?:orization)?")
 )
 _RARE_NAMES = tuple(
     (word, re.compile(rx + _TAIL))
@@ -66,12 +65,17 @@ _RARE_NAMES = tuple(
 """A secret name's last word (each of ``KEYWORDS``) and what follows it, over lower-cased text: one
 regex per word, each starting with a literal, so each is one fast scan and a hit that fails
 (``max_tokens``) fails in C. Longer, rarer words are found by substring search first (skipping ahead
-by their length, several times faster than a scan), their regex run only when they are there."""
+by their length, several times faster than a scan), their regex run only when they are there.
+``pass...`` and ``pwd`` share one regex, with the prefix ``p``: its hits that fail cost less than a
+second pass (about 12,400 instructions against 17,400 on the chat span). The trick does not carry
+over to words with a frequent first letter or a longer shared prefix: ``k(?:e|E)y`` and
+``a(?:u|U)th`` measured slower than ``key`` and ``auth``."""
 _TOKEN = re.compile(rb"token" + _TAIL)
 """Searched in text where ``tokens`` (token counts: every usage block names a dozen) was made
 ``tokns``: ``tokens`` cannot start a match (``s`` is no part of the tail), but each would be a hit of
 the ``token`` prefix, tried against the whole tail (about 1,000 instructions each); ``tokns`` holds no
-``token``, and the replacement cannot make one."""
+``token``, and the replacement cannot make one. When every ``token`` is a ``tokens`` (equal counts:
+the usual span) nothing can match, and neither the copy nor the scan is made."""
 _SCHEMES = (
     (b"bearer", re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")),
     (b"basic", re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")),
@@ -134,7 +138,7 @@ class Precheck:
 
 
 _k, _a, _gh, _xox, _jwt = (rx.search for rx in _KEYS)
-_key, _pass, _pwd, _auth = (rx.search for rx in _NAMES)
+_key, _pass, _auth = (rx.search for rx in _NAMES)
 (_secret_w, _secret_s), (_cred_w, _cred_s), (_cookie_w, _cookie_s) = ((w, rx.search) for w, rx in _RARE_NAMES)
 (_bearer_w, _bearer_s), (_basic_w, _basic_s) = ((w, rx.search) for w, rx in _SCHEMES)
 _token = _TOKEN.search
@@ -158,14 +162,13 @@ def _secret(data: bytes) -> bool:
     return bool(
         _key(low)
         or _pass(low)
-        or _pwd(low)
         or _auth(low)
         or (_secret_w in low and _secret_s(low))
         or (_cred_w in low and _cred_s(low))
         or (_cookie_w in low and _cookie_s(low))
         or (_bearer_w in low and _bearer_s(low))
         or (_basic_w in low and _basic_s(low))
-        or _token(low.replace(b"tokens", b"tokns") if b"tokens" in low else low)
+        or (low.count(b"token") > low.count(b"tokens") and _token(low.replace(b"tokens", b"tokns")))
     )
 
 
