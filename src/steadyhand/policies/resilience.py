@@ -254,7 +254,8 @@ class Resilient(PolicyProvider):
                         break
                     continue
                 name = _name(target)
-                breaker = self._breaker(target)
+                # the kept breaker and provider are read inline: a method call less per attempt
+                breaker = self._breakers.get(target) or self._breaker(target)
                 state = None if breaker is None else breaker.admit(start)
                 if breaker is not None and state is None:
                     retry_in = breaker.retry_in(start)
@@ -280,7 +281,10 @@ class Resilient(PolicyProvider):
                 if busy:
                     self._in_flight(name, +1)
                 try:
-                    outcome = yield Attempt(self._provider(index, target), asked, sub, wait=wait)
+                    provider = self._providers.get((index == 0, target.provider, target.model))
+                    if provider is None:
+                        provider = self._provider(index, target)
+                    outcome = yield Attempt(provider, asked, sub, wait)
                 except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
                     if breaker is not None and state == "half_open":
                         breaker.release()  # no verdict on the probe: let another one go
