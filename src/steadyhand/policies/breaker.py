@@ -100,6 +100,8 @@ class BreakerState:
 
     def record(self, error: BaseException | None, now: float) -> None:
         """Report how an admitted request ended (``error`` None for an answer)."""
+        if error is None and self._state == "closed" and not self._failures:
+            return  # the usual answer changes nothing: no lock taken on every healthy call
         with self._lock:
             state = self._current(now)
             if error is None:
