@@ -24,7 +24,11 @@ from .conftest import llm_span
 def _wait_for_lock(conn: Connection) -> None:
     query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
     deadline = time.monotonic() + 30
-    while conn.execute(query).scalar_one() == 0:
+    while True:
+        waiting = conn.execute(query).scalar_one()
+        conn.rollback()  # the view is one snapshot per transaction: each poll must read a new one
+        if waiting:
+            return
         assert time.monotonic() < deadline, "the second writer never waited for the first"
         time.sleep(0.05)
 
