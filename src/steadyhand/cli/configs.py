@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import StoreError
-from .db import DatabaseUrl, fail, open_cli_store
+from .db import DatabaseUrl, fail, read_store
 
 __all__ = ["register"]
 
@@ -35,12 +34,7 @@ def list_configs(
     database_url: DatabaseUrl = None,
 ) -> None:
     """The stored configurations, most recently first seen first: hash, when, providers and aliases."""
-    with open_cli_store(database_url) as store:
-        try:
-            rows = store.list_configs(limit=limit)
-        except StoreError as e:
-            fail(str(e))
-        source = store.safe_url
+    rows, source = read_store(database_url, lambda store: store.list_configs(limit=limit))
     table = Table(
         "hash", "first seen", "providers", "models", title=f"{len(rows)} configurations in {source}"
     )
@@ -57,12 +51,7 @@ def show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """One configuration as JSON (keys sorted, secrets masked), exactly as it was served."""
-    with open_cli_store(database_url) as store:
-        try:
-            row = store.get_config(config_hash)
-        except StoreError as e:
-            fail(str(e))
-        source = store.safe_url
+    row, source = read_store(database_url, lambda store: store.get_config(config_hash))
     if row is None:
         fail(f"no configuration {config_hash!r} in {source}: list them with `steadyhand configs list`")
     typer.echo(json.dumps(row.document, indent=2, sort_keys=True, ensure_ascii=False))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,7 +15,7 @@ from .._config import Config
 from ..errors import ConfigurationError, StoreError
 from ..store import Store, open_store
 
-__all__ = ["DatabaseUrl", "fail", "open_cli_store", "parse_duration", "register"]
+__all__ = ["DatabaseUrl", "fail", "open_cli_store", "parse_duration", "read_store", "register"]
 
 DatabaseUrl = Annotated[
     str | None,
@@ -63,6 +64,19 @@ def open_cli_store(url: str | None, *, migrate: bool = True, create: bool = Fals
         fail(str(e))
     except StoreError as e:
         fail(f"{e}; {where}")
+
+
+_T = TypeVar("_T")
+
+
+def read_store(url: str | None, read: Callable[[Store], _T], *, create: bool = False) -> tuple[_T, str]:
+    """``read(store)`` on the store at ``url`` (as :func:`open_cli_store` finds it), and where that store
+    is (its URL without a password); a store error exits 1 with its message."""
+    with open_cli_store(url, create=create) as store:
+        try:
+            return read(store), store.safe_url
+        except StoreError as e:
+            fail(str(e))
 
 
 _DEFAULT = (

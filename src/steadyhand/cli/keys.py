@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ConfigurationError, StoreError
-from .db import DatabaseUrl, fail, open_cli_store
+from ..errors import ConfigurationError
+from .db import DatabaseUrl, fail, read_store
 
 
 def register(app: typer.Typer) -> None:
@@ -36,11 +36,7 @@ def create(
         key, row = new_key(project, models=allowed, rpm=rpm, budget_usd=budget_usd, period=period)
     except ConfigurationError as e:
         fail(str(e))
-    with open_cli_store(database_url, create=True) as store:
-        try:
-            store.create_key(row)
-        except StoreError as e:
-            fail(str(e))
+    read_store(database_url, lambda store: store.create_key(row), create=True)
     typer.echo(key)
     typer.echo(
         f"key id {row.id} for project {row.project}: store the key now, it is not shown again", err=True
@@ -52,11 +48,7 @@ def list_keys(
     database_url: DatabaseUrl = None,
 ) -> None:
     """The keys (never the keys themselves): id, project, limits, created and revoked times."""
-    with open_cli_store(database_url) as store:
-        try:
-            rows = store.list_keys(project=project)
-        except StoreError as e:
-            fail(str(e))
+    rows, _ = read_store(database_url, lambda store: store.list_keys(project=project))
     table = Table("id", "project", "models", "rpm", "budget", "created", "status")
     for row in rows:
         budget = f"${row.budget_usd:g}/{row.period}" if row.budget_usd is not None else "-"
@@ -83,11 +75,7 @@ def revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key: the gateways refuse it within seconds."""
-    with open_cli_store(database_url) as store:
-        try:
-            done = store.revoke_key(key_id)
-        except StoreError as e:
-            fail(str(e))
+    done, _ = read_store(database_url, lambda store: store.revoke_key(key_id))
     if not done:
         fail(f"no active key {key_id!r}; see `steadyhand keys list`")
     typer.echo(f"revoked {key_id}")

@@ -21,7 +21,7 @@ from ..store import SpanNode, SpanView, Store, TraceDetail, TraceSummary
 from ..tracing.cost import CostUpdate, PriceTable, recompute_costs
 from ..tracing.records import SpanRecord
 from . import doctor
-from .db import DatabaseUrl, fail, open_cli_store, parse_duration
+from .db import DatabaseUrl, fail, open_cli_store, parse_duration, read_store
 
 __all__ = ["register"]
 
@@ -244,12 +244,7 @@ def register(app: typer.Typer) -> None:
     @traces.command("show")
     def show(trace_id: str, database_url: DatabaseUrl = None) -> None:
         """One trace as a tree of spans with timings, model, tokens, cost and status."""
-        with open_cli_store(database_url) as store:
-            try:
-                detail = store.get_trace(trace_id)
-            except StoreError as e:
-                fail(str(e))
-            source = store.safe_url
+        detail, source = read_store(database_url, lambda store: store.get_trace(trace_id))
         if detail is None:
             fail(f"no trace {trace_id!r} in {source}: list them with `steadyhand traces list`")
         _console().print(trace_tree(detail))
