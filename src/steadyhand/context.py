@@ -9,7 +9,6 @@ passes a modified copy down with :meth:`CallContext.replace`.
 from __future__ import annotations
 
 import dataclasses
-import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,9 +101,12 @@ class CallReport:
         self.degraded = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CallContext:
-    """Deadline, span, attempt and labels of one call, handed down a provider stack."""
+    """Deadline, span, attempt and labels of one call, handed down a provider stack.
+
+    Not slotted: :meth:`replace` copies the fields in one dict update, where a frozen slotted copy
+    needs one descriptor call per field (a policy copies the context once per attempt)."""
 
     deadline: float | None = None
     """Absolute ``time.monotonic()`` by which the whole call (every attempt and wait) must end."""
@@ -146,15 +148,13 @@ class CallContext:
 
         By hand rather than ``dataclasses.replace`` (which inspects the fields and runs the frozen
         ``__init__``): a policy makes one copy per attempt, on every call."""
-        values = list(_values(self))
-        for name, value in changes.items():
-            index = _INDEX.get(name)
-            if index is None:
-                raise TypeError(f"CallContext has no field {name!r}")
-            values[index] = value
+        if not _NAMES.issuperset(changes):
+            unknown = sorted(set(changes) - _NAMES)[0]
+            raise TypeError(f"CallContext has no field {unknown!r}")
         new = _new(CallContext)
-        for slot, value in zip(_SLOTS, values, strict=True):
-            slot.__set__(new, value)
+        values = new.__dict__  # frozen refuses setattr, not an update of the new instance's dict
+        values.update(self.__dict__)
+        values.update(changes)
         return new
 
     def note(self, key: str, value: Any) -> None:
@@ -163,11 +163,8 @@ class CallContext:
             self.span.note(key, value)
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(CallContext))
-_INDEX = {name: i for i, name in enumerate(_FIELDS)}
-_SLOTS = tuple(getattr(CallContext, name) for name in _FIELDS)  # set directly: frozen refuses setattr
+_NAMES = frozenset(f.name for f in dataclasses.fields(CallContext))
 _new = object.__new__
-_values = operator.attrgetter(*_FIELDS)  # every field in one C call
 
 NO_CONTEXT = CallContext()
 """The context of a call made directly on a provider: no deadline, no span."""

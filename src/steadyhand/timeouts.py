@@ -7,7 +7,7 @@ from dataclasses import dataclass
 __all__ = ["Timeouts"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Timeouts:
     """Time limits for one call, in seconds; ``None`` disables a limit.
 
@@ -36,18 +36,20 @@ class Timeouts:
         if remaining is None:
             return self
         remaining = max(remaining, 0.001)
-
-        def cap(value: float | None) -> float:
-            return remaining if value is None else min(value, remaining)
-
         if self.total is not None and self.total <= remaining:
             return self
         # Every call with a deadline makes one: built without re-checking limits that are already valid
-        # (each is one of ours, or ``remaining``, which is positive).
-        first = None if self.first_token is None else min(self.first_token, remaining)
-        capped = object.__new__(Timeouts)
-        limits = (("connect", cap(self.connect)), ("first_token", first), ("stall", cap(self.stall)))
-        for name, value in limits:
-            object.__setattr__(capped, name, value)
-        object.__setattr__(capped, "total", remaining)
+        # (each is one of ours, or ``remaining``, which is positive), in one update of its dict (not
+        # slotted: a frozen slotted copy needs a descriptor call per field).
+        connect, first, stall = self.connect, self.first_token, self.stall
+        capped = _new(Timeouts)
+        capped.__dict__.update(
+            connect=remaining if connect is None or connect > remaining else connect,
+            first_token=first if first is None or first <= remaining else remaining,
+            stall=remaining if stall is None or stall > remaining else stall,
+            total=remaining,
+        )
         return capped
+
+
+_new = object.__new__
