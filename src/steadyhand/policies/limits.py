@@ -111,9 +111,12 @@ class RateLimit:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admission:
-    """The answer to a reservation: admitted (with its id), or the seconds to wait first."""
+    """The answer to a reservation: admitted (with its id), or the seconds to wait first.
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__`` (a third of an
+    in-memory reservation's cost), and every limited call gets one; nothing mutates or hashes it."""
 
     admitted: bool
     id: str | None = None
@@ -124,11 +127,10 @@ class Admission:
     Redis was unreachable, ``fail_open_local``) or ``refused`` (Redis unreachable, ``fail_closed``)."""
 
 
-@dataclass(slots=True)
-class _Entry:
-    at: float
-    tokens: int
-    traffic: str
+_Entry = tuple[float, int, str]
+"""A reservation: when it was admitted, its tokens, its traffic class. A tuple, not an object: a
+window holds one per call for a whole window, and the collector stops tracking tuples of plain
+values, so a busy window adds nothing to every full collection's walk."""
 
 
 def _fits(caps: Caps, n: int, tok: int, cn: int, ctok: int, need: int) -> bool:
@@ -158,32 +160,39 @@ class Window:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _add(self, entry: _Entry, sign: int) -> None:
-        self._n += sign
-        self._tokens += sign * entry.tokens
-        self._class_n[entry.traffic] = self._class_n.get(entry.traffic, 0) + sign
-        self._class_tokens[entry.traffic] = self._class_tokens.get(entry.traffic, 0) + sign * entry.tokens
+    def _remove(self, entry: _Entry) -> None:
+        _, tokens, traffic = entry
+        self._n -= 1
+        self._tokens -= tokens
+        self._class_n[traffic] -= 1
+        self._class_tokens[traffic] -= tokens
 
     def _expire(self, now: float, window: float) -> None:
         entries, oldest = self._entries, now - window
         while entries:
             key = next(iter(entries))
             entry = entries[key]
-            if entry.at > oldest:
+            if entry[0] > oldest:
                 break
             del entries[key]
-            self._add(entry, -1)
+            self._remove(entry)
 
     def reserve(
         self, rid: str, *, now: float, window: float, caps: Caps, need: int, traffic: str
     ) -> Admission:
         """Admit a call needing ``need`` tokens at ``now`` under ``rid``, or say how long to wait."""
+        return self.admit(rid, now, window, caps, need, traffic)
+
+    def admit(self, rid: str, now: float, window: float, caps: Caps, need: int, traffic: str) -> Admission:
+        """:meth:`reserve` with positional arguments, for the in-memory state's every call."""
         with self._lock:
-            self._expire(now, window)
+            entries = self._entries
+            if entries and entries[next(iter(entries))][0] <= now - window:
+                self._expire(now, window)
             class_n, class_tokens = self._class_n, self._class_tokens
             cn, ctok = class_n.get(traffic, 0), class_tokens.get(traffic, 0)
             if _fits(caps, self._n, self._tokens, cn, ctok, need):
-                self._entries[rid] = _Entry(now, need, traffic)
+                entries[rid] = (now, need, traffic)
                 self._n += 1
                 self._tokens += need
                 class_n[traffic] = cn + 1
@@ -192,12 +201,12 @@ class Window:
             if not _fits(caps, 0, 0, 0, 0, need):
                 return Admission(False, wait=None)
             n, tok = self._n, self._tokens
-            for entry in self._entries.values():  # oldest first: when does enough of it leave?
-                n, tok = n - 1, tok - entry.tokens
-                if entry.traffic == traffic:
-                    cn, ctok = cn - 1, ctok - entry.tokens
+            for at, tokens, owner in entries.values():  # oldest first: when does enough of it leave?
+                n, tok = n - 1, tok - tokens
+                if owner == traffic:
+                    cn, ctok = cn - 1, ctok - tokens
                 if _fits(caps, n, tok, cn, ctok, need):
-                    return Admission(False, wait=max(0.0, entry.at + window - now))
+                    return Admission(False, wait=max(0.0, at + window - now))
             return Admission(False, wait=window)  # unreachable: an empty window fits
 
     def settle(self, rid: str, tokens: int) -> None:
@@ -205,13 +214,14 @@ class Window:
         with self._lock:
             entry = self._entries.get(rid)
             if entry is not None:
-                self._tokens += tokens - entry.tokens
-                self._class_tokens[entry.traffic] += tokens - entry.tokens
-                entry.tokens = tokens
+                at, reserved, traffic = entry
+                self._tokens += tokens - reserved
+                self._class_tokens[traffic] += tokens - reserved
+                self._entries[rid] = (at, tokens, traffic)  # an existing key keeps its place
 
     def release(self, rid: str) -> None:
         """Forget a reservation whose call failed or was cancelled."""
         with self._lock:
             entry = self._entries.pop(rid, None)
             if entry is not None:
-                self._add(entry, -1)
+                self._remove(entry)

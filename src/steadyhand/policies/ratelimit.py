@@ -188,9 +188,11 @@ class RateLimiter(WrapperProvider):
         except BaseException:
             self.state.release(self.key, rid)
             raise
-        used = _used(response.usage)
-        if used is not None and self.limit.tpm is not None:  # rpm only: no tokens to settle
-            self.state.settle(self.key, rid, used)
+        if self.limit.tpm is not None:  # rpm only: no tokens to settle
+            usage = response.usage  # _used inline: every limited call settles
+            used = None if usage is None else usage.total_tokens
+            if used is not None:
+                self.state.settle(self.key, rid, used)
         return response
 
     def stream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> Iterator[Chunk]:

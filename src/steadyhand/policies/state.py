@@ -95,11 +95,12 @@ class SharedState:
         self, key: str, rid: str, *, now: float, window: float, caps: Caps, need: int, traffic: str
     ) -> Admission:
         """Reserve ``need`` tokens and one request in ``key``'s window at ``now`` (wall-clock seconds)."""
-        return self._window(key).reserve(rid, now=now, window=window, caps=caps, need=need, traffic=traffic)
+        found = self._windows.get(key) or self._window(key)  # the kept window read inline: every call
+        return found.admit(rid, now, window, caps, need, traffic)
 
     def settle(self, key: str, rid: str, tokens: int) -> None:
         """Set reservation ``rid`` to the tokens the call really used."""
-        self._window(key).settle(rid, tokens)
+        (self._windows.get(key) or self._window(key)).settle(rid, tokens)
 
     def release(self, key: str, rid: str) -> None:
         """Remove reservation ``rid`` (its call failed or was cancelled)."""

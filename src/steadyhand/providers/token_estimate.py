@@ -49,7 +49,9 @@ def estimate_prompt_tokens(request: ModelRequest) -> int:
     """The prompt's messages and tool schemas, by the rule above, before any template overhead."""
     prompt = 0
     for message in request.messages:  # a loop, not sum(...): a rate-limited call runs this every time
-        prompt += MESSAGE_OVERHEAD - (-len(message.text) // CHARS_PER_TOKEN)
+        content = message.content  # plain text read directly: the ``text`` property is a call per message
+        size = len(content) if type(content) is str else len(message.text)
+        prompt += MESSAGE_OVERHEAD - (-size // CHARS_PER_TOKEN)
     for tool in request.tools or ():
         prompt += estimate_tokens(f"{tool.name} {tool.description or ''} {tool.parameters}")
     return prompt
