@@ -16,7 +16,7 @@ import orjson
 from ..types import Chunk, ModelResponse, ToolCallDelta
 from .cache_keys import fields_of
 
-__all__ = ["Entry", "decode", "encode", "response_chunks"]
+__all__ = ["Entry", "decode", "encode", "encode_answer", "response_chunks"]
 
 _NOT_STORED = frozenset(name for name, field in ModelResponse.model_fields.items() if field.exclude)
 """``route`` and ``degraded``: what the policies decided for one call, not part of the answer."""
@@ -38,18 +38,32 @@ class Entry:
 
 
 def encode(entry: Entry) -> bytes:
-    """The entry as JSON. orjson writes the response's fields as they are (nested models through
+    """The entry as JSON (see :func:`encode_answer`)."""
+    return encode_answer(entry.response, entry.answered_by, entry.stored_at, entry.fresh_until, entry.chunks)
+
+
+def encode_answer(
+    response: ModelResponse,
+    answered_by: str,
+    stored_at: float,
+    fresh_until: float,
+    chunks: Sequence[Chunk] | None = None,
+) -> bytes:
+    """An entry's JSON from its parts, without building the :class:`Entry` (every cache miss stores
+    one). orjson writes the response's fields as they are (nested models through
     :func:`~steadyhand.policies.cache_keys.fields_of`; the fields a dump leaves out, its route and
-    degraded flag, dropped): every cache miss stores one, and ``model_dump`` costs several times more."""
-    response = {k: v for k, v in entry.response.__dict__.items() if k not in _NOT_STORED}
+    degraded flag, dropped): ``model_dump`` costs several times more."""
+    fields = response.__dict__.copy()
+    for name in _NOT_STORED:
+        fields.pop(name, None)
     body = {
-        "answered_by": entry.answered_by,
-        "stored_at": entry.stored_at,
-        "fresh_until": entry.fresh_until,
-        "response": response,
+        "answered_by": answered_by,
+        "stored_at": stored_at,
+        "fresh_until": fresh_until,
+        "response": fields,
         "chunks": None
-        if entry.chunks is None
-        else [c.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for c in entry.chunks],
+        if chunks is None
+        else [c.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for c in chunks],
     }
     return orjson.dumps(body, default=fields_of)
 

@@ -58,10 +58,20 @@ def cache_key(target: Target, request: ModelRequest, *, kind: str | None = None)
 
 
 def fields_of(value: object) -> dict[str, Any]:
-    """A nested model's fields, for orjson's ``default`` (any other type is not JSON: TypeError)."""
-    if isinstance(value, BaseModel):
+    """A nested model's fields, for orjson's ``default`` (any other type is not JSON: TypeError).
+
+    The model classes seen are kept: ``isinstance`` against ``BaseModel`` goes through its
+    metaclass's ``__instancecheck__`` in Python, and every key and every stored entry asks a few times."""
+    cls = type(value)
+    if cls in _MODEL_CLASSES:
         return value.__dict__
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    if isinstance(value, BaseModel):
+        _MODEL_CLASSES.add(cls)
+        return value.__dict__
+    raise TypeError(f"{cls.__name__} is not JSON")
+
+
+_MODEL_CLASSES: set[type] = set()
 
 
 def skip_reason(request: ModelRequest, *, sampled: bool) -> str | None:

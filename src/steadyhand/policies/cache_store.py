@@ -69,6 +69,8 @@ class MemoryCacheStore:
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     def get(self, key: str) -> bytes | None:
+        if key not in self._items:
+            return None  # a miss reads without the lock: one dict lookup is atomic
         with self._lock:
             item = self._items.get(key)
             if item is None:
@@ -80,11 +82,14 @@ class MemoryCacheStore:
             return item[1]
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
+        items = self._items
         with self._lock:
-            self._items[key] = (time.time() + ttl, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            if key in items:
+                items.move_to_end(key)  # a new key is inserted last already
+            items[key] = (time.time() + ttl, value)
+            if len(items) > self.max_entries:
+                while len(items) > self.max_entries:
+                    items.popitem(last=False)
 
     async def aget(self, key: str) -> bytes | None:
         return self.get(key)

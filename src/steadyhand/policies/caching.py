@@ -24,7 +24,7 @@ from ..providers._common import assemble
 from ..providers.base import Provider
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
-from .cache_entry import Entry, decode, encode, response_chunks
+from .cache_entry import Entry, decode, encode_answer, response_chunks
 from .cache_keys import cache_key, keepable, skip_reason
 from .cache_store import ByteState, CacheStore, StateCacheStore, open_cache_store
 from .driver import with_route
@@ -84,6 +84,10 @@ class Cache(WrapperProvider):
         self.keep_stale = keep_stale
         provider = info.config.all_providers().get(info.target.provider)
         self._kind = None if provider is None else provider.kind
+        self._own = f"{info.target.provider}:{info.target.model}"
+        """Who answers when no policy inside says otherwise: the alias's own target."""
+        self._keep = ttl + keep_stale
+        """How long the store keeps an entry: fresh for ``ttl``, then stale for degraded mode."""
 
     # -- the decision (shared by the four call shapes) -------------------------------------------------
 
@@ -132,25 +136,23 @@ class Cache(WrapperProvider):
 
     def _route_of(self, response: ModelResponse | None, ctx: CallContext, why: str) -> Route:
         """The inner policies' route (or a new one), saying what the cache did."""
-        route = ctx.report.route if ctx.report is not None else None
-        if response is not None and isinstance(response.route, Route):
-            route = response.route
-        if not isinstance(route, Route):  # no policy inside: the target itself answered
-            target = self.info.target
-            route = Route(ended_by="answer", answered_by=f"{target.provider}:{target.model}")
+        report = ctx.report
+        route = None if response is None else response.route
+        if not isinstance(route, Route):
+            route = report.route if report is not None else None
+            if not isinstance(route, Route):  # no policy inside: the target itself answered
+                route = Route(ended_by="answer", answered_by=self._own)
         route.cache = why
-        self._note(route, ctx)
+        if ctx.span is not None:
+            self._note(route, ctx)
+        elif report is not None:  # the untraced call: _note inline
+            report.route = route
         return route
 
-    def _entry(self, response: ModelResponse, route: Route, chunks: Sequence[Chunk] | None) -> Entry:
+    def _entry(self, response: ModelResponse, route: Route, chunks: Sequence[Chunk]) -> bytes:
+        """A streamed answer's entry, its chunks kept to replay as they came (the route is not stored)."""
         now = time.time()
-        target = self.info.target
-        answered_by = route.answered_by or f"{target.provider}:{target.model}"
-        frozen = None if chunks is None else tuple(chunks)
-        return Entry(response, answered_by, now, now + self.ttl, frozen)  # the route is not stored
-
-    def _ttl(self) -> float:
-        return self.ttl + self.keep_stale
+        return encode_answer(response, route.answered_by or self._own, now, now + self.ttl, chunks)
 
     # -- complete ---------------------------------------------------------------------------------
 
@@ -158,12 +160,13 @@ class Cache(WrapperProvider):
         started = time.monotonic()
         key, why = self._key(request, ctx)
         if key is not None:
-            entry = self._fresh(self.store.get(key))
+            found = self.store.get(key)
+            entry = None if found is None else self._fresh(found)  # a miss decodes nothing
             if entry is not None:
                 return with_route(entry.response, self._hit(entry, ctx, started))
         response, data = self._settle(self.inner.complete(request, ctx=ctx), ctx, key, why)
         if key is not None and data is not None:
-            self.store.set(key, data, self._ttl())
+            self.store.set(key, data, self._keep)
         return response
 
     def _settle(
@@ -171,7 +174,10 @@ class Cache(WrapperProvider):
     ) -> tuple[ModelResponse, bytes | None]:
         """The answer with its route, and the entry to store (``None``: not to be kept)."""
         route = self._route_of(response, ctx, why)
-        data = encode(self._entry(response, route, None)) if key is not None and keepable(response) else None
+        data = None
+        if key is not None and keepable(response):
+            now = time.time()  # the route is not stored
+            data = encode_answer(response, route.answered_by or self._own, now, now + self.ttl)
         if response.route is not route:
             response = with_route(response, route)
         return response, data
@@ -180,12 +186,13 @@ class Cache(WrapperProvider):
         started = time.monotonic()
         key, why = self._key(request, ctx)
         if key is not None:
-            entry = self._fresh(await self.store.aget(key))
+            found = await self.store.aget(key)
+            entry = None if found is None else self._fresh(found)
             if entry is not None:
                 return with_route(entry.response, self._hit(entry, ctx, started))
         response, data = self._settle(await self.inner.acomplete(request, ctx=ctx), ctx, key, why)
         if key is not None and data is not None:
-            await self.store.aset(key, data, self._ttl())
+            await self.store.aset(key, data, self._keep)
         return response
 
     # -- streams ----------------------------------------------------------------------------------
@@ -223,7 +230,7 @@ class Cache(WrapperProvider):
         response = self._assembled(seen, request)
         route = self._route_of(None, ctx, why)
         if key is not None and keepable(response):
-            self.store.set(key, encode(self._entry(response, route, seen)), self._ttl())
+            self.store.set(key, self._entry(response, route, seen), self._keep)
 
     def astream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> AsyncIterator[Chunk]:
         return self._astream(request, ctx)
@@ -251,7 +258,7 @@ class Cache(WrapperProvider):
         response = self._assembled(seen, request)
         route = self._route_of(None, ctx, why)
         if key is not None and keepable(response):
-            await self.store.aset(key, encode(self._entry(response, route, seen)), self._ttl())
+            await self.store.aset(key, self._entry(response, route, seen), self._keep)
 
 
 def cache(
