@@ -83,6 +83,8 @@ class BreakerState:
 
     def admit(self, now: float) -> State | None:
         """Ask to send a request: the state it goes under, or ``None`` when it must be skipped."""
+        if self._state == "closed":
+            return "closed"  # only an answer or a failure changes a closed breaker: no lock on every call
         with self._lock:
             state = self._current(now)
             if state == "open":

@@ -22,43 +22,43 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 from .._config import Target
-from ..context import CallContext, OpenSpan
+from ..context import NO_CONTEXT, CallContext
 from ..errors import (
     CircuitOpen,
     ConfigurationError,
-    DeadlineExceeded,
     ProviderError,
     ProviderTimeout,
     RateLimited,
 )
 from ..providers.base import Provider
-from ..types import ModelRequest
-from .breaker import Breaker, BreakerState
-from .driver import Attempt, Decisions, Outcome, PolicyProvider, with_route
+from ..types import ModelRequest, ModelResponse
+from .breaker import Breaker, BreakerState, State
+from .driver import Attempt, Decisions, Outcome, PolicyProvider, adrive, drive, with_route
 from .fallback import Fallback
 from .fit import unfit
 from .limits import RateLimit
 from .ratelimit import RateLimiter, limit_key
-from .retry import Retry, should_retry
-from .route import EndedBy, Route, Step
+from .retry import Retry
+from .route import Route, Step
 from .stack import Policy, StackInfo
+from .verdict import EPSILON as _EPSILON
+from .verdict import attempt_span, finish, give_up
 
 __all__ = ["Balance", "Resilient", "resilient"]
 
 _SILENT = ProviderTimeout("probe", phase="first_token")
-_EPSILON = 1e-9  # float slack: a wait cut to fit exactly must still leave room for its attempt
 
 
 def _name(target: Target) -> str:
     return f"{target.provider}:{target.model}"
 
 
-def _throttled(error: BaseException | None) -> bool:
-    """A refusal by steadyhand's own rate limit: nothing was sent."""
-    return isinstance(error, RateLimited) and error.local
-
-
 Balance = Literal["weighted", "least_busy"]
+_Sent = tuple[State | None, Outcome]
+"""The first attempt's breaker state and outcome, sent by :meth:`Resilient.complete`'s fast path."""
+_First = tuple[Provider, CallContext, "State | None", "BreakerState | None", "float | None", float]
+"""What the fast path needs to send the first attempt: provider, context, breaker state, breaker,
+deadline and the wall clock's offset (see :meth:`Resilient._first`)."""
 
 
 class Resilient(PolicyProvider):
@@ -124,6 +124,9 @@ class Resilient(PolicyProvider):
             fallback = entry if isinstance(entry, Fallback) else Fallback(entry)
             chain.append((fallback, info.resolver.resolve(fallback.target)))
         self.chain = chain
+        only = self.members[0][0]
+        self._plain = only if len(self.members) == 1 and only is info.target else None
+        """The target of the fast path (see :meth:`complete`): the alias's own, when it is the only one."""
         # How many later targets would take a silent attempt: the deadline is shared with them.
         self._takers_after = [
             sum(1 for f, _ in chain[i + 1 :] if f is not None and f.takes(_SILENT)) for i in range(len(chain))
@@ -208,7 +211,104 @@ class Resilient(PolicyProvider):
             limit = share if limit is None else min(limit, share)
         return deadline if limit is None else min(limit, deadline)
 
-    def decide(self, request: ModelRequest, ctx: CallContext, *, now: float) -> Decisions:
+    # -- the fast path: the usual call, without the generator ----------------------------------------
+
+    def complete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
+        """What ``drive(self.decide(...))`` does, with the usual first attempt (the alias's own target,
+        admitted by its breaker) sent inline: when it answers, that is the call, without a generator,
+        an attempt or an outcome object; when it fails, :meth:`decide` takes over from its outcome."""
+        now = self.clock()
+        first = self._first(ctx, now)
+        if first is None:
+            return drive(self.decide(request, ctx, now=now), clock=self.clock, sleep=self.sleep)
+        provider, sub, state, breaker, deadline, wall_offset = first
+        started = self.clock()
+        try:
+            response = provider.complete(request, ctx=sub)
+        except Exception as exc:
+            sent = (state, Outcome(Attempt(provider, request, sub), started, self.clock(), error=exc))
+            decisions = self.decide(request, ctx, now=now, sent=sent)
+            return drive(decisions, clock=self.clock, sleep=self.sleep)
+        except BaseException:  # the caller gave up (KeyboardInterrupt...): as the generator's close
+            if breaker is not None and state == "half_open":
+                breaker.release()
+            raise
+        return self._answered(request, ctx, response, first, now, started, self.clock())
+
+    async def acomplete(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> ModelResponse:
+        """The async twin of :meth:`complete`; cancelling the caller gives a half-open probe back."""
+        now = self.clock()
+        first = self._first(ctx, now)
+        if first is None:
+            return await adrive(self.decide(request, ctx, now=now), clock=self.clock, sleep=self.async_sleep)
+        provider, sub, state, breaker, deadline, wall_offset = first
+        started = self.clock()
+        try:
+            response = await provider.acomplete(request, ctx=sub)
+        except Exception as exc:
+            sent = (state, Outcome(Attempt(provider, request, sub), started, self.clock(), error=exc))
+            decisions = self.decide(request, ctx, now=now, sent=sent)
+            return await adrive(decisions, clock=self.clock, sleep=self.async_sleep)
+        except BaseException:  # cancelled
+            if breaker is not None and state == "half_open":
+                breaker.release()
+            raise
+        return self._answered(request, ctx, response, first, now, started, self.clock())
+
+    def _first(self, ctx: CallContext, now: float) -> _First | None:
+        """The first attempt as :meth:`decide` would make it, or ``None`` when it would not simply send
+        it (several targets to pick from, too little time, an open breaker: it asks again, alike)."""
+        target = self._plain
+        if target is None:
+            return None
+        deadline = ctx.deadline
+        if self.deadline is not None and (deadline is None or now + self.deadline < deadline):
+            deadline = now + self.deadline
+        if deadline is not None and deadline - now < self.min_attempt - _EPSILON:
+            return None
+        breaker = self._breakers.get(target) or self._breaker(target)
+        state = None if breaker is None else breaker.admit(now)
+        if breaker is not None and state is None:
+            return None
+        sub = ctx.replace(attempt=1, deadline=self._attempt_deadline(0, now, deadline), target=target)
+        provider = self._providers.get((True, target.provider, target.model))
+        if provider is None:
+            provider = self._provider(0, target)
+        wall_offset = 0.0 if ctx.span is None else self.wall() - now
+        return provider, sub, state, breaker, deadline, wall_offset
+
+    def _answered(
+        self,
+        request: ModelRequest,
+        ctx: CallContext,
+        response: ModelResponse,
+        first: _First,
+        now: float,
+        started: float,
+        ended: float,
+    ) -> ModelResponse:
+        """The fast path's answer, recorded as :meth:`decide` records one."""
+        provider, sub, state, breaker, deadline, wall_offset = first
+        target = self.info.target
+        step = Step(_name(target), target.alias, "ok", None, None, 0.0, ended - started, state)
+        route = Route([step])
+        span = ctx.span
+        if span is not None:
+            outcome = Outcome(Attempt(provider, request, sub), started, ended, response)
+            attempt_span(span, step, outcome, 1, wall_offset)
+        if breaker is not None:
+            breaker.record(None, ended)
+        route.answered_by = step.target
+        finish(route, ctx, "answer", now, ended, deadline)
+        if span is not None:
+            span.answered_by(target.provider, target.model)
+        return with_route(response, route)
+
+    def decide(
+        self, request: ModelRequest, ctx: CallContext, *, now: float, sent: _Sent | None = None
+    ) -> Decisions:
+        """The whole decision. ``sent``: the first attempt's breaker state and outcome, when
+        :meth:`complete` sent it itself (its fast path) and it did not answer."""
         wall_offset = 0.0 if ctx.span is None else self.wall() - now  # only attempt spans need it
         deadline = ctx.deadline
         if self.deadline is not None and (deadline is None or now + self.deadline < deadline):
@@ -256,42 +356,46 @@ class Resilient(PolicyProvider):
                 name = _name(target)
                 # the kept breaker and provider are read inline: a method call less per attempt
                 breaker = self._breakers.get(target) or self._breaker(target)
-                state = None if breaker is None else breaker.admit(start)
-                if breaker is not None and state is None:
-                    retry_in = breaker.retry_in(start)
-                    last = CircuitOpen(
-                        f"the circuit breaker is open after repeated failures; it lets a probe through in "
-                        f"{retry_in:.1f}s: configure a fallback so calls do not fail meanwhile",
-                        retry_in=retry_in,
-                        provider=target.provider,
-                        model=target.model,
+                if sent is not None:  # the first attempt: admitted and sent by the fast path already
+                    (state, outcome), sent = sent, None
+                    number += 1
+                else:
+                    state = None if breaker is None else breaker.admit(start)
+                    if breaker is not None and state is None:
+                        retry_in = breaker.retry_in(start)
+                        last = CircuitOpen(
+                            "the circuit breaker is open after repeated failures; it lets a probe through "
+                            f"in {retry_in:.1f}s: configure a fallback so calls do not fail meanwhile",
+                            retry_in=retry_in,
+                            provider=target.provider,
+                            model=target.model,
+                        )
+                        skipped = Step(name, target.alias, "skipped", "CircuitOpen", breaker="open")
+                        route.steps.append(skipped)
+                        skip.add(name)
+                        continue
+                    number += 1
+                    sub = ctx.replace(
+                        attempt=number, deadline=self._attempt_deadline(index, start, deadline), target=target
                     )
-                    skipped = Step(name, target.alias, "skipped", "CircuitOpen", breaker="open")
-                    route.steps.append(skipped)
-                    skip.add(name)
-                    continue
-                number += 1
-                sub = ctx.replace(
-                    attempt=number, deadline=self._attempt_deadline(index, start, deadline), target=target
-                )
-                first = self.info.target
-                same = target is first or (target.provider, target.model) == (first.provider, first.model)
-                asked = request if same else request.model_copy(update={"model": target.model})
-                busy = self._counts_busy
-                if busy:
-                    self._in_flight(name, +1)
-                try:
-                    provider = self._providers.get((index == 0, target.provider, target.model))
-                    if provider is None:
-                        provider = self._provider(index, target)
-                    outcome = yield Attempt(provider, asked, sub, wait)
-                except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
-                    if breaker is not None and state == "half_open":
-                        breaker.release()  # no verdict on the probe: let another one go
-                    raise
-                finally:
+                    first = self.info.target
+                    same = target is first or (target.provider, target.model) == (first.provider, first.model)
+                    asked = request if same else request.model_copy(update={"model": target.model})
+                    busy = self._counts_busy
                     if busy:
-                        self._in_flight(name, -1)
+                        self._in_flight(name, +1)
+                    try:
+                        provider = self._providers.get((index == 0, target.provider, target.model))
+                        if provider is None:
+                            provider = self._provider(index, target)
+                        outcome = yield Attempt(provider, asked, sub, wait)
+                    except GeneratorExit:  # the caller gave up (cancelled, closed the stream)
+                        if breaker is not None and state == "half_open":
+                            breaker.release()  # no verdict on the probe: let another one go
+                        raise
+                    finally:
+                        if busy:
+                            self._in_flight(name, -1)
                 clock = outcome.ended
                 error = outcome.error
                 if isinstance(error, RateLimited) and error.local:  # nothing was sent
@@ -319,19 +423,19 @@ class Resilient(PolicyProvider):
                 )
                 route.steps.append(step)
                 if ctx.span is not None:
-                    self._span(ctx.span, step, outcome, number, wall_offset)
+                    attempt_span(ctx.span, step, outcome, number, wall_offset)
                 if breaker is not None:
                     breaker.record(error, clock)
                 if error is None:
                     route.answered_by = step.target
-                    self._finish(route, ctx, "answer", now, clock, deadline)
+                    finish(route, ctx, "answer", now, clock, deadline)
                     if ctx.span is not None:
                         ctx.span.answered_by(target.provider, target.model)
                     if outcome.response is not None:
                         outcome.response = with_route(outcome.response, route)
                     return outcome
                 if not isinstance(error, ProviderError):
-                    self._finish(route, ctx, "error", now, clock, deadline)
+                    finish(route, ctx, "error", now, clock, deadline)
                     raise error  # a bug, not a provider failure: no retry, no fallback
                 last = error
                 failed.add(name)
@@ -341,92 +445,9 @@ class Resilient(PolicyProvider):
                     cut_by_deadline = left is not None and self.retry.allows(error, made)
                     break
                 wait = next_wait
-        raise self._give_up(route, ctx, last, cut_by_deadline, now, clock, deadline)
-
-    def _give_up(
-        self,
-        route: Route,
-        ctx: CallContext,
-        last: ProviderError | None,
-        cut_by_deadline: bool,
-        now: float,
-        clock: float,
-        deadline: float | None,
-    ) -> ProviderError:
-        """The error that ends the call: the provider's own when the request itself was refused."""
-        out_of_time = cut_by_deadline or (
-            deadline is not None and deadline - clock < self.min_attempt - _EPSILON
+        raise give_up(
+            route, ctx, last, cut_by_deadline, now, clock, deadline, self.min_attempt, self.info.target
         )
-        if _throttled(last):  # the last target could not be admitted in time: say so, with the wait
-            assert last is not None
-            self._finish(route, ctx, "deadline" if out_of_time else "options", now, clock, deadline)
-            last.route = route
-            return last
-        refused = last is not None and not (
-            should_retry(last) or isinstance(last, CircuitOpen | ProviderTimeout)
-        )
-        if refused and not out_of_time:
-            assert last is not None
-            self._finish(route, ctx, "error", now, clock, deadline)
-            last.route = route
-            return last
-        reason: EndedBy = "deadline" if out_of_time else "options"
-        self._finish(route, ctx, reason, now, clock, deadline)
-        why = (
-            "the deadline left no time for another attempt; give the call more time (timeout= on the "
-            "call or the alias's deadline) or add a faster fallback"
-            if reason == "deadline"
-            else "every target, retry and fallback failed; add a fallback target or check the "
-            "provider's status"
-        )
-        target = self.info.target
-        return DeadlineExceeded(
-            f"no answer: {why} (route: {route.summary()})",
-            reason=reason,
-            route=route,
-            last_error=last,
-            provider=target.provider,
-            model=target.model,
-        )
-
-    @staticmethod
-    def _finish(
-        route: Route, ctx: CallContext, ended_by: EndedBy, now: float, clock: float, deadline: float | None
-    ) -> None:
-        route.ended_by = ended_by
-        route.deadline_left = None if deadline is None else deadline - clock
-        spent = 0.0
-        for step in route.steps:
-            spent += step.wait + step.duration
-        overhead = clock - now - spent
-        route.overhead = overhead if overhead > 0.0 else 0.0
-        if ctx.span is not None:  # built only for a traced call
-            ctx.span.note("steadyhand.route", route.as_dict())
-        if ctx.report is not None:
-            ctx.report.route = route
-
-    @staticmethod
-    def _span(span: OpenSpan, step: Step, outcome: Outcome, number: int, wall_offset: float) -> None:
-        """The attempt's own span under the llm span; never billed (no usage on it)."""
-        provider, _, model = step.target.partition(":")
-        record = span.child(
-            f"attempt {number}",
-            start_time=outcome.started + wall_offset,
-            end_time=outcome.ended + wall_offset,
-            model_alias=step.alias,
-            provider=provider,
-            model=model,
-        )
-        record.attributes = {"steadyhand.attempt": number, "steadyhand.wait": step.wait}
-        if step.breaker is not None:
-            record.attributes["steadyhand.breaker"] = step.breaker
-        if outcome.error is not None:
-            record.status = "error"
-            record.error_type = step.error
-            record.error_message = str(outcome.error)
-            if step.status is not None:
-                record.attributes["http.status_code"] = step.status
-        span.emit(record)
 
 
 def resilient(
