@@ -131,3 +131,16 @@ def test_nulls_and_booleans_bind_through_registered_adapters_and_store_as_before
     assert conn.execute("SELECT a IS NULL, typeof(a), b, typeof(b), c FROM t").fetchall() == [
         (1, "null", 1, "integer", 0)
     ]
+
+
+def test_an_adapter_the_app_registered_first_is_kept() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sqlite3; sqlite3.register_adapter(bool, lambda b: 'yes' if b else 'no'); "
+        "import steadyhand.store; "
+        "print(sqlite3.connect(':memory:').execute('SELECT ?', (True,)).fetchone()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "yes"

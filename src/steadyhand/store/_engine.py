@@ -43,9 +43,10 @@ _SQLITE_CHECK_EVERY = 2_000  # virtual-machine steps between two deadline checks
 # tenth of the gateway's tracer-writer instructions, benchmarks/bench_gateway_instructions.py). Registered
 # adapters are found in one dict lookup; these change no value (``.get`` of an empty dict returns None:
 # NULL as before; a bool binds as its int either way).
+# An adapter the app registered itself is left in place (``setdefault``).
 _NULL: Callable[[None], None] = dict[None, None]().get
-sqlite3.register_adapter(type(None), _NULL)
-sqlite3.register_adapter(bool, int)
+sqlite3.adapters.setdefault((type(None), sqlite3.PrepareProtocol), _NULL)
+sqlite3.adapters.setdefault((bool, sqlite3.PrepareProtocol), int)
 
 
 def normalize_url(url: str | None) -> str:
