@@ -100,6 +100,7 @@ async def serve_model_call(gateway: Gateway, api: API, request: Request, out: Re
     ex = Exchange(api, request, state, new_trace_id(), new_span_id(), upstream_clock())
     started = time.time()
     token = None
+    held = gateway.hold_spans()
     try:
         try:
             inbound = _prepare(gateway, ex)
@@ -128,6 +129,7 @@ async def serve_model_call(gateway: Gateway, api: API, request: Request, out: Re
         if token is not None:
             reset_span(token)
         gateway.release(state)
+        gateway.release_spans(held)
         gateway.observe(ex, started)
 
 
