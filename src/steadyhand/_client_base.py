@@ -233,6 +233,7 @@ class _BaseClient(Generic[_T]):
         cache: bool = True,
         prompt: PromptUse | None = None,
         json_from_text: bool = False,
+        coalesce: bool = False,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -256,6 +257,7 @@ class _BaseClient(Generic[_T]):
             cache=cache,
             json_from_text=json_from_text,
             report=CallReport(),
+            coalesce=coalesce,
         )
         call = Call(target, request, ctx, tags, notes, parent_id)
         call.prompt = prompt

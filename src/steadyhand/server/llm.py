@@ -214,7 +214,9 @@ def _failed(ex: Exchange, exc: BaseException) -> None:
 async def _stream(
     gateway: Gateway, ex: Exchange, inbound: InboundRequest, tags: dict[str, str], out: Responder
 ) -> None:
-    stream = ex.state.client.complete_stream(inbound.request, tags=tags, timeout=_deadline(ex))
+    stream = ex.state.client.complete_stream(
+        inbound.request, tags=tags, timeout=_deadline(ex), coalesce=True
+    )  # events that arrive together go on as one write (relayed as they came, for an OpenAI upstream)
     chunks: AsyncIterator[Chunk] = stream.__aiter__()
     try:
         try:
