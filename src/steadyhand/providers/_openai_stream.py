@@ -76,6 +76,8 @@ class OpenAIStreamDecoder:
         self._done = False
         self._id: str | None = None
         self._answered_by: str | None = None
+        self.merged = 0
+        """Text events ``feed_batch`` joined into another chunk's text (for a local usage estimate)."""
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._decode(self._sse.feed(data))
@@ -115,17 +117,19 @@ class OpenAIStreamDecoder:
                 run.append(text)
                 continue
             if run:
-                out.append(self._relayed(objs[start], run, data[cut.at(start) : cut.at(i)]))
+                self._relayed(objs[start], run, data[cut.at(start) : cut.at(i)], out)
                 run = []
             start = i + 1
             self._chunks(obj, out)
         if run:
             whole = not start and end == len(data)
-            out.append(self._relayed(objs[start], run, data if whole else data[cut.at(start) : end]))
+            self._relayed(objs[start], run, data if whole else data[cut.at(start) : end], out)
         self._done = done
         return out
 
-    def _relayed(self, obj: dict[str, Any], texts: list[str], raw: bytes) -> Chunk:
+    def _relayed(self, obj: dict[str, Any], texts: list[str], raw: bytes, out: list[Chunk]) -> None:
+        """One chunk for a run of plain events; none for a run without text before choice 0 has any
+        (the exact path makes no chunk of a role-only or empty delta either)."""
         if self._id is None and obj.get("id"):
             self._id = str(obj["id"])
         if self._answered_by is None and obj.get("model"):
@@ -134,7 +138,10 @@ class OpenAIStreamDecoder:
         if text:
             self._seen.add(0)
             self._partial.append(text)
-        return Chunk(text=text, id=self._id, model=self._answered_by, raw_events=raw)
+            self.merged += sum(map(bool, texts)) - 1
+        elif 0 not in self._seen:
+            return
+        out.append(Chunk(text=text, id=self._id, model=self._answered_by, raw_events=raw))
 
     def close(self) -> list[Chunk]:
         chunks = self._decode(self._sse.close())

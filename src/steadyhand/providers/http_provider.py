@@ -169,7 +169,9 @@ class _StreamState:
             return chunks
         self.output.extend(c.text for c in chunks)
         overhead = self.driver.capabilities.prompt_overhead
-        return [*chunks, Chunk(usage=estimate_usage(self.request, self.output, prompt_overhead=overhead))]
+        merged = getattr(self.decoder, "merged", 0)  # text events a coalesced stream joined into others
+        usage = estimate_usage(self.request, self.output, prompt_overhead=overhead, merged=merged)
+        return [*chunks, Chunk(usage=usage)]
 
     def failed(self, exc: _E) -> _E:
         if isinstance(exc, StreamInterrupted) and not exc.partial_text:
