@@ -206,6 +206,11 @@ class Gateway:
             with contextlib.suppress(RuntimeError):  # no loop: reloaded before serving started
                 asyncio.get_running_loop().create_task(self._close_state(old))
         log.info("configuration reloaded: %s -> %s", old.hash, new.hash)
+        if config.database_url != old.config.database_url:
+            log.warning(
+                "database_url changed on reload: traces, keys, spend and configurations stay in the store "
+                "opened at start; restart steadyhand serve to use the new one"
+            )
         self._store_config(new)
         return new
 
