@@ -196,3 +196,27 @@ def test_sdks_read_the_relayed_stream(relay_gateway: GatewayServer) -> None:
     with ant, ant.messages.stream(model="m", max_tokens=64, messages=MESSAGES) as s:
         assert "".join(s.text_stream) == "".join(WORDS)
         assert s.get_final_message().stop_reason == "end_turn"
+
+
+class _SlowTracer:
+    """Holds the ``llm`` span's record until released: the event loop stops there meanwhile."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.kinds: list[str] = []
+
+    def record(self, span: Any) -> None:
+        self.kinds.append(span.kind)
+        if span.kind == "llm":
+            self.release.wait(10)
+
+
+def test_the_client_has_the_whole_stream_before_its_span_is_recorded(relay_gateway: GatewayServer) -> None:
+    tracer = _SlowTracer()
+    with GatewayServer(Gateway(relay_gateway.gateway.state.config, tracer=tracer)) as server:
+        try:
+            with httpx.stream("POST", server.base_url + "/v1/chat/completions", json=CHAT, timeout=3) as r:
+                raw = r.read()  # a timeout here: the end waited for the span
+            assert raw.endswith(b"data: [DONE]\n\n") and "llm" in tracer.kinds
+        finally:
+            tracer.release.set()

@@ -238,6 +238,7 @@ async def _stream(
         ex.first_byte = time.perf_counter()
         _track(ex, first)
         out.start(200, [*SSE, *ex.headers()], writer.feed(first))
+        stream.on_end = lambda: out.end(writer.close())  # the client's end first, then the span
         try:
             async for chunk in chunks:
                 if chunk.usage is not None:
@@ -254,7 +255,8 @@ async def _stream(
             ex.error = type(exc).__name__
             out.end(writer.fail(exc))
             return
-        out.end(writer.close())
+        if not out.ended:  # a stream that ended without a chunk ended before on_end was set
+            out.end(writer.close())
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
