@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from steadyhand.context import CallContext
 from steadyhand.providers._common import assemble
+from steadyhand.providers._sse_template import learn, take
 from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http import HttpxTransport
 from steadyhand.providers.http_provider import HTTPProvider
@@ -179,3 +180,36 @@ def test_any_stream_split_anywhere_is_the_same_answer(events: list[bytes], cuts:
             docs = [json.loads(e[6:]) for e in chunk.raw_events.split(b"\n\n") if e]
             assert "".join(d["choices"][0]["delta"].get("content") or "" for d in docs) == chunk.text
             assert all(d["choices"][0].get("finish_reason") is None and not d.get("usage") for d in docs)
+
+
+# -- the envelope of plain events -------------------------------------------------------------------
+
+
+def _line(t: str) -> bytes:
+    return text(t)[:-2]
+
+
+def test_the_envelope_is_learnt_around_any_text_and_takes_events_by_their_bytes() -> None:
+    for t in ('say "hi"', "back\\slash\\", "ünï\u2028", '\\"', "x"):
+        envelope = learn(_line(t), t)
+        assert envelope is not None
+        assert take([_line("a"), _line(t), _line("b\\n"), STOP[:-2], _line("c")], envelope) == (
+            3,
+            ["a", t, "b\\n"],
+        )
+
+
+def test_an_event_that_is_the_envelope_around_more_than_one_string_is_not_taken() -> None:
+    envelope = learn(_line("a"), "a")
+    assert envelope is not None
+    head, tail = envelope
+    smuggled = head + b'"x","tool_calls":[{"index":0}]' + tail  # valid JSON, but not a plain event
+    assert take([smuggled], envelope) is None
+    assert take([_line("a"), smuggled], envelope) is None  # all or nothing: the caller decodes them
+    assert take([head + b"5" + tail], envelope) is None
+
+
+def test_no_envelope_when_the_text_is_not_the_only_content() -> None:
+    nested = event({"content": "a"}, meta={"content": "b"})[:-2]
+    assert learn(nested, "a") is None
+    assert learn(_line("a"), "b") is None

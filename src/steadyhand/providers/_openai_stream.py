@@ -15,6 +15,7 @@ import orjson
 from ..errors import ProviderHTTPError, StreamInterrupted, UnexpectedProviderResponse
 from ..types import Chunk, FinishReason, ToolCallDelta, Usage
 from ._common import as_int, loads
+from ._sse_template import Envelope, learn, take
 from .sse import SSEEvent, SSEParser
 
 __all__ = ["OpenAIStreamDecoder", "openai_finish", "openai_usage"]
@@ -78,6 +79,9 @@ class OpenAIStreamDecoder:
         self._answered_by: str | None = None
         self.merged = 0
         """Text events ``feed_batch`` joined into another chunk's text (for a local usage estimate)."""
+        self._envelope: Envelope | None = None
+        self._learning = 3
+        """Reads left in which to learn the envelope of the plain events (``_sse_template``)."""
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._decode(self._sse.feed(data))
@@ -89,28 +93,55 @@ class OpenAIStreamDecoder:
         when the read is anything else (a partial or multi-line event, a comment, an ``event:`` field, an
         error, a malformed event, legacy completions): the caller feeds it the usual way then.
 
-        The read's events are parsed as one JSON array (one C call, not one per event), and its bytes
-        are scanned a few times in C, never split per event unless a run ends far from the read's end."""
+        Events in the envelope of the stream's plain events (``_sse_template``) are taken by their
+        bytes and only their texts parsed; the rest of the read is parsed as one JSON array. Either way
+        one C call parses the read, not one per event."""
         if self._text_key is not None or self._done or not self._sse.idle or not data.endswith(b"\n\n"):
             return None
         if not data.startswith(b"data: ") or b"\r" in data or b'"error"' in data:
             return None  # an error event takes the exact path: the chunks before it, then the error
-        joined = data.replace(b"\n\ndata: ", b",")  # one JSON array of the events, once bracketed
-        done = joined.endswith(b",[DONE]\n\n")
-        end, stop = (len(data) - len(_DONE), len(joined) - 9) if done else (len(data), len(joined) - 2)
-        if joined.find(b"\n") != len(joined) - 2 or stop < 6:
-            return None  # an event of several lines or fields, a comment, a blank event, only [DONE]
-        n = (end - stop - 2) // 7 + 1  # each separator joined is 7 bytes shorter; the last "\n\n" cut
-        try:
-            objs = orjson.loads(b"".join((b"[", memoryview(joined)[6:stop], b"]")))
-        except orjson.JSONDecodeError:
-            return None
-        if len(objs) != n or set(map(type, objs)) != {dict}:
+        used, texts = 0, None
+        envelope = self._envelope or self._learn(data)
+        if envelope is not None:
+            events = data.split(b"\n\n")
+            events.pop()  # after the last "\n\n"
+            taken = take(events, envelope)
+            if taken is not None:
+                count, texts = taken
+                used = sum(map(len, events[:count])) + 2 * count
+        rest = data[used:] if used else data
+        parsed = _parse(rest)
+        if parsed is None:
             return None
         out: list[Chunk] = []
+        if texts is not None:
+            self._relayed(None, texts, data[:used] if rest else data, out)
+        objs, done = parsed
+        if objs:
+            self._each(rest, objs, len(rest) - (len(_DONE) if done else 0), out)
+        self._done = done
+        return out
+
+    def _learn(self, data: bytes) -> Envelope | None:
+        """The envelope of the read's first event when it is a plain text event (a few reads tried)."""
+        if self._learning <= 0:
+            return None
+        self._learning -= 1
+        first = data[: data.find(b"\n\n")]
+        try:
+            obj = orjson.loads(first[6:])
+        except orjson.JSONDecodeError:
+            return None
+        text = _plain_text(obj) if type(obj) is dict else None
+        if text:
+            self._envelope = learn(first, text)
+        return self._envelope
+
+    def _each(self, data: bytes, objs: list[dict[str, Any]], end: int, out: list[Chunk]) -> None:
+        """Decode parsed events of ``data[:end]``: runs of plain ones merged, the others as ``feed``."""
         run: list[str] = []
         start = 0
-        cut = _Cut(data, n, end)
+        cut = _Cut(data, len(objs), end)
         for i, obj in enumerate(objs):
             text = _plain_text(obj)
             if text is not None:
@@ -124,15 +155,13 @@ class OpenAIStreamDecoder:
         if run:
             whole = not start and end == len(data)
             self._relayed(objs[start], run, data if whole else data[cut.at(start) : end], out)
-        self._done = done
-        return out
 
-    def _relayed(self, obj: dict[str, Any], texts: list[str], raw: bytes, out: list[Chunk]) -> None:
-        """One chunk for a run of plain events; none for a run without text before choice 0 has any
-        (the exact path makes no chunk of a role-only or empty delta either)."""
-        if self._id is None and obj.get("id"):
+    def _relayed(self, obj: dict[str, Any] | None, texts: list[str], raw: bytes, out: list[Chunk]) -> None:
+        """One chunk for a run of plain events (``obj`` the first, when parsed); none for a run without
+        text before choice 0 has any (the exact path makes no chunk of a role-only or empty delta)."""
+        if obj is not None and self._id is None and obj.get("id"):
             self._id = str(obj["id"])
-        if self._answered_by is None and obj.get("model"):
+        if obj is not None and self._answered_by is None and obj.get("model"):
             self._answered_by = str(obj["model"])
         text = "".join(texts)
         if text:
@@ -248,6 +277,26 @@ class OpenAIStreamDecoder:
 
 
 _DONE = b"data: [DONE]\n\n"
+
+
+def _parse(data: bytes) -> tuple[list[dict[str, Any]], bool] | None:
+    """The events of ``data`` (single-line ``data:`` events, maybe ending with ``[DONE]``) parsed as one
+    JSON array, and whether it ended with ``[DONE]``; ``None`` for anything else. Each separator the
+    join replaces is 7 bytes shorter, so the lengths say how many events there were."""
+    if data == _DONE or not data:
+        return [], bool(data)
+    joined = data.replace(b"\n\ndata: ", b",")
+    done = joined.endswith(b",[DONE]\n\n")
+    end, stop = (len(data) - len(_DONE), len(joined) - 9) if done else (len(data), len(joined) - 2)
+    if not joined.startswith(b"data: ") or joined.find(b"\n") != len(joined) - 2 or stop < 6:
+        return None  # an event of several lines or fields, a comment, a blank event
+    try:
+        objs = orjson.loads(b"".join((b"[", memoryview(joined)[6:stop], b"]")))
+    except orjson.JSONDecodeError:
+        return None
+    if len(objs) != (end - stop - 2) // 7 + 1 or set(map(type, objs)) != {dict}:
+        return None
+    return objs, done
 
 
 class _Cut:
