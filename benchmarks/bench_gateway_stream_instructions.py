@@ -7,6 +7,8 @@ content events and one of none. This process streams ``--streams`` sequential re
 connection (aiohttp, as bench_gateway_compare's TTFT rows), with the counters zeroed before and dumped
 after each batch (``callgrind_control``). Per event = (long batch - short batch) / streams / tokens;
 per stream = the short batch / streams (the request, the policies, the span: everything but the events).
+The whole long stream's count is the most robust figure: the split moves a little with the tracer's
+background writes (given ``SETTLE`` seconds to land in their own batch).
 ``--inbound anthropic`` sends the same streams to ``/v1/messages`` (a translated stream, for comparison).
 
 Run: .venv/bin/python benchmarks/bench_gateway_stream_instructions.py [--streams 20] [--tokens 200]
@@ -34,6 +36,8 @@ from _upstream import MODEL, nginx_upstream
 
 BODY = {"messages": [{"role": "user", "content": "Say hello to the benchmark."}], "stream": True}
 POLICIES = "retry = { attempts = 2 }, breaker = { failures = 50 }"
+SETTLE = 8.0
+"""Seconds before each dump: valgrind runs one thread at a time, so the tracer's writer (SQLite) lags."""
 
 
 def _config(long_url: str, short_url: str) -> str:
@@ -146,7 +150,7 @@ def main() -> None:
             for model in ("long", "short"):
                 _control(proc.pid, "--zero")
                 asyncio.run(_batch(url, model, args.streams, anthropic))
-                time.sleep(2)  # the tracer's writer thread catches up inside the batch
+                time.sleep(SETTLE)  # the tracer's writer thread stores the batch's spans inside it
                 _control(proc.pid, f"--dump={model}")
                 dumps = sorted(tmp.glob("callgrind.out.*"), key=lambda p: p.stat().st_mtime)
                 totals[model] = _total(dumps[-1])
