@@ -193,20 +193,20 @@ def test_the_envelope_is_learnt_around_any_text_and_takes_events_by_their_bytes(
     for t in ('say "hi"', "back\\slash\\", "ünï\u2028", '\\"', "x"):
         envelope = learn(_line(t), t)
         assert envelope is not None
-        assert take([_line("a"), _line(t), _line("b\\n"), STOP[:-2], _line("c")], envelope) == (
-            3,
-            ["a", t, "b\\n"],
-        )
+        run = text("a") + text(t) + text("b\\n")
+        assert take(run + STOP + DONE, envelope) == (len(run), ["a", t, "b\\n"])
+        assert take(run + STOP + text("c"), envelope) is None  # a run reaches the last such event
 
 
 def test_an_event_that_is_the_envelope_around_more_than_one_string_is_not_taken() -> None:
     envelope = learn(_line("a"), "a")
     assert envelope is not None
     head, tail = envelope
-    smuggled = head + b'"x","tool_calls":[{"index":0}]' + tail  # valid JSON, but not a plain event
-    assert take([smuggled], envelope) is None
-    assert take([_line("a"), smuggled], envelope) is None  # all or nothing: the caller decodes them
-    assert take([head + b"5" + tail], envelope) is None
+    smuggled = head + b'"x","tool_calls":[{"index":0}]' + tail + b"\n\n"  # valid JSON, not plain
+    assert take(smuggled, envelope) is None
+    assert take(text("a") + smuggled, envelope) is None  # all or nothing: the caller decodes them
+    assert take(head + b"5" + tail + b"\n\n", envelope) is None
+    assert take(head + b'""' + tail + b"\n\n", envelope) == (len(head) + len(tail) + 4, [""])
 
 
 def test_no_envelope_when_the_text_is_not_the_only_content() -> None:

@@ -103,12 +103,9 @@ class OpenAIStreamDecoder:
         used, texts = 0, None
         envelope = self._envelope or self._learn(data)
         if envelope is not None:
-            events = data.split(b"\n\n")
-            events.pop()  # after the last "\n\n"
-            taken = take(events, envelope)
+            taken = take(data, envelope)
             if taken is not None:
-                count, texts = taken
-                used = sum(map(len, events[:count])) + 2 * count
+                used, texts = taken
         rest = data[used:] if used else data
         parsed = _parse(rest)
         if parsed is None:

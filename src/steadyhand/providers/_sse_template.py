@@ -44,25 +44,31 @@ def learn(event: bytes, text: str) -> Envelope | None:
     return event[:start], event[end + 1 :]
 
 
-def take(events: list[bytes], envelope: Envelope) -> tuple[int, list[str]] | None:
-    """How many of ``events`` (whole ``data:`` lines, without ``\\n\\n``) from the first are the envelope
-    around one JSON string, and their texts; ``None`` when not even the first one is."""
+def take(data: bytes, envelope: Envelope) -> tuple[int, list[str]] | None:
+    """The run of events at the start of ``data`` (whole single-line ``data:`` events) that are the
+    envelope around one JSON string, as the bytes they take and their texts; ``None`` unless the run
+    goes on to the last such event of ``data`` (what follows it, a finish, usage, ``[DONE]``, is the
+    caller's). The run is found and checked in a few C calls, its strings parsed in one.
+    """
     head, tail = envelope
-    lh, lt = len(head), len(tail)
-    count = 0
-    for event in events:
-        if not (event.startswith(head) and event.endswith(tail)) or len(event) < lh + lt + 2:
-            break
-        count += 1
-    if not count:
+    if not data.startswith(head):
         return None
-    middles = [event[lh : len(event) - lt] for event in events[:count]]
+    last = data.rfind(b"\n\n" + head) + 2  # where the run's last event starts (0: the first is the last)
+    end = data.find(b"\n\n", max(last, 0)) + 2
+    events = data[:end].split(b"\n\n")
+    events.pop()  # after the last "\n\n"
+    # Between two events of the run, and only there ("\n\n" ends events), the tail, "\n\n" and the head:
+    # counted in one call (a long needle costs its preprocessing per call, so no replace or split by it).
+    if data.count(tail + b"\n\n" + head, 0, end) != len(events) - 1 or not events[-1].endswith(tail):
+        return None
+    lh, lt = len(head), len(tail)
+    strings = b",".join([event[lh : len(event) - lt] for event in events])
     try:
-        texts = orjson.loads(b"".join((b"[", b",".join(middles), b"]")))
+        texts = orjson.loads(b"".join((b"[", strings, b"]")))
     except orjson.JSONDecodeError:
         return None
-    # As many strings as middles: each middle was one string token (two would make two items, or none
-    # at all a JSON error), so each event is the learnt document with another text.
-    if len(texts) != count or set(map(type, texts)) != {str}:
+    # As many strings as events: each middle was one string token (two would make two items, none a
+    # JSON error), so each event is the learnt document with another text.
+    if len(texts) != len(events) or set(map(type, texts)) != {str}:
         return None
-    return count, texts
+    return end, texts
