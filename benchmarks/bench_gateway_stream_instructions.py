@@ -9,7 +9,8 @@ after each batch (``callgrind_control``). Per event = (long batch - short batch)
 per stream = the short batch / streams (the request, the policies, the span: everything but the events).
 The whole long stream's count is the most robust figure: the split moves a little with the tracer's
 background writes (given ``SETTLE`` seconds to land in their own batch).
-``--inbound anthropic`` sends the same streams to ``/v1/messages`` (a translated stream, for comparison).
+``--inbound anthropic`` sends the same streams to ``/v1/messages`` (a translated stream, for comparison);
+``--no-trace`` serves without tracing (its writer thread's timing moves the per-stream figure a little).
 
 Run: .venv/bin/python benchmarks/bench_gateway_stream_instructions.py [--streams 20] [--tokens 200]
      [--steadyhand-src PATH] [--keep DIR]   (needs valgrind; the annotate files are kept in DIR)
@@ -111,6 +112,7 @@ def main() -> None:
     )
     parser.add_argument("--inbound", choices=("openai", "anthropic"), default="openai")
     parser.add_argument("--keep", default=None, help="keep the callgrind files in this directory")
+    parser.add_argument("--no-trace", action="store_true", help="serve with --no-trace (what tracing costs)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is missing: apt-get install -y valgrind")
@@ -134,6 +136,7 @@ def main() -> None:
             sys.executable, "-c",
             "import sys; from steadyhand.cli import main; sys.argv[0] = 'steadyhand'; main()",
             "serve", "--config", str(tmp / "steadyhand.toml"), "--port", str(port), "--workers", "1",
+            *(["--no-trace"] if args.no_trace else []),
         ]  # fmt: skip
         path = "/v1/messages" if args.inbound == "anthropic" else "/v1/chat/completions"
         url = f"http://127.0.0.1:{port}{path}"
@@ -165,8 +168,10 @@ def main() -> None:
         ["per stream, without its events", round(per_stream)],
         [f"per stream of {args.tokens} events", round(totals["long"] / args.streams)],
     ]
+    traced = "no tracing" if args.no_trace else "tracing on"
     title = (
-        f"Gateway instructions, {args.inbound} inbound, OpenAI-format upstream ({args.streams} streams each)"
+        f"Gateway instructions, {args.inbound} inbound, OpenAI-format upstream, {traced} "
+        f"({args.streams} streams each)"
     )
     report("bench_gateway_stream_instructions", title, ["instructions", "count"], rows, inbound=args.inbound)
     if args.keep:

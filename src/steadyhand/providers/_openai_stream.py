@@ -121,10 +121,10 @@ class OpenAIStreamDecoder:
 
     def _learn(self, data: bytes) -> Envelope | None:
         """The envelope of the read's first event when it is a plain text event (a few reads tried)."""
-        if self._learning <= 0:
+        first = data[: data.find(b"\n\n")]
+        if self._learning <= 0 or first == _DONE[:-2]:
             return None
         self._learning -= 1
-        first = data[: data.find(b"\n\n")]
         try:
             obj = orjson.loads(first[6:])
         except orjson.JSONDecodeError:
