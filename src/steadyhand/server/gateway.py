@@ -336,17 +336,19 @@ class Gateway:
         m = self.metrics
         for _, _, target, breaker in steps:  # targets come from the configuration: a bounded label
             if breaker is not None and target in self._targets:
-                m.of(m.breaker_open, target).set(1 if breaker == "open" else 0)
-        attempts = [(alias, outcome) for alias, outcome, _, _ in steps if outcome != "skipped"]
-        if not attempts:
-            return
-        if len(attempts) > 1:
+                m.breaker(target, breaker == "open")
+        if len(steps) > 1:
+            attempts = [(alias, outcome) for alias, outcome, _, _ in steps if outcome != "skipped"]
+            if not attempts:
+                return
             retries = sum(1 for a, b in zip(attempts, attempts[1:], strict=False) if a[0] == b[0])
             if retries:
                 m.of(m.retries, model).inc(retries)
             alias, outcome = attempts[-1]
             if outcome == "ok" and alias != attempts[0][0]:
                 m.of(m.fallbacks, model).inc()
+        elif not steps or steps[0][1] == "skipped":
+            return
         if hit:
             m.of(m.cache_hits, model).inc()
 
