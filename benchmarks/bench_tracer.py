@@ -94,12 +94,23 @@ simulator by ``record_client_spans.py``): the response ``id``, ``created``, usag
 
 
 def client_span(name: str) -> Callable[[int], SpanRecord]:
-    """Fresh copies of one recorded span (``record()`` takes ownership and redacts in place)."""
+    """Fresh copies of one recorded span (``record()`` takes ownership and redacts in place), each with
+    the text a new call brings: its own last message, answer, response id and error message (the
+    redactor remembers text it found clean; what repeats, as in an app, is the rest)."""
     base = _CLIENT_SPANS[name]
 
     def make(i: int) -> SpanRecord:
         span = copy.deepcopy(base)
         span.span_id = f"{i:016x}"
+        messages = (span.request or {}).get("messages")
+        if messages and isinstance(messages[-1].get("content"), str):
+            messages[-1]["content"] += f" (call {i})"
+        if span.response is not None:
+            span.response["id"] = f"{span.response.get('id', 'resp')}-{i}"
+            for choice in span.response.get("choices", ()):
+                choice["message"]["content"] = f"{choice['message']['content']} (answer {i})"
+        if span.error_message is not None:
+            span.error_message += f" (call {i})"
         return span
 
     return make

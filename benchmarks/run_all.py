@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_async_concurrency": ([], ["--calls", "300", "--rounds", "1"]),
     # the full run installs LiteLLM and Portkey into benchmarks/.envs/ once (PyPI, npm)
     "bench_gateway_compare": ([], ["--seconds", "2", "--streams", "20", "--only", "steadyhand"]),
+    "bench_gateway_instructions": ([], ["--requests", "200", "--warmup", "100"]),
+    "bench_gateway_stream_instructions": (["--streams", "40"], ["--streams", "5"]),
     "bench_policies": ([], ["--calls", "300", "--rounds", "3", "--instructions", "0"]),
     "bench_chaos": ([], ["--calls", "500"]),
     "bench_structured": ([], ["--rounds", "1"]),

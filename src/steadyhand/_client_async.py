@@ -222,12 +222,25 @@ class AsyncClient(AsyncStructuredCalls, _BaseClient[AsyncTransport]):
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
         cache: bool = True,
+        coalesce: bool = False,
     ) -> AsyncStream:
-        """The streamed twin of :meth:`complete`."""
+        """The streamed twin of :meth:`complete`.
+
+        ``coalesce=True``: plain text events that arrive together come as one chunk, with their bytes as
+        the provider sent them on ``Chunk.raw_events`` (OpenAI chat): what a gateway relays."""
         target, checked, notes = self._given_request(request, model)
         return AsyncStream(
             self,
-            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            self._open(
+                target,
+                checked,
+                timeout=None,
+                tags=tags,
+                notes=notes,
+                traffic=traffic,
+                cache=cache,
+                coalesce=coalesce,
+            ),
             timeout,
         )
 

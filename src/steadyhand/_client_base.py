@@ -233,6 +233,7 @@ class _BaseClient(Generic[_T]):
         cache: bool = True,
         prompt: PromptUse | None = None,
         json_from_text: bool = False,
+        coalesce: bool = False,
     ) -> Call:
         """Start a call: allocate and open its span (when traced) and fix its deadline."""
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -256,6 +257,7 @@ class _BaseClient(Generic[_T]):
             cache=cache,
             json_from_text=json_from_text,
             report=CallReport(),
+            coalesce=coalesce,
         )
         call = Call(target, request, ctx, tags, notes, parent_id)
         call.prompt = prompt
@@ -359,6 +361,9 @@ class StreamCore:
         self.start_time = time.time()
         self.first_token_time: float | None = None
         """Unix time of the first chunk with text or a tool call."""
+        self.on_end: Callable[[], None] | None = None
+        """Called once the stream has ended cleanly, before the answer is assembled and its span
+        recorded: a gateway writes the end of its own answer here, so its client does not wait on them."""
 
     def _begin(self) -> CallContext:
         """The request goes out now: the deadline counts from here."""
@@ -390,8 +395,12 @@ class StreamCore:
         if self._done:
             return
         self._done = True
-        self._response = self._assembled()
-        self._client._record(self._call, response=self._response, first_token=self.first_token_time)
+        try:
+            if self.on_end is not None:
+                self.on_end()
+        finally:
+            self._response = self._assembled()
+            self._client._record(self._call, response=self._response, first_token=self.first_token_time)
 
     def _failed(self, error: BaseException) -> None:
         if self._done:

@@ -242,12 +242,25 @@ class Client(StructuredCalls, _BaseClient[Transport]):
         tags: Mapping[str, str] | None = None,
         traffic: TrafficClass | None = None,
         cache: bool = True,
+        coalesce: bool = False,
     ) -> Stream:
-        """The streamed twin of :meth:`complete`."""
+        """The streamed twin of :meth:`complete`.
+
+        ``coalesce=True``: plain text events that arrive together come as one chunk, with their bytes as
+        the provider sent them on ``Chunk.raw_events`` (OpenAI chat): what a gateway relays."""
         target, checked, notes = self._given_request(request, model)
         return Stream(
             self,
-            self._open(target, checked, timeout=None, tags=tags, notes=notes, traffic=traffic, cache=cache),
+            self._open(
+                target,
+                checked,
+                timeout=None,
+                tags=tags,
+                notes=notes,
+                traffic=traffic,
+                cache=cache,
+                coalesce=coalesce,
+            ),
             timeout,
         )
 

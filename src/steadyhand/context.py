@@ -126,6 +126,9 @@ class CallContext:
     it up), so a fallback without a JSON mode can still answer; a plain call's JSON request skips it."""
     report: CallReport | None = None
     """Where the policies leave their decisions for the client; ``None`` outside a client call."""
+    coalesce: bool = False
+    """True when a stream may merge plain text events that arrived together into one chunk carrying
+    their bytes (``Chunk.raw_events``): fewer, larger chunks, and bytes a gateway can relay as they came."""
 
     @classmethod
     def with_timeout(cls, timeout: float | None, **fields: Any) -> CallContext:

@@ -199,7 +199,12 @@ class ToolCallDelta(_Model):
 
 
 class Chunk(_Model):
-    """One streamed event, normalized: text, tool-call fragments, a finish reason, or usage."""
+    """One streamed event, normalized: text, tool-call fragments, a finish reason, or usage.
+
+    On a coalesced stream (``complete_stream(..., coalesce=True)``) one chunk may stand for several
+    plain text events that arrived together; ``raw_events`` then holds their bytes as the provider sent
+    them, so a gateway answering in the same format can relay them instead of encoding the chunk again.
+    """
 
     index: int = 0
     text: str = ""
@@ -209,3 +214,6 @@ class Chunk(_Model):
     usage: Usage | None = None
     id: str | None = None
     model: str | None = None
+    raw_events: bytes | None = Field(default=None, exclude=True, repr=False)
+    """OpenAI chat ``data:`` events (each ``data: {...}\\n\\n``) this chunk's text came in: no role
+    other than the assistant's, no finish, usage, tool call or refusal; never stored or traced."""

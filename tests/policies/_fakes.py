@@ -13,9 +13,9 @@ from steadyhand.providers import Provider
 from steadyhand.testing import text_response
 from steadyhand.types import Chunk, Message
 
-REDIS_CLOCK = 1e-3
-"""Seconds of rounding a Redis-backed state may add: Lua prints wall-clock times with 14 significant
-digits, so a fake-clock reading comes back within ~1e-4 s, not exactly."""
+REDIS_CLOCK = 1e-6
+"""Seconds a Redis-backed state may be off by: fake-clock readings travel as wall-clock times (~1.7e9 s),
+whose doubles are 2.4e-7 s apart. (Lua's ``tostring`` kept 14 digits, 1e-4 s; the scripts print 17.)"""
 
 REQUEST = ModelRequest(model="m", messages=[Message(role="user", content="hi")])
 

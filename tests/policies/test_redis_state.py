@@ -310,3 +310,21 @@ def test_a_window_expires_in_redis_and_an_abandoned_reservation_leaves_it(redis_
     ).admitted
     raw.close()
     state.close()
+
+
+@pytest.mark.parametrize("offset", [1764670000.12345678, 1764670000.99996, 1700000000.00004999])
+def test_the_shared_breaker_opens_for_exactly_its_cooldown(redis_server: RedisServer, offset: float) -> None:
+    """Monotonic readings are moved to wall time (~1.7e9 s) for Redis; Lua's ``tostring`` keeps 14 digits,
+    so an ``until`` stored through it came back up to 0.05 ms late and a breaker read exactly at the end of
+    its cooldown still said open, for about half the offsets a process could start with."""
+    from steadyhand.policies.redis_state import RedisBreaker, RedisState
+
+    state = RedisState(redis_server.url)
+    breaker = state.breaker(f"test.until:{uuid.uuid4().hex}", Breaker(failures=1, cooldown=5.0))
+    assert isinstance(breaker, RedisBreaker)
+    breaker._offset = offset  # the wall-minus-monotonic offset of a process, pinned
+    breaker.record(ServerError("down", status_code=503), 0.0)
+    assert breaker.state(4.999) == "open" and breaker.retry_in(0.0) == 5.0
+    assert breaker.state(5.0) == "half_open"
+    assert state.stats.unreachable == 0  # every answer came from the script, none from the local fallback
+    state.close()

@@ -171,6 +171,25 @@ async def test_an_idle_connection_the_server_closed_is_not_used(transport: Async
         assert (server.opened, server.requests) == (3, 3)
 
 
+async def test_a_head_answer_ends_at_its_head(transport: AsyncHttptoolsTransport) -> None:
+    """A HEAD answer carries the Content-Length of the body a GET would get, and no body: the call ends
+    at the head instead of waiting out the stall limit for bytes that never come."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n" if number == 0 else _ok(b"after"))
+        await writer.drain()
+        await reader.read()
+
+    async with script(handler) as server:
+        started = asyncio.get_running_loop().time()
+        head = await transport.send(HTTPRequest("HEAD", server.url(), {}, None), timeouts=QUICK)
+        assert (head.status_code, head.headers["content-length"], head.body) == (200, "5", b"")
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert (await transport.send(_post(server.url()), timeouts=QUICK)).body == b"after"
+        assert server.opened == 2  # the parser still expects 5 bytes there: that connection is not reused
+
+
 async def test_bytes_on_an_idle_connection_drop_it(transport: AsyncHttptoolsTransport) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         while True:

@@ -180,6 +180,38 @@ def test_a_body_that_never_arrives_is_a_408(gateway: GatewayServer) -> None:
     )  # Anthropic's shape for /v1/messages
 
 
+def _healthz(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        answer += sock.recv(65536)
+    return answer
+
+
+def test_a_kept_alive_connection_still_gets_its_read_limit_and_its_idle_limit(sim: Any) -> None:
+    """A request that begins arriving before the previous answer's task is done (a fast route such as
+    /healthz, a quick client) still gets its 408 after read_timeout: it used to get the idle limit
+    instead, and then a close with no answer. An idle connection is closed after idle_timeout."""
+    from steadyhand.server import Gateway, GatewayOptions
+
+    from .conftest import gateway_config
+
+    options = GatewayOptions(read_timeout=0.5, idle_timeout=1.5)
+    with GatewayServer(Gateway(gateway_config(sim), options=options)) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            for _ in range(3):
+                assert _healthz(sock).startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")  # never finished
+            started = time.monotonic()
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 408 ") and time.monotonic() - started < 1.2
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            assert _healthz(sock).startswith(b"HTTP/1.1 200 ")
+            started = time.monotonic()
+            assert sock.recv(65536) == b""  # closed by the server, idle
+            assert 1.0 < time.monotonic() - started < 4
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),

@@ -134,6 +134,22 @@ def test_stored_once_per_hash_at_start_and_on_reload(sim: SimServer, store: Stor
     assert "echo" in models[new] and "echo" not in models[old]
 
 
+def test_a_reload_that_moves_the_database_says_it_takes_a_restart(
+    sim: SimServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tracer and the key store are opened once, at start: a reload cannot move them, and says so
+    (without the URL, which holds a password) rather than leaving the operator to find traces missing."""
+    first = _config(sim)
+    with GatewayServer(Gateway(first)) as server:
+        with caplog.at_level("WARNING", logger="steadyhand.server"):
+            server.call(lambda: server.gateway.reload(_config(sim, echo="sim:sim-echo")))
+            assert not [r for r in caplog.records if "database_url" in r.getMessage()]
+            moved = Config.model_validate({**first.model_dump(), "database_url": "sqlite:///elsewhere.db"})
+            server.call(lambda: server.gateway.reload(moved))
+        warned = [r.getMessage() for r in caplog.records if "database_url" in r.getMessage()]
+        assert len(warned) == 1 and "restart" in warned[0] and PLANTED[3] not in warned[0]
+
+
 def test_a_store_that_fails_does_not_stop_the_gateway(sim: SimServer) -> None:
     class Broken:
         def save_config(self, config_hash: str, document: dict[str, Any]) -> bool:

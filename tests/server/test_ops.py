@@ -125,3 +125,24 @@ def test_reload_without_a_source_is_refused(sim: SimServer) -> None:
         r = httpx.post(server.base_url + "/admin/reload", headers={"x-api-key": ADMIN})
         assert r.status_code == 400 and "no configuration file" in r.json()["error"]["message"]
     assert isinstance(gateway.state.config, Config)
+
+
+def test_breaker_gauge_follows_each_change_of_state() -> None:
+    """Every answer reports its target's breaker; the gauge is set only when the state changed."""
+    from steadyhand.server.metrics import Metrics
+
+    m = Metrics(["sim:x"])
+
+    def gauge() -> str:
+        line = next(
+            x for x in m.render().decode().splitlines() if x.startswith("steadyhand_gateway_breaker_open{")
+        )
+        return line.rsplit(" ", 1)[1]
+
+    m.breaker("sim:x", False)
+    assert gauge() == "0.0"
+    m.breaker("sim:x", True)
+    m.breaker("sim:x", True)
+    assert gauge() == "1.0"
+    m.breaker("sim:x", False)
+    assert gauge() == "0.0"

@@ -156,3 +156,20 @@ def test_served_calls_are_traced_with_project_key_and_config_hash(sim: SimServer
         assert span.project == "support" and key not in span.model_dump_json()
         assert span.tags.get("gateway.key_id") == row.id
         assert span.tags.get("gateway.config_hash") == r.headers["x-steadyhand-config-hash"]
+
+
+def test_serving_freezes_start_up_objects_and_shortens_the_gil_switch_interval() -> None:
+    """A request must not wait 5 ms (Python's default switch interval) for the GIL behind the tracer's
+    writer thread, nor behind a full collection walking every imported module."""
+    import gc
+
+    from steadyhand.cli.serve import SWITCH_INTERVAL, tune_for_serving
+
+    before = sys.getswitchinterval()
+    try:
+        tune_for_serving()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and SWITCH_INTERVAL <= 0.0005
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        sys.setswitchinterval(before)

@@ -4,6 +4,7 @@ the spans the client really produces cost no walk."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -149,3 +150,15 @@ def test_drop_on_a_required_field_masks_and_tags_have_their_own_policies() -> No
     assert span.name == "lookup [REDACTED:email]"
     assert set(span.tags) == {"user", "env"}
     assert span.tags["user"].startswith("[email:sha256-")
+
+
+def test_keys_that_are_not_strings_are_written_as_json_dumps_writes_them() -> None:
+    """The spool line is encoded without orjson's slower non-string-key path first: a key that is not
+    a string, however deep, must still come out as ``json.dumps(default=str)`` writes it."""
+    attributes: dict[Any, Any] = {1: "one", "deep": [{2.5: True, None: {False: EMAIL}}]}
+    attributes["on"] = dt.date(2024, 7, 18)
+    plain = json.dumps(attributes, default=str, separators=(",", ":"))
+    for redactor, want in ((None, plain), (Redactor(), plain.replace(EMAIL, "[REDACTED:email]"))):
+        span = SpanRecord(name="chat", attributes=copy.deepcopy(attributes))
+        line = json.loads(redacted_line(span, redactor))
+        assert json.dumps(line["attributes"], separators=(",", ":")) == want

@@ -8,6 +8,7 @@ loopback only unless ``--no-auth`` says otherwise.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import signal
@@ -22,6 +23,8 @@ import typer
 from .._config import Config
 from ..errors import ConfigurationError, StoreError
 
+SWITCH_INTERVAL = 0.00025
+"""Seconds a thread holding the GIL keeps it while the event loop's thread waits (``setswitchinterval``)."""
 TRACE_QUEUE = 2048
 """Spans the gateway's tracer holds in memory while its writer catches up; the rest wait in the spool
 only (on disk, written in order). The Tracer's default, 10,000, suits an app; a gateway runs for
@@ -130,6 +133,7 @@ def _serve_one(
     worker = os.environ.get(WORKER_ENV) is not None
 
     def ready(s: GatewayServer) -> None:
+        tune_for_serving()
         if worker:
             typer.echo(f"worker {os.getpid()} ready on {s.base_url}")
             return
@@ -152,6 +156,17 @@ def _serve_one(
         _fail(f"cannot listen on {host}:{port}: {server._error}")
     if not worker:
         typer.echo("stopped")
+
+
+def tune_for_serving() -> None:
+    """Settings for a process that only serves, applied once it is listening (the tails they cut)."""
+    # Everything loaded so far (modules, the config, the store's metadata) lives until exit: out of the
+    # collector's sight, a full collection walks only what serving allocates (one took ~150 ms).
+    gc.freeze()
+    # The tracer's writer thread runs Python (store batches) while requests wait: a request arriving
+    # then waits for the GIL until the writer blocks or the switch interval passes (5 ms by default:
+    # the 1-connection p99 was ~6 ms). 0.25 ms bounds that wait; the extra hand-overs cost ~nothing.
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def _reuse_port_socket(host: str, port: int) -> socket.socket:

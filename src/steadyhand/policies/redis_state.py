@@ -88,7 +88,7 @@ if not fits(0, 0, 0, 0) then return {0, 'never'} end
 local start = 0
 while true do  -- oldest first, a hundred at a time: when does enough of the window leave?
   local batch = redis.call('ZRANGE', z, start, start + 99, 'WITHSCORES')
-  if #batch == 0 then return {0, tostring(window)} end
+  if #batch == 0 then return {0, string.format('%.17g', window)} end
   for i = 1, #batch, 2 do
     local meta = redis.call('HGET', h, batch[i]) or '0|'
     local sep = string.find(meta, '|', 1, true)
@@ -96,7 +96,7 @@ while true do  -- oldest first, a hundred at a time: when does enough of the win
     n, tok = n - 1, tok - tk
     if c == traffic then cn, ctok = cn - 1, ctok - tk end
     if fits(n, tok, cn, ctok) then
-      return {0, tostring(math.max(0, tonumber(batch[i + 1]) + window - now))}
+      return {0, string.format('%.17g', math.max(0, tonumber(batch[i + 1]) + window - now))}
     end
   end
   start = start + 100
@@ -351,14 +351,15 @@ if st == 'open' and now >= opened_until then
   redis.call('HSET', b, 'state', st, 'probes', 0)
 end
 local function open(extra)
-  redis.call('HSET', b, 'state', 'open', 'until', tostring(now + math.max(cooldown, extra)), 'probes', 0)
+  local reopen = string.format('%.17g', now + math.max(cooldown, extra))  -- tostring keeps 14 digits
+  redis.call('HSET', b, 'state', 'open', 'until', reopen, 'probes', 0)
   redis.call('DEL', f)
 end
 local result = st
 if op == 'state' then
   result = st
 elseif op == 'retry_in' then
-  result = st == 'open' and tostring(math.max(0, opened_until - now)) or '0'
+  result = st == 'open' and string.format('%.17g', math.max(0, opened_until - now)) or '0'
 elseif op == 'admit' then
   if st == 'open' then result = 'skip'
   elseif st == 'half_open' then

@@ -117,10 +117,10 @@ class Connection(asyncio.Protocol):
     """One connection and the state of the exchange on it (one request at a time)."""
 
     __slots__ = (
-        "active", "body", "buffered", "closed", "complete", "deadline", "exc", "generation", "got_bytes",
-        "head_bytes", "head_done", "headers", "idle_since", "informational", "keep", "key", "last", "limit",
-        "loop", "parser", "paused", "phase", "reused", "stall", "status", "streaming", "time", "timer",
-        "transport", "until_close", "waiter",
+        "active", "bodiless", "body", "buffered", "closed", "complete", "deadline", "exc", "generation",
+        "got_bytes", "head_bytes", "head_done", "headers", "idle_since", "informational", "keep", "key",
+        "last", "limit", "loop", "parser", "paused", "phase", "reused", "stall", "status", "streaming",
+        "time", "timer", "transport", "until_close", "waiter",
     )  # fmt: skip
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], generation: int) -> None:
@@ -151,7 +151,7 @@ class Connection(asyncio.Protocol):
         self.body: list[bytes] = []
         self.buffered = self.head_bytes = 0
         self.head_done = self.complete = self.keep = self.until_close = self.informational = False
-        self.got_bytes = self.paused = False
+        self.got_bytes = self.paused = self.bodiless = False
         self.exc: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.last = self.time()
@@ -306,6 +306,11 @@ class Connection(asyncio.Protocol):
         )
         self.keep = self.parser.should_keep_alive()
         self.head_done = True
+        if self.bodiless:  # a HEAD answer has no body whatever its Content-Length says; httptools cannot
+            self.keep = False  # be told so, and would wait for one: end here, and drop the connection
+            self.complete = True
+            self._wake()
+            return
         self.limit, self.phase = self.stall, "stall"
         self._arm()
         if self.streaming:

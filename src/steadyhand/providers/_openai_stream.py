@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import orjson
+
 from ..errors import ProviderHTTPError, StreamInterrupted, UnexpectedProviderResponse
 from ..types import Chunk, FinishReason, ToolCallDelta, Usage
 from ._common import as_int, loads
+from ._sse_template import Envelope, learn, take
 from .sse import SSEEvent, SSEParser
 
 __all__ = ["OpenAIStreamDecoder", "openai_finish", "openai_usage"]
@@ -74,9 +77,97 @@ class OpenAIStreamDecoder:
         self._done = False
         self._id: str | None = None
         self._answered_by: str | None = None
+        self.merged = 0
+        """Text events ``feed_batch`` joined into another chunk's text (for a local usage estimate)."""
+        self._envelope: Envelope | None = None
+        self._learning = 3
+        """Reads left in which to learn the envelope of the plain events (``_sse_template``)."""
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._decode(self._sse.feed(data))
+
+    def feed_batch(self, data: bytes) -> list[Chunk] | None:
+        """``feed`` for a read of whole ``data:`` events, with each run of plain text events (index 0,
+        no finish, usage, tool call, refusal or error) merged into one chunk carrying their bytes
+        (``Chunk.raw_events``); other events decode as ``feed`` would. ``None``, with nothing consumed,
+        when the read is anything else (a partial or multi-line event, a comment, an ``event:`` field, an
+        error, a malformed event, legacy completions): the caller feeds it the usual way then.
+
+        Events in the envelope of the stream's plain events (``_sse_template``) are taken by their
+        bytes and only their texts parsed; the rest of the read is parsed as one JSON array. Either way
+        one C call parses the read, not one per event."""
+        if self._text_key is not None or self._done or not self._sse.idle or not data.endswith(b"\n\n"):
+            return None
+        if not data.startswith(b"data: ") or b"\r" in data or b'"error"' in data:
+            return None  # an error event takes the exact path: the chunks before it, then the error
+        used, texts = 0, None
+        envelope = self._envelope or self._learn(data)
+        if envelope is not None:
+            taken = take(data, envelope)
+            if taken is not None:
+                used, texts = taken
+        rest = data[used:] if used else data
+        parsed = _parse(rest)
+        if parsed is None:
+            return None
+        out: list[Chunk] = []
+        if texts is not None:
+            self._relayed(None, texts, data[:used] if rest else data, out)
+        objs, done = parsed
+        if objs:
+            self._each(rest, objs, len(rest) - (len(_DONE) if done else 0), out)
+        self._done = done
+        return out
+
+    def _learn(self, data: bytes) -> Envelope | None:
+        """The envelope of the read's first event when it is a plain text event (a few reads tried)."""
+        first = data[: data.find(b"\n\n")]
+        if self._learning <= 0 or first == _DONE[:-2]:
+            return None
+        self._learning -= 1
+        try:
+            obj = orjson.loads(first[6:])
+        except orjson.JSONDecodeError:
+            return None
+        text = _plain_text(obj) if type(obj) is dict else None
+        if text:
+            self._envelope = learn(first, text)
+        return self._envelope
+
+    def _each(self, data: bytes, objs: list[dict[str, Any]], end: int, out: list[Chunk]) -> None:
+        """Decode parsed events of ``data[:end]``: runs of plain ones merged, the others as ``feed``."""
+        run: list[str] = []
+        start = 0
+        cut = _Cut(data, len(objs), end)
+        for i, obj in enumerate(objs):
+            text = _plain_text(obj)
+            if text is not None:
+                run.append(text)
+                continue
+            if run:
+                self._relayed(objs[start], run, data[cut.at(start) : cut.at(i)], out)
+                run = []
+            start = i + 1
+            self._chunks(obj, out)
+        if run:
+            whole = not start and end == len(data)
+            self._relayed(objs[start], run, data if whole else data[cut.at(start) : end], out)
+
+    def _relayed(self, obj: dict[str, Any] | None, texts: list[str], raw: bytes, out: list[Chunk]) -> None:
+        """One chunk for a run of plain events (``obj`` the first, when parsed); none for a run without
+        text before choice 0 has any (the exact path makes no chunk of a role-only or empty delta)."""
+        if obj is not None and self._id is None and obj.get("id"):
+            self._id = str(obj["id"])
+        if obj is not None and self._answered_by is None and obj.get("model"):
+            self._answered_by = str(obj["model"])
+        text = "".join(texts)
+        if text:
+            self._seen.add(0)
+            self._partial.append(text)
+            self.merged += sum(map(bool, texts)) - 1
+        elif 0 not in self._seen:
+            return
+        out.append(Chunk(text=text, id=self._id, model=self._answered_by, raw_events=raw))
 
     def close(self) -> list[Chunk]:
         chunks = self._decode(self._sse.close())
@@ -180,6 +271,78 @@ class OpenAIStreamDecoder:
             id=rid,
             model=model,
         )
+
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def _parse(data: bytes) -> tuple[list[dict[str, Any]], bool] | None:
+    """The events of ``data`` (single-line ``data:`` events, maybe ending with ``[DONE]``) parsed as one
+    JSON array, and whether it ended with ``[DONE]``; ``None`` for anything else. Each separator the
+    join replaces is 7 bytes shorter, so the lengths say how many events there were."""
+    if data == _DONE or not data:
+        return [], bool(data)
+    joined = data.replace(b"\n\ndata: ", b",")
+    done = joined.endswith(b",[DONE]\n\n")
+    end, stop = (len(data) - len(_DONE), len(joined) - 9) if done else (len(data), len(joined) - 2)
+    if not joined.startswith(b"data: ") or joined.find(b"\n") != len(joined) - 2 or stop < 6:
+        return None  # an event of several lines or fields, a comment, a blank event
+    try:
+        objs = orjson.loads(b"".join((b"[", memoryview(joined)[6:stop], b"]")))
+    except orjson.JSONDecodeError:
+        return None
+    if len(objs) != (end - stop - 2) // 7 + 1 or set(map(type, objs)) != {dict}:
+        return None
+    return objs, done
+
+
+class _Cut:
+    """Where each of the ``n`` single-line events in ``data[:end]`` starts: found back from the end for
+    the last few (a run usually ends at the finish, near the end), else from one split."""
+
+    __slots__ = ("_data", "_end", "_n", "_starts")
+
+    def __init__(self, data: bytes, n: int, end: int) -> None:
+        self._data, self._n, self._end = data, n, end
+        self._starts: list[int] | None = None
+
+    def at(self, k: int) -> int:
+        data, n = self._data, self._n
+        if k == 0:
+            return 0
+        if n - k <= 4:
+            pos = self._end
+            for _ in range(n - k):
+                pos = data.rindex(b"\n\n", 0, pos - 2) + 2
+            return pos
+        if self._starts is None:
+            starts, pos = [], 0
+            for event in data[: self._end].split(b"\n\n")[:n]:
+                starts.append(pos)
+                pos += len(event) + 2
+            self._starts = starts
+        return self._starts[k]
+
+
+def _plain_text(obj: dict[str, Any]) -> str | None:
+    """The text of a plain chat delta event (one choice, index 0, a content delta and at most the
+    assistant's role, no finish, usage, tool call or refusal), else ``None``: what ``feed_batch`` may
+    merge. Other delta fields (a server's ``reasoning_content``) are the caller's to relay or drop."""
+    choices = obj.get("choices")
+    if type(choices) is not list or len(choices) != 1 or obj.get("usage") is not None:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") is not None:
+        return None
+    delta, index = choice.get("delta"), choice.get("index", 0)
+    if type(delta) is not dict or type(index) is not int or index != 0:
+        return None
+    if delta.get("tool_calls") or delta.get("refusal") or delta.get("role", "assistant") != "assistant":
+        return None
+    text = delta.get("content")
+    if text is None or type(text) is str:
+        return text or ""
+    return None
 
 
 def _tool_delta(tc: dict[str, Any], position: int) -> ToolCallDelta:

@@ -222,6 +222,7 @@ class AsyncHttptoolsTransport:
                     f"could not connect: {_describe(exc)}; is the provider's base_url right?"
                 ) from exc
             conn.begin(streaming, head, phase, t.stall, deadline)
+            conn.bodiless = request.method == "HEAD"
             assert conn.transport is not None
             conn.transport.write(payload)
             try:

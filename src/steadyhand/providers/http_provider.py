@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Literal, TypeVar
 
 from ..context import NO_CONTEXT, CallContext
@@ -68,9 +68,9 @@ class _StreamState:
     counted locally and marked ``estimated`` (``token_estimate.py``), so usage is never silently zero.
     """
 
-    __slots__ = ("decoder", "driver", "held", "output", "request", "text", "usage_seen")
+    __slots__ = ("batch", "decoder", "driver", "held", "output", "request", "started", "text", "usage_seen")
 
-    def __init__(self, driver: HTTPProvider, request: ModelRequest) -> None:
+    def __init__(self, driver: HTTPProvider, request: ModelRequest, *, coalesce: bool = False) -> None:
         self.driver = driver
         self.request = request
         self.decoder: StreamDecoder = driver.wire.stream_decoder(request)
@@ -78,6 +78,12 @@ class _StreamState:
         self.output: list[str] = []
         self.usage_seen = False
         self.held: BaseException | None = None
+        self.batch: Callable[[bytes], list[Chunk] | None] | None = (
+            getattr(self.decoder, "feed_batch", None) if coalesce else None
+        )
+        """The decoder's ``feed_batch`` on a coalesced stream (the wire formats that have one)."""
+        self.started = False
+        """Whether the answer has started (a chunk with content was decoded)."""
 
     def refused(self, status_code: int, headers: Mapping[str, str], body: bytes) -> Exception:
         """The mapped error for a stream the provider refused with an error status."""
@@ -90,27 +96,61 @@ class _StreamState:
         whole answer at once): yielding per event keeps the first token from waiting for the decode of
         the whole read, and the chunks before a bad event are never lost. A decoder raises at the first
         bad event; once chunks of this read are out, the error is held and raised by the next ``feed``
-        or ``close``.
+        or ``close``. On a coalesced stream, once the answer has started, the rest of a read goes to the
+        decoder's ``feed_batch`` at once (when it takes it): the first token still leaves alone.
         """
         if self.held is not None:
             raise self.held
-        yielded = False
-        *whole, rest = data.split(b"\n\n")
-        events = [event + b"\n\n" for event in whole]
-        if rest:
-            events.append(rest)
-        for event in events:
+        if self.started and self.batch is not None:
+            batched = self._batched(data)
+            if batched is not None:
+                yield from batched
+                return
+        yielded = tried = False
+        pos, size = 0, len(data)
+        while pos < size:
+            if pos and self.started and self.batch is not None and not tried:
+                # the answer started inside this read (or a pending event is now whole): the rest of
+                # it goes through feed_batch at once; tried once per read, not once per event
+                tried = True
+                batched = self._batched(data[pos:])
+                if batched is not None:
+                    yield from batched
+                    return
+            end = data.find(b"\n\n", pos)
+            end = size if end < 0 else end + 2
             try:
-                chunks = self.decoder.feed(event)
+                chunks = self.decoder.feed(data[pos:end])
             except Exception as exc:
                 if not yielded:
                     raise
                 self.held = exc
                 return
+            pos = end
             self._seen(chunks)
             for chunk in chunks:
                 yielded = True
                 yield chunk
+
+    def _batched(self, data: bytes) -> list[Chunk] | None:
+        """The chunks of ``data``'s whole events through ``feed_batch`` (a cut-off last event is fed the
+        usual way), or ``None`` when the decoder would not take them, with nothing consumed."""
+        assert self.batch is not None
+        cut = data.rfind(b"\n\n") + 2
+        if cut < 2:
+            return None
+        chunks = self.batch(data if cut == len(data) else data[:cut])
+        if chunks is None:
+            return None
+        if cut < len(data):
+            try:
+                chunks += self.decoder.feed(data[cut:])
+            except Exception as exc:
+                if not chunks:
+                    raise
+                self.held = exc
+        self._seen(chunks)
+        return chunks
 
     def _seen(self, chunks: list[Chunk]) -> None:
         self.text.extend(c.text for c in chunks if c.text and c.index == 0)
@@ -118,6 +158,8 @@ class _StreamState:
             self.usage_seen = self.usage_seen or c.usage is not None
             self.output.append(c.text)
             self.output.extend(d.arguments for d in c.tool_calls or ())
+            if not self.started:
+                self.started = bool(c.text or c.tool_calls or c.finish_reason)
 
     def close(self) -> list[Chunk]:
         if self.held is not None:
@@ -127,7 +169,9 @@ class _StreamState:
             return chunks
         self.output.extend(c.text for c in chunks)
         overhead = self.driver.capabilities.prompt_overhead
-        return [*chunks, Chunk(usage=estimate_usage(self.request, self.output, prompt_overhead=overhead))]
+        merged = getattr(self.decoder, "merged", 0)  # text events a coalesced stream joined into others
+        usage = estimate_usage(self.request, self.output, prompt_overhead=overhead, merged=merged)
+        return [*chunks, Chunk(usage=usage)]
 
     def failed(self, exc: _E) -> _E:
         if isinstance(exc, StreamInterrupted) and not exc.partial_text:
@@ -237,7 +281,7 @@ class HTTPProvider(Provider):
         return self._astream(request, ctx)
 
     def _stream(self, request: ModelRequest, ctx: CallContext) -> Iterator[Chunk]:
-        state = _StreamState(self, request)
+        state = _StreamState(self, request, coalesce=ctx.coalesce)
         http_request = self._prepare(request, ctx, stream=True)
         try:
             with self._sync().stream(http_request, timeouts=self._timeouts(ctx)) as response:
@@ -252,7 +296,7 @@ class HTTPProvider(Provider):
             raise
 
     async def _astream(self, request: ModelRequest, ctx: CallContext) -> AsyncIterator[Chunk]:
-        state = _StreamState(self, request)
+        state = _StreamState(self, request, coalesce=ctx.coalesce)
         http_request = self._prepare(request, ctx, stream=True)
         try:
             async with self._async().stream(http_request, timeouts=self._timeouts(ctx)) as response:

@@ -227,6 +227,15 @@ class ChatStreamEncoder(_StreamEncoder):
     def _choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
+    def relay(self, chunk: Chunk) -> bytes | None:
+        """The chunk's events as an OpenAI-format provider sent them (``Chunk.raw_events``: plain text
+        deltas of choice 0), once this stream's choice 0 has started (its role chunk is out); else
+        ``None`` and the chunk is encoded. They differ from ``feed_sse``'s only in what the provider
+        adds (``created``, ``system_fingerprint``, ``logprobs``, a ``usage: null``), which SDKs accept."""
+        if chunk.raw_events is None or 0 not in self._started:
+            return None
+        return chunk.raw_events
+
 
 class CompletionStreamEncoder(_StreamEncoder):
     """Streamed legacy completions: ``text_completion`` chunks with ``text``, then finish, then usage."""

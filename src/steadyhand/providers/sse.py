@@ -57,6 +57,11 @@ class SSEParser:
             self._line(raw, events)
         return events
 
+    @property
+    def idle(self) -> bool:
+        """No partial line or event is pending: the next bytes start a new event."""
+        return not self._rest and not self._data and not self._event
+
     def close(self) -> list[SSEEvent]:
         """The body ended: dispatch the pending event, if its lines were complete."""
         events: list[SSEEvent] = []

@@ -31,15 +31,15 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
-def estimate_output_tokens(request: ModelRequest, output: Iterable[str]) -> int:
+def estimate_output_tokens(request: ModelRequest, output: Iterable[str], *, merged: int = 0) -> int:
     """Output tokens of ``output`` (a stream's pieces, or one text per choice), within what was allowed.
 
     A streamed piece is at least one token (llama.cpp sends one piece per generated token), so the
-    count is never below the number of non-empty pieces; and never above ``max_tokens`` per choice,
-    since the server stops there.
+    count is never below the number of non-empty pieces (``merged``: pieces a coalesced stream joined
+    into others, each one more); and never above ``max_tokens`` per choice, since the server stops there.
     """
     pieces = [piece for piece in output if piece]
-    count = max(estimate_tokens("".join(pieces)), len(pieces))
+    count = max(estimate_tokens("".join(pieces)), len(pieces) + merged)
     if request.max_tokens is not None and request.max_tokens > 0:
         count = min(count, request.max_tokens * max(request.n or 1, 1))
     return count
@@ -57,10 +57,12 @@ def estimate_prompt_tokens(request: ModelRequest) -> int:
     return prompt
 
 
-def estimate_usage(request: ModelRequest, output: Iterable[str], *, prompt_overhead: int = 0) -> Usage:
+def estimate_usage(
+    request: ModelRequest, output: Iterable[str], *, prompt_overhead: int = 0, merged: int = 0
+) -> Usage:
     """Estimated usage of one call: the prompt plus the template's ``prompt_overhead`` in, ``output`` out."""
     return Usage(
         input_tokens=estimate_prompt_tokens(request) + prompt_overhead,
-        output_tokens=estimate_output_tokens(request, output),
+        output_tokens=estimate_output_tokens(request, output, merged=merged),
         estimated=True,
     )

@@ -85,6 +85,19 @@ class _OpenAIWriter(StreamWriter):
         return b"".join(openai_out.sse_data(doc) for doc in self.encoder.close()) + openai_out.SSE_DONE
 
 
+class _ChatWriter(_OpenAIWriter):
+    """Chat chunks; a coalesced chunk's own events from an OpenAI-format upstream are relayed as they
+    came (``ChatStreamEncoder.relay``), not decoded and encoded again."""
+
+    def __init__(self, encoder: openai_out.ChatStreamEncoder) -> None:
+        super().__init__(encoder)
+        self.relay = encoder.relay
+
+    def feed(self, chunk: Chunk) -> bytes:
+        raw = self.relay(chunk)
+        return self.encoder.feed_sse(chunk) if raw is None else raw
+
+
 class _OpenAIChat(API):
     protocol: Protocol = "openai"
     api = "chat"
@@ -102,7 +115,7 @@ class _OpenAIChat(API):
             created=int(time.time()),
             include_usage=inbound.include_usage,
         )
-        return _OpenAIWriter(encoder)
+        return _ChatWriter(encoder)
 
 
 class _OpenAICompletions(API):

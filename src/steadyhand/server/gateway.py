@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,38 @@ class _NullSink:
 
     def record(self, span: SpanRecord) -> None:
         return None
+
+
+class HeldSpans:
+    """The spans one request's client records while it is served, handed on once its answer is written."""
+
+    __slots__ = ("open", "spans")
+
+    def __init__(self) -> None:
+        self.open = True
+        self.spans: list[SpanRecord] = []
+
+
+_held: ContextVar[HeldSpans | None] = ContextVar("steadyhand_gateway_held_spans", default=None)
+
+
+class _AfterTheAnswer:
+    """The client's sink in the gateway: a request's llm and attempt spans wait until its answer is written
+    (``Gateway.release_spans``), as the gateway span always has, so recording them (redaction, the spool
+    append: ~0.1 ms) is not added to the caller's latency. A span recorded after that (a background task
+    outliving its request) goes straight on."""
+
+    __slots__ = ("sink",)
+
+    def __init__(self, sink: SpanSink) -> None:
+        self.sink = sink
+
+    def record(self, span: SpanRecord) -> None:
+        held = _held.get()
+        if held is None or not held.open:
+            self.sink.record(span)
+        else:
+            held.spans.append(span)
 
 
 class State:
@@ -145,10 +178,10 @@ class Gateway:
 
     # -- state -----------------------------------------------------------------------------------------
     def _build(self, config: Config) -> State:
+        sink = _NullSink() if self.tracer is None else _AfterTheAnswer(self.tracer)
         client = AsyncClient(
-            config, tracer=self.tracer or _NullSink(), transport=self.transport, providers=self._providers,
-            state=self.shared,
-        )  # fmt: skip
+            config, tracer=sink, transport=self.transport, providers=self._providers, state=self.shared
+        )
         return State(config, client)
 
     @staticmethod
@@ -206,6 +239,11 @@ class Gateway:
             with contextlib.suppress(RuntimeError):  # no loop: reloaded before serving started
                 asyncio.get_running_loop().create_task(self._close_state(old))
         log.info("configuration reloaded: %s -> %s", old.hash, new.hash)
+        if config.database_url != old.config.database_url:
+            log.warning(
+                "database_url changed on reload: traces, keys, spend and configurations stay in the store "
+                "opened at start; restart steadyhand serve to use the new one"
+            )
         self._store_config(new)
         return new
 
@@ -282,6 +320,26 @@ class Gateway:
 
         return response(status, [("content-type", "application/json"), ("connection", "close")], reply.body)
 
+    def hold_spans(self) -> HeldSpans | None:
+        """Hold the spans the client records in this context until :meth:`release_spans`."""
+        if self.tracer is None:
+            return None
+        held = HeldSpans()
+        _held.set(held)
+        return held
+
+    def release_spans(self, held: HeldSpans | None) -> None:
+        """Record the held spans (the answer is out), in the order the client recorded them."""
+        if held is None or self.tracer is None:
+            return
+        held.open = False
+        for span in held.spans:
+            try:
+                self.tracer.record(span)
+            except Exception:  # the tracer must never break a request
+                log.exception("the tracer failed to record a span")
+        held.spans.clear()
+
     def observe(self, ex: Exchange, started: float) -> None:
         """Metrics and the gateway span for one finished model request."""
         m = self.metrics
@@ -331,17 +389,19 @@ class Gateway:
         m = self.metrics
         for _, _, target, breaker in steps:  # targets come from the configuration: a bounded label
             if breaker is not None and target in self._targets:
-                m.of(m.breaker_open, target).set(1 if breaker == "open" else 0)
-        attempts = [(alias, outcome) for alias, outcome, _, _ in steps if outcome != "skipped"]
-        if not attempts:
-            return
-        if len(attempts) > 1:
+                m.breaker(target, breaker == "open")
+        if len(steps) > 1:
+            attempts = [(alias, outcome) for alias, outcome, _, _ in steps if outcome != "skipped"]
+            if not attempts:
+                return
             retries = sum(1 for a, b in zip(attempts, attempts[1:], strict=False) if a[0] == b[0])
             if retries:
                 m.of(m.retries, model).inc(retries)
             alias, outcome = attempts[-1]
             if outcome == "ok" and alias != attempts[0][0]:
                 m.of(m.fallbacks, model).inc()
+        elif not steps or steps[0][1] == "skipped":
+            return
         if hit:
             m.of(m.cache_hits, model).inc()
 

@@ -172,6 +172,8 @@ class Connection(RequestParsing, asyncio.Protocol):
         self._size = 0
         self._timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._receiving = False
+        """A request has begun arriving and is not complete yet."""
         self._paused_reading = False
         self._can_write: asyncio.Event | None = None
         self._held: list[bytes] = []
@@ -299,6 +301,7 @@ class Connection(RequestParsing, asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._url, self._headers, self._body, self._size = b"", {}, [], 0
+        self._receiving = True
         if self.task is None:
             self._arm(self.core.limits.read_timeout, self._read_expired)
 
@@ -310,6 +313,7 @@ class Connection(RequestParsing, asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self._refused:
             return
+        self._receiving = False
         if self.task is None:
             self._disarm()
         path, _, query = self._url.decode("latin-1").partition("?")
@@ -373,4 +377,7 @@ class Connection(RequestParsing, asyncio.Protocol):
             self.transport.resume_reading()
             self._paused_reading = False
         if self.task is None and self._timer is None:
-            self._arm(self.core.limits.idle_timeout, self._close)
+            if self._receiving:  # the next request began before this answer's task was done: time it
+                self._arm(self.core.limits.read_timeout, self._read_expired)
+            else:
+                self._arm(self.core.limits.idle_timeout, self._close)

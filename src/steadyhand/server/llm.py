@@ -100,6 +100,7 @@ async def serve_model_call(gateway: Gateway, api: API, request: Request, out: Re
     ex = Exchange(api, request, state, new_trace_id(), new_span_id(), upstream_clock())
     started = time.time()
     token = None
+    held = gateway.hold_spans()
     try:
         try:
             inbound = _prepare(gateway, ex)
@@ -128,6 +129,7 @@ async def serve_model_call(gateway: Gateway, api: API, request: Request, out: Re
         if token is not None:
             reset_span(token)
         gateway.release(state)
+        gateway.release_spans(held)
         gateway.observe(ex, started)
 
 
@@ -214,7 +216,9 @@ def _failed(ex: Exchange, exc: BaseException) -> None:
 async def _stream(
     gateway: Gateway, ex: Exchange, inbound: InboundRequest, tags: dict[str, str], out: Responder
 ) -> None:
-    stream = ex.state.client.complete_stream(inbound.request, tags=tags, timeout=_deadline(ex))
+    stream = ex.state.client.complete_stream(
+        inbound.request, tags=tags, timeout=_deadline(ex), coalesce=True
+    )  # events that arrive together go on as one write (relayed as they came, for an OpenAI upstream)
     chunks: AsyncIterator[Chunk] = stream.__aiter__()
     try:
         try:
@@ -236,6 +240,7 @@ async def _stream(
         ex.first_byte = time.perf_counter()
         _track(ex, first)
         out.start(200, [*SSE, *ex.headers()], writer.feed(first))
+        stream.on_end = lambda: out.end(writer.close())  # the client's end first, then the span
         try:
             async for chunk in chunks:
                 if chunk.usage is not None:
@@ -252,7 +257,8 @@ async def _stream(
             ex.error = type(exc).__name__
             out.end(writer.fail(exc))
             return
-        out.end(writer.close())
+        if not out.ended:  # a stream that ended without a chunk ended before on_end was set
+            out.end(writer.close())
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:

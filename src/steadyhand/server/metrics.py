@@ -35,6 +35,8 @@ class Metrics:
         self.known = frozenset(known)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._series: dict[tuple[str, str, int], RequestSeries] = {}
+        self._breakers: dict[str, bool] = {}
+        """What ``breaker_open`` was last set to, per target."""
         self.registry = r = CollectorRegistry()
         self.requests = Counter(
             "steadyhand_gateway_requests", "Requests answered, by route, model and status.",
@@ -106,6 +108,12 @@ class Metrics:
                 self.of(self.overhead, route),
             )
         return series
+
+    def breaker(self, target: str, is_open: bool) -> None:
+        """Set ``breaker_open`` for ``target``; only when it changed (every answer reports its breaker)."""
+        if self._breakers.get(target) is not is_open:
+            self.of(self.breaker_open, target).set(1 if is_open else 0)
+            self._breakers[target] = is_open
 
     def model(self, name: str | None) -> str:
         """The label for a model name: itself when configured, else ``other``."""
