@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -95,3 +96,32 @@ async def concurrent_calls(
         assert flush()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return calls / wall, cpu / calls * 1000
+
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def callgrind_instructions(code: str, *args: str) -> int:
+    """Instructions ``python -c code args`` runs inside ``sys.call_tracing`` under callgrind: counts that
+    do not move with the machine's load, where timings on a shared machine do."""
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            "--collect-atstart=no",
+            "--toggle-collect=sys_call_tracing",
+            sys.executable,
+            "-c",
+            code,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    found = _COLLECTED.search(done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output: {done.stderr[-500:]}")
+    return int(found.group(1))

@@ -13,16 +13,13 @@ What this leaves out is the kernel's side: system calls (the spool's ``os.write`
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report, sim_process
+from _common import callgrind_instructions, report, sim_process
 
 _CHILD = """
 import json, pathlib, sys, tempfile
@@ -70,33 +67,10 @@ CONTENDERS = {
     "plain": "steadyhand Client",
     "traced": "steadyhand Client, traced (no-op store)",
 }
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def collected(which: str, base: str, n: int) -> int:
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            "--collect-atstart=no",
-            "--toggle-collect=sys_call_tracing",
-            sys.executable,
-            "-c",
-            _CHILD,
-            which,
-            base,
-            str(n),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
-    found = _COLLECTED.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output: {done.stderr[-500:]}")
-    return int(found.group(1))
+    return callgrind_instructions(_CHILD, which, base, str(n))
 
 
 def main() -> None:

@@ -16,16 +16,13 @@ thread's instructions are not counted). Needs ``valgrind`` on the PATH.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report
+from _common import callgrind_instructions, report
 
 _CHILD = """
 import copy, pathlib, sys, tempfile
@@ -61,34 +58,14 @@ with tempfile.TemporaryDirectory() as tmp:
     tracer.close()
 """
 OPERATIONS = ("may_find", "line, redaction on", "line, redaction off", "record()")
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def per_call(code: str, op: str, span: str, n: int) -> float:
     """Instructions of one call: those counted inside ``sys.call_tracing`` (the loop of ``n``), over ``n``."""
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            "--collect-atstart=no",
-            "--toggle-collect=sys_call_tracing",
-            sys.executable,
-            "-c",
-            code,
-            op,
-            span,
-            str(n),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
-    found = _COLLECTED.search(done.stderr)
-    if found is None or int(found.group(1)) == 0:
-        raise RuntimeError(f"no instruction count in valgrind's output: {done.stderr[-500:]}")
-    return int(found.group(1)) / n
+    count = callgrind_instructions(code, op, span, str(n))
+    if count == 0:
+        raise RuntimeError("callgrind counted no instructions")
+    return count / n
 
 
 def main() -> None:
