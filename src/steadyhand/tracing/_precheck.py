@@ -36,23 +36,25 @@ from ._normalize import normalize
 
 __all__ = ["Precheck"]
 
+# The patterns below are searched here and, compiled into one Hyperscan database, by ``_scanner``
+# (which imports them): keep them in the syntax both take (no possessive quantifiers but where noted).
+
 _WS = rb"(?:\s|\\[tnrfb]|\\u[0-9a-fA-F]{4})"
 """Whitespace, as it appears in JSON text."""
 _EMAIL_DOMAIN = r"@[^\W_][\w-]*(?:\.[^\W_][\w-]*)*\.[^\W\d_]{2,}"
-_EMAIL_B = re.compile(_EMAIL_DOMAIN.encode())
+_EMAIL_ASCII = _EMAIL_DOMAIN.encode()
+_EMAIL_B = re.compile(_EMAIL_ASCII)
 _EMAIL_S = re.compile(_EMAIL_DOMAIN)
 _TAIL = rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]"
 """What follows a secret name's last word, as JSON text, lower-cased."""
-_KEYS = tuple(
-    re.compile(rx)
-    for rx in (
-        rb"k(?:-[A-Za-z0-9_-]{20}|_(?:live|test)_[A-Za-z0-9]{16})",
-        rb"A(?:(?:KIA|SIA)[0-9A-Z]{16}|Iza[0-9A-Za-z_-]{35})",
-        rb"gh[pousr]_[A-Za-z0-9]{30}",
-        rb"xox[abposr]-[A-Za-z0-9-]{10}",
-        rb"eyJ[A-Za-z0-9_-]{8}",
-    )
+_KEY_PATTERNS = (
+    rb"k(?:-[A-Za-z0-9_-]{20}|_(?:live|test)_[A-Za-z0-9]{16})",
+    rb"A(?:(?:KIA|SIA)[0-9A-Z]{16}|Iza[0-9A-Za-z_-]{35})",
+    rb"gh[pousr]_[A-Za-z0-9]{30}",
+    rb"xox[abposr]-[A-Za-z0-9-]{10}",
+    rb"eyJ[A-Za-z0-9_-]{8}",
 )
+_KEYS = tuple(re.compile(rx) for rx in _KEY_PATTERNS)
 """Every provider key the exact detector finds holds one of these (``sk-``, ``[rs]k_live_`` from their
 ``k``; AWS and Google keys from their ``A``; ``github_pat_`` is a substring search)."""
 _NAMES = tuple(
@@ -80,9 +82,23 @@ _SCHEMES = (
     (b"bearer", re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")),
     (b"basic", re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")),
 )
-_URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
+_NAME_PATTERNS = (
+    *(rx.pattern for rx in _NAMES),
+    *(rx.pattern for _, rx in _RARE_NAMES),
+    _TOKEN.pattern,
+    *(rx.pattern for _, rx in _SCHEMES),
+)
+"""Every pattern searched in lower-cased text (``_scanner`` searches them case-insensitively)."""
+_URL_PATTERN = rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@'
+_URL = re.compile(_URL_PATTERN)
 _MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
 _CANDIDATES = (re.compile(rb"000(?:0{7}|-000|(?:-{0,2}+0){10})"), re.compile(rb"0--?+0(?:-{0,2}+0){10}"))
+_CANDIDATE_PATTERNS = (
+    rb"[0-9]{3}(?:[0-9]{7}|[ ./-][0-9]{3}|(?:[ ./-]{0,2}[0-9]){10})",
+    rb"[0-9][ ./-]{1,2}[0-9](?:[ ./-]{0,2}[0-9]){10}",
+)
+"""``_CANDIDATES`` over the text itself (possessive quantifiers dropped: with ``-`` and ``0`` disjoint
+they change no match, only how fast one fails)."""
 """In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
 these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
 any two whose first group has three digits or more (cards); a card whose first group has one or two
@@ -97,44 +113,54 @@ _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 class Precheck:
     """Built from the Redactor's configuration; ``may_find(data)`` answers for one span's JSON text."""
 
-    __slots__ = ("_always", "_builtin", "_patterns")
+    __slots__ = ("_always", "_builtin", "_patterns", "_scan")
 
     def __init__(
         self, *, builtin: frozenset[str], patterns: Sequence[re.Pattern[str]], functions: bool
     ) -> None:
+        from ._scanner import compiled  # it imports this module's patterns
+
         self._builtin = builtin
         self._patterns = tuple(patterns)
         context_free = all(
             not (p.flags & re.VERBOSE or any(c in p.pattern for c in _CONTEXT)) for p in patterns
         )
         self._always = functions or not context_free
+        self._scan = None if self._always else compiled(builtin)
 
     def may_find(self, data: bytes) -> bool:
         """False only when no configured detector can match any string inside ``data`` (UTF-8 JSON).
 
-        ASCII text is checked with byte-level translations and substring searches (C speed); other
-        text is normalized first, and e-mail addresses are searched in it as ``str`` (any script).
+        ASCII text is checked by one Hyperscan pass (``_scanner``) or, without it, with byte-level
+        translations and substring searches (C speed); other text is normalized first, and e-mail
+        addresses are searched in it as ``str`` (any script).
         """
         if self._always:
             return True
         text: str | None = None
+        b = self._builtin
         if not data.isascii():
             text = normalize(data.decode())
             data = text.encode()
-        b = self._builtin
-        if (
-            "email" in b
-            and b"@" in data
-            and (_EMAIL_B.search(data) if text is None else _EMAIL_S.search(text))
-        ):
-            return True
-        if "secret" in b and _secret(data):
-            return True
-        if ("card" in b or "phone" in b) and _numbers_in_text(data):
+            if "email" in b and "@" in text and _EMAIL_S.search(text):
+                return True
+        if self._scan is not None:
+            if self._scan(data):
+                return True
+        elif self._python_scan(data, text is None):
             return True
         if self._patterns:
             return _patterns_may_match(self._patterns, data.decode() if text is None else text)
         return False
+
+    def _python_scan(self, data: bytes, ascii: bool) -> bool:
+        """What ``_scanner`` answers, searched pattern by pattern (e-mail in ASCII text only)."""
+        b = self._builtin
+        return bool(
+            ("email" in b and ascii and b"@" in data and _EMAIL_B.search(data))
+            or ("secret" in b and _secret(data))
+            or (("card" in b or "phone" in b) and _numbers_in_text(data))
+        )
 
 
 _k, _a, _gh, _xox, _jwt = (rx.search for rx in _KEYS)
