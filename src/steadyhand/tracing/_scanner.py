@@ -29,6 +29,7 @@ from ._precheck import (
     _NAME_PATTERNS,
     _URL_PATTERN,
     _not_scanned,
+    quotes_only,
 )
 
 __all__ = ["compiled"]
@@ -91,8 +92,8 @@ def compiled(builtin: frozenset[str]) -> Callable[[bytes], bool] | None:
             if not numbers or pattern != _NUMBERS:
                 raise _Hit
             if not cleaned:
-                cleaned.append(data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in data else data)
-            if data[end - 1 : end] not in _CLUSTER:
+                cleaned.append(quotes_only(data))
+            if data[end - 1] not in _CLUSTER:
                 end -= 1  # the byte that ended the cluster
             if _not_scanned(cleaned[0], data, len(data[:end].rstrip(_CLUSTER)), end) is None:
                 raise _Hit
