@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,19 @@ def test_one_database_per_set_of_detectors() -> None:
     assert compiled(frozenset({"card"})) is compiled(frozenset({"card"}))
     nothing = compiled(frozenset())
     assert nothing is not None and not nothing(b'{"a":"4111111111111111"}')
+
+
+def test_a_text_of_many_numbers_is_read_in_linear_time() -> None:
+    """Each digit run was read back by counting the quotes from the start of the text: 20,000 numbers
+    (an embedding's ids, a tool's table) took seconds in ``record()``, the caller's thread."""
+    n = 40_000
+    data = encode(
+        {
+            "request": {"ids": [1796196616 + i for i in range(n)], "scores": [0.1234567891234] * n},
+            "response": {"id": "chatcmpl-" + "0" * 24, "trace_id": "1" * 100_000},
+        }
+    )
+    for precheck in PAIRS[DETECTOR_SETS[0]]:
+        began = time.perf_counter()
+        assert not precheck.may_find(data)
+        assert time.perf_counter() - began < 3.0  # quadratic: over 10 s; linear: tens of ms

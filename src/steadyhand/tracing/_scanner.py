@@ -9,7 +9,7 @@ walk, never a missed one: ``tests/tracing/test_scanner.py`` checks that against 
 Cards and phones need more than a yes. ``_precheck`` rules out digit runs in numbers and in values of
 identifier keys (every response's ``id`` and ``created``), one by one. Here the runs are reported
 once per cluster of digits and separators, at its end (a candidate followed by what no cluster holds),
-and each cluster is ruled out by the same reading ``_precheck`` gives its runs (``_not_scanned``): the
+and each cluster is ruled out by the same reading ``_precheck`` gives its runs (``JsonText``): the
 runs of one cluster are all in one string or all outside every string.
 
 Hyperscan ships as wheels for Linux, macOS and Windows; where it cannot be imported, ``_precheck`` scans
@@ -28,8 +28,7 @@ from ._precheck import (
     _KEY_PATTERNS,
     _NAME_PATTERNS,
     _URL_PATTERN,
-    _not_scanned,
-    quotes_only,
+    JsonText,
 )
 
 __all__ = ["compiled"]
@@ -39,7 +38,7 @@ _CLUSTER = b"0123456789 ./-"
 _RUN_IN_CLUSTER = rb"(?:" + b"|".join(_CANDIDATE_PATTERNS) + rb")[0-9 ./-]*(?:[^0-9 ./-]|$)"
 _NUMBERS = 0
 """The id of ``_RUN_IN_CLUSTER`` (when cards or phones are on): its matches are read back by
-``_not_scanned``; a match of any other pattern is a hit."""
+``JsonText``; a match of any other pattern is a hit."""
 
 
 class _Hit(Exception):
@@ -86,16 +85,16 @@ def compiled(builtin: frozenset[str]) -> Callable[[bytes], bool] | None:
         if scratch is None:
             scratch = local.scratch = Scratch(database)
 
-        cleaned: list[bytes] = []
+        text: list[JsonText] = []
 
         def on_match(pattern: int, _start: int, end: int, _flags: int, _context: object) -> None:
             if not numbers or pattern != _NUMBERS:
                 raise _Hit
-            if not cleaned:
-                cleaned.append(quotes_only(data))
+            if not text:
+                text.append(JsonText(data))
             if data[end - 1] not in _CLUSTER:
                 end -= 1  # the byte that ended the cluster
-            if _not_scanned(cleaned[0], data, len(data[:end].rstrip(_CLUSTER)), end) is None:
+            if text[0].not_scanned(_cluster_start(data, end), end) is None:
                 raise _Hit
 
         try:
@@ -105,3 +104,14 @@ def compiled(builtin: frozenset[str]) -> Callable[[bytes], bool] | None:
         return False
 
     return may_find
+
+
+def _cluster_start(data: bytes, end: int) -> int:
+    """Where the cluster of digits and separators that ends at ``end`` starts (read back in a short
+    window: a scan of everything before it, at each cluster, would be quadratic)."""
+    window = max(0, end - 64)
+    start = window + len(data[window:end].rstrip(_CLUSTER))
+    while start == window and start > 0 and data[start - 1] in _CLUSTER:
+        window = max(0, 2 * window - end)  # twice as far back
+        start = window + len(data[window:end].rstrip(_CLUSTER))
+    return start
