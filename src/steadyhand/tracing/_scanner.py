@@ -94,7 +94,11 @@ def compiled(builtin: frozenset[str]) -> Callable[[bytes], bool] | None:
                 text.append(JsonText(data))
             if data[end - 1] not in _CLUSTER:
                 end -= 1  # the byte that ended the cluster
-            if text[0].not_scanned(_cluster_start(data, end), end) is None:
+            window = end - 64 if end > 64 else 0
+            start = window + len(data[window:end].rstrip(_CLUSTER))
+            if start == window and start:
+                start = _cluster_start(data, end)  # a long one
+            if text[0].not_scanned(start, end) is None:
                 raise _Hit
 
         try:
@@ -107,11 +111,11 @@ def compiled(builtin: frozenset[str]) -> Callable[[bytes], bool] | None:
 
 
 def _cluster_start(data: bytes, end: int) -> int:
-    """Where the cluster of digits and separators that ends at ``end`` starts (read back in a short
-    window: a scan of everything before it, at each cluster, would be quadratic)."""
-    window = max(0, end - 64)
-    start = window + len(data[window:end].rstrip(_CLUSTER))
-    while start == window and start > 0 and data[start - 1] in _CLUSTER:
-        window = max(0, 2 * window - end)  # twice as far back
+    """Where the cluster of digits and separators that ends at ``end`` starts, read back in windows
+    twice as long each time (one read of everything before it, at each cluster, would be quadratic)."""
+    window = end
+    while True:
+        window = max(0, 2 * window - end - 64)
         start = window + len(data[window:end].rstrip(_CLUSTER))
-    return start
+        if start > window or start == 0 or data[start - 1] not in _CLUSTER:
+            return start
