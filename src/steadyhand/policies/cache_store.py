@@ -82,7 +82,7 @@ class MemoryCacheStore:
             return item[1]
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
-        kept = right_sized(value)
+        kept = bytes(memoryview(value))  # right_sized inline
         items = self._items
         with self._lock:
             if key in items:
