@@ -250,3 +250,21 @@ def test_the_scenario_ends_as_designed() -> None:
     slept, calls, outcomes = _scenario("sync")
     assert slept == [pytest.approx(59.0)] and calls == [1000.0, 1000.5, pytest.approx(1060.0)]
     assert outcomes == ["ok", "ok", "RateLimited local=True after 59.0", "ok"]
+
+
+def test_limiters_sharing_a_window_keep_apart_their_reservations() -> None:
+    """Two clients on one state reserve in one window: each call settles and releases its own reservation
+    (the in-memory window's ids come from one counter for the process, not one per limiter)."""
+    clock = Clock()
+    state = SharedState()
+    limit = RateLimit(tpm=10_000)
+    first = _limiter(clock, Metered(clock, used=15), limit, state)
+    second = _limiter(clock, Metered(clock, used=40), limit, state)
+    failing = _limiter(clock, Metered(clock, error=ServerError("down", status_code=500)), limit, state)
+    first.complete(_request(), ctx=_ctx(clock, None))
+    second.complete(_request(), ctx=_ctx(clock, None))
+    with pytest.raises(ServerError):
+        failing.complete(_request(), ctx=_ctx(clock, None))
+    window = state._window(KEY)
+    assert len(window) == 2 and window._tokens == 15 + 40  # the failed call's reservation is gone
+    assert sorted(tokens for _, tokens, _ in window._entries.values()) == [15, 40]

@@ -85,4 +85,7 @@ def keepable(response: ModelResponse) -> bool:
     """Whether ``response`` is a complete answer worth replaying (not truncated, filtered, degraded)."""
     if getattr(response, "degraded", False) or not response.choices:
         return False
-    return all(choice.finish_reason not in _UNFINISHED for choice in response.choices)
+    for choice in response.choices:  # noqa: SIM110 (a generator is an object more on every cached miss)
+        if choice.finish_reason in _UNFINISHED:
+            return False
+    return True

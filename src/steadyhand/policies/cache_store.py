@@ -82,11 +82,12 @@ class MemoryCacheStore:
             return item[1]
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
+        kept = bytes(memoryview(value))  # right_sized inline
         items = self._items
         with self._lock:
             if key in items:
                 items.move_to_end(key)  # a new key is inserted last already
-            items[key] = (time.time() + ttl, value)
+            items[key] = (time.time() + ttl, kept)
             if len(items) > self.max_entries:
                 while len(items) > self.max_entries:
                     items.popitem(last=False)
@@ -155,6 +156,14 @@ class StateCacheStore:
 
     def close(self) -> None:
         pass  # the state is the client's to close
+
+
+def right_sized(value: bytes) -> bytes:
+    """A copy of ``value`` in an allocation of its own size, for a store that keeps it in memory.
+
+    orjson's output keeps the buffer it wrote into: a 0.9 kB entry holds 4 kB, so a memory cache
+    that keeps one per call faulted in a fresh page per call (CPU the instruction count never showed)."""
+    return bytes(memoryview(value))
 
 
 def open_cache_store(url: str | None) -> CacheStore:

@@ -25,7 +25,7 @@ from ..providers.base import Provider
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
 from .cache_entry import Entry, decode, encode_answer, response_chunks
-from .cache_keys import cache_key, keepable, skip_reason
+from .cache_keys import cache_key, keepable
 from .cache_store import ByteState, CacheStore, StateCacheStore, open_cache_store
 from .driver import with_route
 from .route import Route
@@ -95,9 +95,9 @@ class Cache(WrapperProvider):
         """``(key, why)``: the key to look up, or ``None`` and why the cache stays out of this call."""
         if not ctx.cache:
             return None, "off"
-        reason = skip_reason(request, sampled=self.sampled)
-        if reason is not None:
-            return None, reason
+        temperature = request.temperature  # skip_reason inline: every cached call asks
+        if temperature is not None and temperature > 0 and not self.sampled:
+            return None, "sampled"
         return cache_key(self.info.target, request, kind=self._kind), "miss"
 
     def key(self, request: ModelRequest) -> str:

@@ -23,7 +23,7 @@ from typing import Any, get_args
 from ..context import TrafficClass
 from ..errors import ConfigurationError
 
-__all__ = ["Admission", "Caps", "RateLimit", "Window"]
+__all__ = ["Admission", "Caps", "RateLimit", "Rid", "Window"]
 
 _CLASSES = frozenset(get_args(TrafficClass))
 
@@ -127,6 +127,10 @@ class Admission:
     Redis was unreachable, ``fail_open_local``) or ``refused`` (Redis unreachable, ``fail_closed``)."""
 
 
+Rid = str | int
+"""A reservation's id: a string shared across processes, or an int from this process's own counter
+(the rate limiter on the in-memory state: unique in the process, and no string to format and hash)."""
+
 _Entry = tuple[float, int, str]
 """A reservation: when it was admitted, its tokens, its traffic class. A tuple, not an object: a
 window holds one per call for a whole window, and the collector stops tracking tuples of plain
@@ -151,7 +155,7 @@ class Window:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[Rid, _Entry] = OrderedDict()
         self._n = 0
         self._tokens = 0
         self._class_n: dict[str, int] = {}
@@ -185,19 +189,34 @@ class Window:
 
     def admit(self, rid: str, now: float, window: float, caps: Caps, need: int, traffic: str) -> Admission:
         """:meth:`reserve` with positional arguments, for the in-memory state's every call."""
+        refused = self.take(rid, now, window, caps, need, traffic)
+        return Admission(True, rid) if refused is None else refused
+
+    def take(
+        self, rid: Rid, now: float, window: float, caps: Caps, need: int, traffic: str
+    ) -> Admission | None:
+        """:meth:`admit` that builds no admission when the call fits (``None``): the rate limiter's
+        every call on the in-memory state, which reads nothing from an admitted one."""
         with self._lock:
             entries = self._entries
             if entries and entries[next(iter(entries))][0] <= now - window:
                 self._expire(now, window)
             class_n, class_tokens = self._class_n, self._class_tokens
             cn, ctok = class_n.get(traffic, 0), class_tokens.get(traffic, 0)
-            if _fits(caps, self._n, self._tokens, cn, ctok, need):
+            n, tok = self._n, self._tokens
+            cap = caps.requests  # _fits inline: every call admits
+            if (
+                (cap is None or n + 1 <= cap)
+                and ((cap := caps.tokens) is None or tok + need <= cap)
+                and ((cap := caps.class_requests) is None or cn + 1 <= cap)
+                and ((cap := caps.class_tokens) is None or ctok + need <= cap)
+            ):
                 entries[rid] = (now, need, traffic)
-                self._n += 1
-                self._tokens += need
+                self._n = n + 1
+                self._tokens = tok + need
                 class_n[traffic] = cn + 1
                 class_tokens[traffic] = ctok + need
-                return Admission(True, rid)
+                return None
             if not _fits(caps, 0, 0, 0, 0, need):
                 return Admission(False, wait=None)
             n, tok = self._n, self._tokens
@@ -209,7 +228,7 @@ class Window:
                     return Admission(False, wait=max(0.0, at + window - now))
             return Admission(False, wait=window)  # unreachable: an empty window fits
 
-    def settle(self, rid: str, tokens: int) -> None:
+    def settle(self, rid: Rid, tokens: int) -> None:
         """Replace a reservation's tokens by the call's real usage (no-op once it left the window)."""
         with self._lock:
             entry = self._entries.get(rid)
@@ -219,7 +238,7 @@ class Window:
                 self._class_tokens[traffic] += tokens - reserved
                 self._entries[rid] = (at, tokens, traffic)  # an existing key keeps its place
 
-    def release(self, rid: str) -> None:
+    def release(self, rid: Rid) -> None:
         """Forget a reservation whose call failed or was cancelled."""
         with self._lock:
             entry = self._entries.pop(rid, None)

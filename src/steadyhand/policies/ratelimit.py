@@ -29,7 +29,7 @@ from ..providers.token_estimate import estimate_prompt_tokens
 from ..providers.wrapper import WrapperProvider
 from ..types import Chunk, ModelRequest, ModelResponse
 from .driver import aclose_iterator, close_iterator
-from .limits import Admission, Caps, RateLimit
+from .limits import Admission, Caps, RateLimit, Rid, Window
 from .state import SharedState
 
 if TYPE_CHECKING:
@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 __all__ = ["RateLimiter", "limit_key", "rate_limit", "reservation_tokens"]
 
 _MIN_WAIT = 0.001  # never spin: a wait rounds up to a millisecond
+_LOCAL_IDS = itertools.count()
+"""Reservation ids in the in-memory windows: one counter for the process, so limiters sharing a window
+(clients sharing a state) never reuse each other's ids."""
+_ADMITTED = Admission(True, source="memory")
+"""What a traced call notes for an admission by the in-memory window (which builds none)."""
 
 
 async def _asleep(seconds: float) -> None:
@@ -94,6 +99,9 @@ class RateLimiter(WrapperProvider):
         self.provider_name = provider or inner.name
         self.model = model
         self._caps: dict[str, Caps] = {}
+        self._window: Window | None = None
+        """The in-memory state's window for ``key``, kept once asked for (the state never replaces it):
+        every call reserves and settles in it without the state's two lookups and calls."""
         # Reservation ids: unique across the processes sharing a window (the random prefix) without
         # asking the OS for randomness on every call.
         self._prefix = secrets.token_hex(6)
@@ -161,16 +169,32 @@ class RateLimiter(WrapperProvider):
 
     # -- the sync drivers -----------------------------------------------------------------------------
 
-    def _admit(self, request: ModelRequest, ctx: CallContext) -> str:
+    def _local_window(self) -> Window | None:
+        """The window itself when the state is the plain in-memory one (Redis keeps its own)."""
+        if self._window is None and type(self.state) is SharedState:
+            self._window = self.state._window(self.key)
+        return self._window
+
+    def _admit(self, request: ModelRequest, ctx: CallContext) -> Rid:
         limit, traffic = self.limit, ctx.traffic
         need, waited = reservation_tokens(request, limit), 0.0
         caps = self._caps.get(traffic) or self._caps_for(traffic)
-        reserve = self.state.reserve
+        window = self._window or self._local_window()
         while True:  # the hot path of every limited call: the helpers inlined
-            rid = f"{self._prefix}{next(self._ids):x}"
-            admission = reserve(
-                self.key, rid, now=self.wall(), window=limit.window, caps=caps, need=need, traffic=traffic
-            )
+            rid: Rid
+            if window is not None:
+                rid = next(_LOCAL_IDS)
+                refused = window.take(rid, self.wall(), limit.window, caps, need, traffic)
+                if refused is None:
+                    if ctx.span is not None:
+                        self._noted(ctx, _ADMITTED, waited)
+                    return rid
+                admission = refused
+            else:
+                rid = f"{self._prefix}{next(self._ids):x}"
+                admission = self.state.reserve(
+                    self.key, rid, now=self.wall(), window=limit.window, caps=caps, need=need, traffic=traffic
+                )
             if admission.admitted:
                 if ctx.span is not None:
                     self._noted(ctx, admission, waited)
@@ -186,14 +210,32 @@ class RateLimiter(WrapperProvider):
         try:
             response = self.inner.complete(request, ctx=ctx)
         except BaseException:
-            self.state.release(self.key, rid)
+            self._release(rid)
             raise
         if self.limit.tpm is not None:  # rpm only: no tokens to settle
             usage = response.usage  # _used inline: every limited call settles
             used = None if usage is None else usage.total_tokens
             if used is not None:
-                self.state.settle(self.key, rid, used)
+                window = self._window
+                if window is not None and type(rid) is int:  # _settle inline
+                    window.settle(rid, used)
+                else:
+                    self._settle(rid, used)
         return response
+
+    def _settle(self, rid: Rid, used: int) -> None:
+        if isinstance(rid, str):  # reserved through the state (Redis)
+            self.state.settle(self.key, rid, used)
+        else:  # in this process's window
+            assert self._window is not None
+            self._window.settle(rid, used)
+
+    def _release(self, rid: Rid) -> None:
+        if isinstance(rid, str):
+            self.state.release(self.key, rid)
+        else:
+            assert self._window is not None
+            self._window.release(rid)
 
     def stream(self, request: ModelRequest, *, ctx: CallContext = NO_CONTEXT) -> Iterator[Chunk]:
         # A generator: admission happens when the first chunk is asked for, so a refusal is the
@@ -207,12 +249,12 @@ class RateLimiter(WrapperProvider):
                 used = _used(chunk.usage) if chunk.usage is not None else used
                 yield chunk
         except BaseException:  # an error, or the caller closed the stream (GeneratorExit)
-            self.state.release(self.key, rid)
+            self._release(rid)
             raise
         finally:
             close_iterator(iterator)
         if used is not None and self.limit.tpm is not None:  # rpm only: no tokens to settle
-            self.state.settle(self.key, rid, used)
+            self._settle(rid, used)
 
     # -- the async drivers ----------------------------------------------------------------------------
 

@@ -125,6 +125,8 @@ class Resilient(PolicyProvider):
             chain.append((fallback, info.resolver.resolve(fallback.target)))
         self.chain = chain
         only = self.members[0][0]
+        self._own_name = _name(info.target)
+        """``provider:model`` of the alias's own target, for the fast path's step."""
         self._plain = only if len(self.members) == 1 and only is info.target else None
         """The target of the fast path (see :meth:`complete`): the alias's own, when it is the only one."""
         # How many later targets would take a silent attempt: the deadline is shared with them.
@@ -290,7 +292,7 @@ class Resilient(PolicyProvider):
         """The fast path's answer, recorded as :meth:`decide` records one."""
         provider, sub, state, breaker, deadline, wall_offset = first
         target = self.info.target
-        step = Step(_name(target), target.alias, "ok", None, None, 0.0, ended - started, state)
+        step = Step(self._own_name, target.alias, "ok", None, None, 0.0, ended - started, state)
         route = Route([step])
         span = ctx.span
         if span is not None:

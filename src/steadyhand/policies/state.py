@@ -134,8 +134,9 @@ class SharedState:
     def set_bytes(self, key: str, value: bytes, ttl: float | None = None) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until deleted)."""
         expires = None if ttl is None else self.clock() + ttl
+        kept = bytes(memoryview(value))  # right-sized: see cache_store.right_sized
         with self._lock:
-            self._bytes[key] = (bytes(value), expires)
+            self._bytes[key] = (kept, expires)
 
     def delete(self, key: str) -> None:
         """Forget ``key``'s value."""
