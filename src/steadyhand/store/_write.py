@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from ..records import SpanRecord
-from ._blobs import extract_blobs
+from ._blobs import BLOB_THRESHOLD, extract_blobs
 from ._engine import json_text
 from ._fit import TAG_KEY_MAX, TAG_VALUE_MAX, cut, fit, fit_level, text_ok
 from ._write_pg import write_postgres
@@ -49,6 +49,21 @@ def _tuple_getter(names: tuple[str, ...]) -> Callable[[SpanRecord], tuple[Any, .
 
 _plain = _tuple_getter(SPAN_PLAIN)
 """A span's non-JSON column values as a tuple, in ``SPAN_PLAIN`` order."""
+
+
+def _row_builder() -> Callable[..., tuple[Any, ...]]:
+    """``lambda s, *json: (*_plain(s), *json)`` without the intermediate tuple (generated, as above)."""
+    namespace: dict[str, Any] = {}
+    exec(
+        f"def row(s, a, t, r, p, u):\n    return ({''.join(f's.{n}, ' for n in SPAN_PLAIN)}a, t, r, p, u)\n",
+        namespace,
+    )
+    row: Callable[..., tuple[Any, ...]] = namespace["row"]
+    return row
+
+
+_row = _row_builder()
+"""A span's row in ``SPAN_COLUMNS`` order, given its five JSON columns' text."""
 
 
 @dataclass(slots=True)
@@ -131,6 +146,8 @@ class _Batch:
 
     spans: list[SpanRecord]
     requests: list[Any]
+    request_json: list[str | None]
+    """The request's JSON text where it was encoded already (short enough to hold no blob), else None."""
     links: list[set[str]]
     digests: dict[str, str]
     """Text → SHA-256 of every long string in the batch's requests."""
@@ -146,14 +163,27 @@ class _Batch:
                 by_id[s.span_id] = s
         digests: dict[str, str] = {}
         requests: list[Any] = []
+        request_json: list[str | None] = []
         links: list[set[str]] = []
+        dumps, limit = orjson.dumps, BLOB_THRESHOLD
         for s in by_id.values():
             found: set[str] = set()
-            requests.append(None if s.request is None else extract_blobs(s.request, digests, found))
+            request, text = s.request, None
+            if request is not None:
+                # JSON text no longer than a blob holds no string as long: no walk needed
+                try:
+                    text = dumps(request).decode()
+                except orjson.JSONEncodeError:  # the walk below, then _encode's fallback
+                    text = None
+                if text is None or len(text) > limit:
+                    text = None
+                    request = extract_blobs(request, digests, found)
+            requests.append(request)
+            request_json.append(text)
             links.append(found)
         if strict and not all(map(text_ok, digests)):
             raise _Dirty
-        return cls(list(by_id.values()), requests, links, digests, strict)
+        return cls(list(by_id.values()), requests, request_json, links, digests, strict)
 
     def blobs(self) -> list[tuple[str, str]]:
         """(hash, text) of every blob, by hash (a fixed lock order for concurrent writers)."""
@@ -199,18 +229,38 @@ def _tag_rows(s: SpanRecord) -> list[tuple[str, str, str, str]]:
 
 
 def _rows(batch: _Batch) -> list[tuple[Any, ...]]:
+    """Every span's row; ``orjson`` inline for the common case, ``_encode`` for what it refuses."""
     strict = batch.strict
-    return [
-        (
-            *_plain(s),
-            _encode(s.attributes, strict) if s.attributes else None,
-            _encode(s.tags, strict) if s.tags else None,
-            _encode_opt(request, strict),
-            _encode_opt(s.response, strict),
-            _encode_opt(s.usage_raw, strict),
-        )
-        for s, request in zip(batch.spans, batch.requests, strict=True)
-    ]
+    dumps, row = orjson.dumps, _row
+    rows: list[tuple[Any, ...]] = []
+    add = rows.append
+    for s, request, text in zip(batch.spans, batch.requests, batch.request_json, strict=True):
+        try:
+            attributes = dumps(s.attributes).decode() if s.attributes else None
+            tags = dumps(s.tags).decode() if s.tags else None
+            if text is None and request is not None:
+                text = dumps(request).decode()
+            response = None if s.response is None else dumps(s.response).decode()
+            usage = None if s.usage_raw is None else dumps(s.usage_raw).decode()
+        except orjson.JSONEncodeError:
+            add(_slow_row(s, request, strict))
+            continue
+        if strict and "\\u0000" in f"{attributes}{tags}{text}{response}{usage}":
+            raise _Dirty
+        add(row(s, attributes, tags, text, response, usage))
+    return rows
+
+
+def _slow_row(s: SpanRecord, request: Any, strict: bool) -> tuple[Any, ...]:
+    """A row whose JSON ``orjson`` refused somewhere: each field through ``_encode``."""
+    return _row(
+        s,
+        _encode(s.attributes, strict) if s.attributes else None,
+        _encode(s.tags, strict) if s.tags else None,
+        _encode_opt(request, strict),
+        _encode_opt(s.response, strict),
+        _encode_opt(s.usage_raw, strict),
+    )
 
 
 def _write_sqlite(
