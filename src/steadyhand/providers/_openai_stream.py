@@ -16,7 +16,7 @@ from ..errors import ProviderHTTPError, StreamInterrupted, UnexpectedProviderRes
 from ..types import Chunk, FinishReason, ToolCallDelta, Usage
 from ._common import as_int, loads
 from ._sse_template import Envelope, learn, take
-from .sse import SSEEvent, SSEParser
+from .sse import CR, SSEEvent, SSEParser
 
 __all__ = ["OpenAIStreamDecoder", "openai_finish", "openai_usage"]
 
@@ -98,7 +98,7 @@ class OpenAIStreamDecoder:
         one C call parses the read, not one per event."""
         if self._text_key is not None or self._done or not self._sse.idle or not data.endswith(b"\n\n"):
             return None
-        if not data.startswith(b"data: ") or b"\r" in data or b'"error"' in data:
+        if not data.startswith(b"data: ") or CR in data or data.find(b'"error"') >= 0:
             return None  # an error event takes the exact path: the chunks before it, then the error
         used, texts = 0, None
         envelope = self._envelope or self._learn(data)

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 __all__ = ["SSEEvent", "SSEParser"]
 
+CR = ord("\r")
+"""Searched as an int: ``b"\\r" in data`` first tries the needle as an int and pays ~2,000 instructions
+for the TypeError it raises and clears; ``13 in data`` is one memchr."""
+
 
 @dataclass(frozen=True, slots=True)
 class SSEEvent:
@@ -37,7 +41,7 @@ class SSEParser:
             and data.startswith(b"data: ")
             and data.endswith(b"\n\n")
             and data.count(b"\n") == 2
-            and b"\r" not in data
+            and CR not in data
         ):  # one whole ``data:`` event, the usual read of a stream split per event: same result, faster
             event, self._event = self._event or "message", ""
             return [SSEEvent(event, data[6:-2].decode("utf-8", errors="replace"))]
@@ -48,7 +52,7 @@ class SSEParser:
         hold_cr = buf.endswith(b"\r")
         if hold_cr:
             buf = buf[:-1]
-        if b"\r" in buf:
+        if CR in buf:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buf.split(b"\n")
         self._rest = lines.pop() + (b"\r" if hold_cr else b"")

@@ -36,23 +36,29 @@ from ._normalize import normalize
 
 __all__ = ["Precheck"]
 
+# The patterns below are searched here and, compiled into one Hyperscan database, by ``_scanner``
+# (which imports them): keep them in the syntax both take (no possessive quantifiers but where noted).
+
+_BACKSLASH, _AT, _A, _X, _J = b"\\@AxJ"
+"""Bytes searched for as ints: ``b"@" in data`` first tries the needle as an int, and raising and
+clearing that TypeError costs about 2,000 instructions; ``64 in data`` is one memchr (longer needles:
+``find``)."""
 _WS = rb"(?:\s|\\[tnrfb]|\\u[0-9a-fA-F]{4})"
 """Whitespace, as it appears in JSON text."""
 _EMAIL_DOMAIN = r"@[^\W_][\w-]*(?:\.[^\W_][\w-]*)*\.[^\W\d_]{2,}"
-_EMAIL_B = re.compile(_EMAIL_DOMAIN.encode())
+_EMAIL_ASCII = _EMAIL_DOMAIN.encode()
+_EMAIL_B = re.compile(_EMAIL_ASCII)
 _EMAIL_S = re.compile(_EMAIL_DOMAIN)
 _TAIL = rb"[0-9_.-]*(?:\\\\|\\\"|\"|')*" + _WS + rb"*[:=]"
 """What follows a secret name's last word, as JSON text, lower-cased."""
-_KEYS = tuple(
-    re.compile(rx)
-    for rx in (
-        rb"k(?:-[A-Za-z0-9_-]{20}|_(?:live|test)_[A-Za-z0-9]{16})",
-        rb"A(?:(?:KIA|SIA)[0-9A-Z]{16}|Iza[0-9A-Za-z_-]{35})",
-        rb"gh[pousr]_[A-Za-z0-9]{30}",
-        rb"xox[abposr]-[A-Za-z0-9-]{10}",
-        rb"eyJ[A-Za-z0-9_-]{8}",
-    )
+_KEY_PATTERNS = (
+    rb"k(?:-[A-Za-z0-9_-]{20}|_(?:live|test)_[A-Za-z0-9]{16})",
+    rb"A(?:(?:KIA|SIA)[0-9A-Z]{16}|Iza[0-9A-Za-z_-]{35})",
+    rb"gh[pousr]_[A-Za-z0-9]{30}",
+    rb"xox[abposr]-[A-Za-z0-9-]{10}",
+    rb"eyJ[A-Za-z0-9_-]{8}",
 )
+_KEYS = tuple(re.compile(rx) for rx in _KEY_PATTERNS)
 """Every provider key the exact detector finds holds one of these (``sk-``, ``[rs]k_live_`` from their
 ``k``; AWS and Google keys from their ``A``; ``github_pat_`` is a substring search)."""
 _NAMES = tuple(
@@ -80,9 +86,23 @@ _SCHEMES = (
     (b"bearer", re.compile(rb"bearer" + _WS + rb"+[a-z0-9._~+/=-]{16}")),
     (b"basic", re.compile(rb"basic" + _WS + rb"+[a-z0-9+/]{6}")),
 )
-_URL = re.compile(rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@')
+_NAME_PATTERNS = (
+    *(rx.pattern for rx in _NAMES),
+    *(rx.pattern for _, rx in _RARE_NAMES),
+    _TOKEN.pattern,
+    *(rx.pattern for _, rx in _SCHEMES),
+)
+"""Every pattern searched in lower-cased text (``_scanner`` searches them case-insensitively)."""
+_URL_PATTERN = rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@'
+_URL = re.compile(_URL_PATTERN)
 _MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
 _CANDIDATES = (re.compile(rb"000(?:0{7}|-000|(?:-{0,2}+0){10})"), re.compile(rb"0--?+0(?:-{0,2}+0){10}"))
+_CANDIDATE_PATTERNS = (
+    rb"[0-9]{3}(?:[0-9]{7}|[ ./-][0-9]{3}|(?:[ ./-]{0,2}[0-9]){10})",
+    rb"[0-9][ ./-]{1,2}[0-9](?:[ ./-]{0,2}[0-9]){10}",
+)
+"""``_CANDIDATES`` over the text itself (possessive quantifiers dropped: with ``-`` and ``0`` disjoint
+they change no match, only how fast one fails)."""
 """In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
 these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
 any two whose first group has three digits or more (cards); a card whose first group has one or two
@@ -97,44 +117,54 @@ _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 class Precheck:
     """Built from the Redactor's configuration; ``may_find(data)`` answers for one span's JSON text."""
 
-    __slots__ = ("_always", "_builtin", "_patterns")
+    __slots__ = ("_always", "_builtin", "_patterns", "_scan")
 
     def __init__(
         self, *, builtin: frozenset[str], patterns: Sequence[re.Pattern[str]], functions: bool
     ) -> None:
+        from ._scanner import compiled  # it imports this module's patterns
+
         self._builtin = builtin
         self._patterns = tuple(patterns)
         context_free = all(
             not (p.flags & re.VERBOSE or any(c in p.pattern for c in _CONTEXT)) for p in patterns
         )
         self._always = functions or not context_free
+        self._scan = None if self._always else compiled(builtin)
 
     def may_find(self, data: bytes) -> bool:
         """False only when no configured detector can match any string inside ``data`` (UTF-8 JSON).
 
-        ASCII text is checked with byte-level translations and substring searches (C speed); other
-        text is normalized first, and e-mail addresses are searched in it as ``str`` (any script).
+        ASCII text is checked by one Hyperscan pass (``_scanner``) or, without it, with byte-level
+        translations and substring searches (C speed); other text is normalized first, and e-mail
+        addresses are searched in it as ``str`` (any script).
         """
         if self._always:
             return True
         text: str | None = None
+        b = self._builtin
         if not data.isascii():
             text = normalize(data.decode())
             data = text.encode()
-        b = self._builtin
-        if (
-            "email" in b
-            and b"@" in data
-            and (_EMAIL_B.search(data) if text is None else _EMAIL_S.search(text))
-        ):
-            return True
-        if "secret" in b and _secret(data):
-            return True
-        if ("card" in b or "phone" in b) and _numbers_in_text(data):
+            if "email" in b and "@" in text and _EMAIL_S.search(text):
+                return True
+        if self._scan is not None:
+            if self._scan(data):
+                return True
+        elif self._python_scan(data, text is None):
             return True
         if self._patterns:
             return _patterns_may_match(self._patterns, data.decode() if text is None else text)
         return False
+
+    def _python_scan(self, data: bytes, ascii: bool) -> bool:
+        """What ``_scanner`` answers, searched pattern by pattern (e-mail in ASCII text only)."""
+        b = self._builtin
+        return bool(
+            ("email" in b and ascii and _AT in data and _EMAIL_B.search(data))
+            or ("secret" in b and _secret(data))
+            or (("card" in b or "phone" in b) and _numbers_in_text(data))
+        )
 
 
 _k, _a, _gh, _xox, _jwt = (rx.search for rx in _KEYS)
@@ -149,13 +179,13 @@ as the scans cost C on a span this size."""
 def _secret(data: bytes) -> bool:
     if (
         _k(data)
-        or (b"A" in data and _a(data))  # a one-byte search (memchr) is cheaper than a regex's scan
+        or (_A in data and _a(data))  # a one-byte search (memchr) is cheaper than a regex's scan
         or _gh(data)
-        or (b"x" in data and _xox(data))
-        or (b"J" in data and _jwt(data))
-        or b"github_pat_" in data
-        or b"PRIVATE KEY-----" in data
-        or (b"@" in data and _URL.search(data))  # user:password@ in a URL
+        or (_X in data and _xox(data))
+        or (_J in data and _jwt(data))
+        or data.find(b"github_pat_") >= 0
+        or data.find(b"PRIVATE KEY-----") >= 0
+        or (_AT in data and _URL.search(data))  # user:password@ in a URL
     ):
         return True
     low = data.lower()
@@ -163,11 +193,11 @@ def _secret(data: bytes) -> bool:
         _key(low)
         or _pass(low)
         or _auth(low)
-        or (_secret_w in low and _secret_s(low))
-        or (_cred_w in low and _cred_s(low))
-        or (_cookie_w in low and _cookie_s(low))
-        or (_bearer_w in low and _bearer_s(low))
-        or (_basic_w in low and _basic_s(low))
+        or (low.find(_secret_w) >= 0 and _secret_s(low))
+        or (low.find(_cred_w) >= 0 and _cred_s(low))
+        or (low.find(_cookie_w) >= 0 and _cookie_s(low))
+        or (low.find(_bearer_w) >= 0 and _bearer_s(low))
+        or (low.find(_basic_w) >= 0 and _basic_s(low))
         or (low.count(b"token") > low.count(b"tokens") and _token(low.replace(b"tokens", b"tokns")))
     )
 
@@ -183,38 +213,60 @@ def _numbers_in_text(data: bytes) -> bool:
     once one is ruled out, the search goes on past that number or string.
     """
     marked = data.translate(_MARK)
-    cleaned: bytes | None = None
+    text: JsonText | None = None
     for rx in _CANDIDATES:
         pos = 0
         while (m := rx.search(marked, pos)) is not None:
-            if cleaned is None:
-                cleaned = data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in data else data
-            skip_to = _not_scanned(cleaned, data, m.start(), m.end())
+            if text is None:
+                text = JsonText(data)
+            skip_to = text.not_scanned(m.start(), m.end())
             if skip_to is None:
                 return True
             pos = skip_to
     return False
 
 
-def _not_scanned(cleaned: bytes, data: bytes, pos: int, end: int) -> int | None:
-    """Where to search on when ``pos`` is in a number, or in the value of an identifier or timestamp
-    key (the walk does not look for cards or phones there); ``None`` when the walk scans it.
+class JsonText:
+    """One JSON text, read back at the places a digit run was found in it.
 
-    ``cleaned`` is ``data`` with escaped backslashes and quotes blanked out: its quotes delimit strings.
+    Its quotes are counted once, left to right, as the places come (they come in order: each scan
+    goes forward): counting from the start at each place made a text of many numbers quadratic
+    (an array of 20,000 ten-digit numbers took seconds).
     """
-    if pos >= 3 and cleaned[pos - 2 : pos] == b'":' and cleaned[pos - 3] not in _STRUCTURAL:
-        return end  # just after a key's closing quote and its colon: a number
-    if cleaned.count(b'"', 0, pos) % 2 == 0:
-        return end  # outside every string: a number
-    start = cleaned.rfind(b'"', 0, pos)
-    close = cleaned.find(b'"', pos)
-    if close < 0 or cleaned[close + 1 : close + 2] == b":":
-        return None  # a key
-    if start >= 2 and cleaned[start - 1 : start] == b":" and cleaned[start - 2 : start - 1] == b'"':
-        key = data[cleaned.rfind(b'"', 0, start - 2) + 1 : start - 2]
-        if b"\\" not in key and key_kind(key.decode()) == ID:
-            return close
-    return None
+
+    __slots__ = ("_count", "_counted_to", "cleaned", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.cleaned = data.replace(b"\\\\", b"__").replace(b'\\"', b"__") if _BACKSLASH in data else data
+        """``data`` with escaped backslashes and quotes blanked out: its quotes delimit strings."""
+        self._counted_to = self._count = 0
+
+    def in_string(self, pos: int) -> bool:
+        if pos < self._counted_to:
+            self._counted_to = self._count = 0
+        self._count += self.cleaned.count(b'"', self._counted_to, pos)
+        self._counted_to = pos
+        return self._count % 2 == 1
+
+    def not_scanned(self, pos: int, end: int) -> int | None:
+        """Where to search on when ``pos`` is in a number, or in the value of an identifier or
+        timestamp key (the walk does not look for cards or phones there); ``None`` when the walk
+        scans it."""
+        cleaned = self.cleaned
+        if pos >= 3 and cleaned[pos - 2 : pos] == b'":' and cleaned[pos - 3] not in _STRUCTURAL:
+            return end  # just after a key's closing quote and its colon: a number
+        if not self.in_string(pos):
+            return end  # outside every string: a number
+        start = cleaned.rfind(b'"', 0, pos)
+        close = cleaned.find(b'"', pos)
+        if close < 0 or cleaned[close + 1 : close + 2] == b":":
+            return None  # a key
+        if start >= 2 and cleaned[start - 1 : start] == b":" and cleaned[start - 2 : start - 1] == b'"':
+            key = self.data[cleaned.rfind(b'"', 0, start - 2) + 1 : start - 2]
+            if _BACKSLASH not in key and key_kind(key.decode()) == ID:
+                return close
+        return None
 
 
 def _patterns_may_match(patterns: Sequence[re.Pattern[str]], text: str) -> bool:
