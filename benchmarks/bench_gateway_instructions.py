@@ -98,8 +98,10 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="callgrind output file (default: a temp file)")
     args = parser.parse_args()
     env = dict(os.environ)
-    if args.steadyhand_src:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.steadyhand_src, env.get("PYTHONPATH")]))
+    # absolute: the gateway runs in a temp dir, where PYTHONPATH=src would name nothing and the
+    # installed (main checkout's) steadyhand would be measured instead of this one
+    paths = [args.steadyhand_src, *env.get("PYTHONPATH", "").split(os.pathsep)]
+    env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in paths if p)
     with nginx_upstream() as up, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "steadyhand.toml").write_text(_config(up.base_url))

@@ -146,3 +146,35 @@ def test_breaker_gauge_follows_each_change_of_state() -> None:
     assert gauge() == "1.0"
     m.breaker("sim:x", False)
     assert gauge() == "0.0"
+
+
+def test_series_counted_as_plain_numbers_render_as_prometheus_would() -> None:
+    """The per-request series are kept as plain numbers and folded in at scrape time: what /metrics
+    shows, scraped mid-way and at the end, is what incrementing the prometheus children showed."""
+    import re
+
+    from steadyhand.server.metrics import Metrics
+
+    m, ref = Metrics(["bench"]), Metrics(["bench"])
+    route = "/v1/chat/completions"
+
+    def scrape(metrics: Metrics) -> str:
+        return re.sub(r"(_created\{[^}]*\}) \S+", r"\1 T", metrics.render().decode())
+
+    for i, v in enumerate([0.0021, 0.3, 7.5, 200.0, 0.1, 1e-5, 0.005, 0.1 + 0.2, float("nan")]):
+        s = m.request_series(route, "bench", 200 if i % 3 else 502)
+        s.count += 1
+        s.latency.observe(v)
+        s.overhead.observe(v / 1000)
+        m.usage("bench", 21, 12, i, 0.0001725 * i)
+        ref.of(ref.requests, route, "bench", "200" if i % 3 else "502").inc()
+        ref.of(ref.latency, route, "bench").observe(v)
+        ref.of(ref.overhead, route).observe(v / 1000)
+        for direction, n in (("input", 21), ("output", 12), ("cached_input", i)):
+            ref.of(ref.tokens, "bench", direction).inc(n)
+        if i:
+            ref.of(ref.cost, "bench").inc(0.0001725 * i)
+        if i in (0, 4):  # a scrape between requests folds what came so far, once
+            assert scrape(m) == scrape(ref)
+    assert scrape(m) == scrape(ref)
+    assert "steadyhand_gateway_cost_usd_total" in scrape(m)

@@ -4,6 +4,7 @@ surrogates and strings longer than their column): one bad span must never fail i
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -136,3 +137,24 @@ def test_json_fields_of_the_wrong_shape_are_kept_readable(store: Store, make_spa
     )
     detail = store.get_trace(span.trace_id)
     assert detail is not None and detail.spans[0].attributes == {WRAPPED: [1, 2]}
+
+
+def test_sqlite_driver_errors_on_the_write_cursor_are_classified_as_before(tmp_path: Path) -> None:
+    """The SQLite batch runs on the driver's cursor: a constraint it raises is still a rejection
+    (the span is put aside), a database problem still a plain ``StoreError``."""
+    from steadyhand.store import open_store
+    from steadyhand.tracing.records import SpanRecord
+
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        engine = sa.create_engine(store.url)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON spans WHEN NEW.name = 'refused' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+                )
+        finally:
+            engine.dispose()
+        with pytest.raises(StoreRejected, match="refused by a trigger"):
+            store.write_spans([SpanRecord(name="refused")])
+        assert store.write_spans([SpanRecord(name="kept")]) == 1

@@ -3,6 +3,7 @@ the blob walk, and the statements' columns matching the model."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -144,3 +145,38 @@ def test_an_adapter_the_app_registered_first_is_kept() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "yes"
+
+
+def test_requests_are_stored_as_the_blob_walk_makes_them_whatever_their_size(
+    store: Store, make_span: MakeSpan
+) -> None:
+    """A request whose JSON is no longer than a blob skips the walk (it cannot hold a long string):
+    around the threshold, and for values ``orjson`` refuses, the stored text is what the walk gives."""
+    from steadyhand.store._blobs import BLOB_THRESHOLD
+    from steadyhand.store._engine import json_text
+    from steadyhand.store._write import _encode
+
+    requests: list[dict[Any, Any]] = [
+        {"m": "short"},
+        {"m": "y" * (BLOB_THRESHOLD - 12)},  # JSON just under the threshold
+        {"m": "y" * BLOB_THRESHOLD},  # JSON over it, the string not: no blob
+        {"m": "y" * (BLOB_THRESHOLD + 1), "n": [1, "z" * (BLOB_THRESHOLD + 1)]},
+        {1: "non-string key", "m": "x" * (BLOB_THRESHOLD + 1)},  # orjson refuses: the walk, then json
+    ]
+    made = [make_span(request=r) for r in requests]
+    store.write_spans(made)
+    engine = sa.create_engine(store.url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT span_id, request FROM spans").all()
+    finally:
+        engine.dispose()
+    got: dict[str, Any] = {row[0]: row[1] for row in rows}
+    texts = []
+    for span, request in zip(made, requests, strict=True):
+        want = _encode(extract_blobs(request, {}, set()))
+        stored = got[span.span_id]
+        text = stored if isinstance(stored, str) else json_text(stored)  # jsonb comes back parsed
+        assert text == want if store.url.startswith("sqlite") else json.loads(text) == json.loads(want)
+        texts.append(text)
+    assert sum(BLOB_KEY in text for text in texts) == 2

@@ -347,7 +347,7 @@ class Gateway:
         route = ex.request.path
         elapsed = time.perf_counter() - ex.request.received
         series = m.request_series(route, model, ex.status)
-        series.requests.inc()
+        series.count += 1
         series.latency.observe(elapsed)
         series.overhead.observe(ex.overhead_ms() / 1000.0)
         if ex.first_byte is not None:
@@ -356,17 +356,15 @@ class Gateway:
             m.of(m.errors, model, ex.error or f"http_{ex.status}").inc()
         usage = ex.usage
         if usage is not None:
-            m.of(m.tokens, model, "input").inc(usage.input_tokens or 0)
-            m.of(m.tokens, model, "output").inc(usage.output_tokens or 0)
-            m.of(m.tokens, model, "cached_input").inc(usage.cached_input_tokens or 0)
             target = ex.target
             cost = None if target is None else ex.state.prices.cost(
                 target.model, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                 cached_input_tokens=usage.cached_input_tokens, cache_write_tokens=usage.cache_write_tokens,
                 reasoning_tokens=usage.reasoning_tokens,
             )  # fmt: skip
-            if cost:
-                m.of(m.cost, model).inc(cost)
+            m.usage(
+                model, usage.input_tokens or 0, usage.output_tokens or 0, usage.cached_input_tokens or 0, cost
+            )
         self._observe_route(model, ex.decision)
         if self.tracer is not None and ex.caller is not None:
             try:

@@ -7,8 +7,9 @@ a label, so junk traffic cannot grow the series without bound.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection
-from typing import Any, NamedTuple
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -17,15 +18,75 @@ __all__ = ["CONTENT_TYPE", "Metrics", "RequestSeries"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 _SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_INF = float("inf")
 
 
-class RequestSeries(NamedTuple):
-    """The labelled children every request of one (route, model, status) feeds (the others, such as
-    TTFT and tokens, appear only once a request has them)."""
+class _Histogram:
+    """One histogram child's observations as plain numbers, folded into the child at scrape time
+    (``prometheus_client`` takes a lock and several calls per observation: ~10k instructions)."""
 
-    requests: Any
-    latency: Any
-    overhead: Any
+    __slots__ = ("bounds", "child", "counts", "sum")
+
+    def __init__(self, child: Any, bounds: tuple[float, ...]) -> None:
+        self.child = child
+        self.bounds = (*bounds, _INF)
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+        """The running total, added in the same order as ``observe`` would: the same float."""
+
+    def observe(self, value: float) -> None:
+        self.sum += value
+        if value == value:  # NaN falls in no bucket, as with Histogram.observe
+            self.counts[bisect_left(self.bounds, value)] += 1
+
+    def fold(self) -> None:
+        child, counts = self.child, self.counts
+        child._sum.set(self.sum)
+        for i, n in enumerate(counts):
+            if n:
+                child._buckets[i].inc(n)
+                counts[i] = 0
+
+
+class RequestSeries:
+    """What every request of one (route, model, status) feeds, as plain numbers (see ``_Histogram``;
+    the histograms are shared by the statuses of a route and model); the others, such as TTFT and
+    tokens, appear only once a request has them."""
+
+    __slots__ = ("count", "latency", "overhead", "requests")
+
+    def __init__(self, requests: Any, latency: _Histogram, overhead: _Histogram) -> None:
+        self.requests = requests
+        self.count = 0
+        self.latency = latency
+        self.overhead = overhead
+
+    def fold(self) -> None:
+        if self.count:
+            self.requests.inc(self.count)
+            self.count = 0
+
+
+class _Usage:
+    """One model's token counts and cost, kept as plain numbers and folded in at scrape time; the
+    cost child appears with the first non-zero cost, as it did when it was incremented directly."""
+
+    __slots__ = ("cached", "cost", "cost_child", "input", "metrics", "model", "output", "tokens")
+
+    def __init__(self, metrics: Metrics, model: str) -> None:
+        self.metrics, self.model = metrics, model
+        self.tokens = tuple(metrics.of(metrics.tokens, model, d) for d in ("input", "output", "cached_input"))
+        self.input = self.output = self.cached = 0
+        self.cost = 0.0
+        self.cost_child: Any = None
+
+    def fold(self) -> None:
+        for child, n in zip(self.tokens, (self.input, self.output, self.cached), strict=True):
+            if n:
+                child.inc(n)
+        self.input = self.output = self.cached = 0
+        if self.cost_child is not None:
+            self.cost_child._value.set(self.cost)
 
 
 class Metrics:
@@ -35,6 +96,9 @@ class Metrics:
         self.known = frozenset(known)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._series: dict[tuple[str, str, int], RequestSeries] = {}
+        self._usage: dict[str, _Usage] = {}
+        self._histograms: dict[int, _Histogram] = {}
+        """By ``id`` of the child they feed (each child has one, whichever series use it)."""
         self._breakers: dict[str, bool] = {}
         """What ``breaker_open`` was last set to, per target."""
         self.registry = r = CollectorRegistry()
@@ -104,10 +168,40 @@ class Metrics:
         if series is None:
             series = self._series[key] = RequestSeries(
                 self.of(self.requests, route, model, str(status)),
-                self.of(self.latency, route, model),
-                self.of(self.overhead, route),
+                self._histogram(self.of(self.latency, route, model), _SLOW),
+                self._histogram(self.of(self.overhead, route), _FAST),
             )
         return series
+
+    def _histogram(self, child: Any, bounds: tuple[float, ...]) -> _Histogram:
+        found = self._histograms.get(id(child))
+        if found is None:
+            found = self._histograms[id(child)] = _Histogram(child, bounds)
+        return found
+
+    def usage(
+        self, model: str, input_tokens: int, output_tokens: int, cached: int, cost: float | None
+    ) -> None:
+        """Count one answer's tokens and cost (``steadyhand_gateway_tokens``, ``..._cost_usd``)."""
+        u = self._usage.get(model)
+        if u is None:
+            u = self._usage[model] = _Usage(self, model)
+        u.input += input_tokens
+        u.output += output_tokens
+        u.cached += cached
+        if cost:
+            if u.cost_child is None:
+                u.cost_child = self.of(self.cost, model)
+            u.cost += cost
+
+    def fold(self) -> None:
+        """Move what the plain numbers counted into the registry (done by ``render``)."""
+        for series in self._series.values():
+            series.fold()
+        for histogram in self._histograms.values():
+            histogram.fold()
+        for u in self._usage.values():
+            u.fold()
 
     def breaker(self, target: str, is_open: bool) -> None:
         """Set ``breaker_open`` for ``target``; only when it changed (every answer reports its breaker)."""
@@ -120,4 +214,5 @@ class Metrics:
         return name if name is not None and name in self.known else "other"
 
     def render(self) -> bytes:
+        self.fold()
         return generate_latest(self.registry)

@@ -17,17 +17,18 @@ instead of failing half-way; values too long for their column are cut up front.
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 import orjson
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 from ..records import SpanRecord
-from ._blobs import extract_blobs
+from ._blobs import BLOB_THRESHOLD, extract_blobs
 from ._engine import json_text
 from ._fit import TAG_KEY_MAX, TAG_VALUE_MAX, cut, fit, fit_level, text_ok
 from ._write_pg import write_postgres
@@ -36,8 +37,35 @@ from ._write_sql import SPAN_PLAIN, SqliteSQL
 __all__ = ["write_batch"]
 
 _SQLITE = SqliteSQL()
-_plain = attrgetter(*SPAN_PLAIN)
-"""A span's non-JSON column values as a tuple, in ``SPAN_PLAIN`` order (one C call)."""
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[SpanRecord], tuple[Any, ...]]:
+    """``lambda s: (s.a, s.b, ...)`` as generated code: a literal attribute read costs this interpreter
+    a sixth of ``operator.attrgetter``'s per name (every span's every column is read here)."""
+    assert all(name.isidentifier() for name in names)
+    namespace: dict[str, Any] = {}
+    exec(f"def get(s):\n    return ({''.join(f's.{n}, ' for n in names)})\n", namespace)
+    get: Callable[[SpanRecord], tuple[Any, ...]] = namespace["get"]
+    return get
+
+
+_plain = _tuple_getter(SPAN_PLAIN)
+"""A span's non-JSON column values as a tuple, in ``SPAN_PLAIN`` order."""
+
+
+def _row_builder() -> Callable[..., tuple[Any, ...]]:
+    """``lambda s, *json: (*_plain(s), *json)`` without the intermediate tuple (generated, as above)."""
+    namespace: dict[str, Any] = {}
+    exec(
+        f"def row(s, a, t, r, p, u):\n    return ({''.join(f's.{n}, ' for n in SPAN_PLAIN)}a, t, r, p, u)\n",
+        namespace,
+    )
+    row: Callable[..., tuple[Any, ...]] = namespace["row"]
+    return row
+
+
+_row = _row_builder()
+"""A span's row in ``SPAN_COLUMNS`` order, given its five JSON columns' text."""
 
 
 @dataclass(slots=True)
@@ -58,7 +86,8 @@ class _TraceAcc:
     cost_usd: float = 0.0
 
     def add(self, s: SpanRecord) -> None:
-        self.start_time = min(self.start_time, s.start_time)
+        if s.start_time < self.start_time:  # min(), without a builtin call per span
+            self.start_time = s.start_time
         if s.end_time is not None and (self.end_time is None or s.end_time > self.end_time):
             self.end_time = s.end_time
         if s.parent_id is None:
@@ -120,6 +149,8 @@ class _Batch:
 
     spans: list[SpanRecord]
     requests: list[Any]
+    request_json: list[str | None]
+    """The request's JSON text where it was encoded already (short enough to hold no blob), else None."""
     links: list[set[str]]
     digests: dict[str, str]
     """Text → SHA-256 of every long string in the batch's requests."""
@@ -135,14 +166,27 @@ class _Batch:
                 by_id[s.span_id] = s
         digests: dict[str, str] = {}
         requests: list[Any] = []
+        request_json: list[str | None] = []
         links: list[set[str]] = []
+        dumps, limit = orjson.dumps, BLOB_THRESHOLD
         for s in by_id.values():
             found: set[str] = set()
-            requests.append(None if s.request is None else extract_blobs(s.request, digests, found))
+            request, text = s.request, None
+            if request is not None:
+                # JSON text no longer than a blob holds no string as long: no walk needed
+                try:
+                    text = dumps(request).decode()
+                except orjson.JSONEncodeError:  # the walk below, then _encode's fallback
+                    text = None
+                if text is None or len(text) > limit:
+                    text = None
+                    request = extract_blobs(request, digests, found)
+            requests.append(request)
+            request_json.append(text)
             links.append(found)
         if strict and not all(map(text_ok, digests)):
             raise _Dirty
-        return cls(list(by_id.values()), requests, links, digests, strict)
+        return cls(list(by_id.values()), requests, request_json, links, digests, strict)
 
     def blobs(self) -> list[tuple[str, str]]:
         """(hash, text) of every blob, by hash (a fixed lock order for concurrent writers)."""
@@ -188,44 +232,90 @@ def _tag_rows(s: SpanRecord) -> list[tuple[str, str, str, str]]:
 
 
 def _rows(batch: _Batch) -> list[tuple[Any, ...]]:
+    """Every span's row; ``orjson`` inline for the common case, ``_encode`` for what it refuses."""
     strict = batch.strict
-    return [
-        (
-            *_plain(s),
-            _encode(s.attributes, strict) if s.attributes else None,
-            _encode(s.tags, strict) if s.tags else None,
-            _encode_opt(request, strict),
-            _encode_opt(s.response, strict),
-            _encode_opt(s.usage_raw, strict),
-        )
-        for s, request in zip(batch.spans, batch.requests, strict=True)
-    ]
+    dumps, row = orjson.dumps, _row
+    rows: list[tuple[Any, ...]] = []
+    add = rows.append
+    for s, request, text in zip(batch.spans, batch.requests, batch.request_json, strict=True):
+        try:
+            attributes = dumps(s.attributes).decode() if s.attributes else None
+            tags = dumps(s.tags).decode() if s.tags else None
+            if text is None and request is not None:
+                text = dumps(request).decode()
+            response = None if s.response is None else dumps(s.response).decode()
+            usage = None if s.usage_raw is None else dumps(s.usage_raw).decode()
+        except orjson.JSONEncodeError:
+            add(_slow_row(s, request, strict))
+            continue
+        if strict and "\\u0000" in f"{attributes}{tags}{text}{response}{usage}":
+            raise _Dirty
+        add(row(s, attributes, tags, text, response, usage))
+    return rows
 
 
-def _write_sqlite(
-    conn: Connection, batch: _Batch, rows: list[tuple[Any, ...]], now: float
-) -> list[SpanRecord]:
-    """The caller holds the write lock (``BEGIN IMMEDIATE``): look up the stored ids, insert the rest."""
-    sql = _SQLITE
-    conn.exec_driver_sql(sql.projects, [(p, now) for p in sorted({s.project for s in batch.spans})])
-    ids = orjson.dumps([s.span_id for s in batch.spans]).decode()
-    existing = set(conn.exec_driver_sql(sql.existing, (ids,)).scalars().all())
-    new = [i for i, s in enumerate(batch.spans) if s.span_id not in existing]
-    if not new:
-        return []
-    spans, links = batch.spans, batch.links
-    hashes: set[str] = set().union(*(links[i] for i in new))
-    if hashes:
-        blobs = [(h, t, len(t), now) for h, t in batch.blobs() if h in hashes]
-        conn.exec_driver_sql(sql.blobs, blobs)
-    conn.exec_driver_sql(sql.spans, [rows[i] for i in new] if len(new) < len(rows) else rows)
-    tags = [row for i in new if spans[i].tags for row in _tag_rows(spans[i])]
-    if tags:
-        conn.exec_driver_sql(sql.tags, tags)
-    span_blobs = [(spans[i].span_id, h) for i in new for h in links[i]]
-    if span_blobs:
-        conn.exec_driver_sql(sql.span_blobs, span_blobs)
-    return [spans[i] for i in new]
+def _slow_row(s: SpanRecord, request: Any, strict: bool) -> tuple[Any, ...]:
+    """A row whose JSON ``orjson`` refused somewhere: each field through ``_encode``."""
+    return _row(
+        s,
+        _encode(s.attributes, strict) if s.attributes else None,
+        _encode(s.tags, strict) if s.tags else None,
+        _encode_opt(request, strict),
+        _encode_opt(s.response, strict),
+        _encode_opt(s.usage_raw, strict),
+    )
+
+
+class _SqliteCursor:
+    """The write transaction's own ``sqlite3`` cursor: the statements go straight to the driver
+    (SQLAlchemy's execution path costs more than a small batch's inserts, six times a batch); a driver
+    error leaves as SQLAlchemy's ``DBAPIError``, as through ``exec_driver_sql``, for ``map_errors``."""
+
+    def __init__(self, conn: Connection) -> None:
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        self.cursor: sqlite3.Cursor = raw.cursor()
+
+    def many(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        try:
+            self.cursor.executemany(sql, params)
+        except sqlite3.Error as e:
+            raise exc.DBAPIError.instance(sql, params, e, sqlite3.Error) from e
+
+    def column(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return [row[0] for row in self.cursor.execute(sql, params).fetchall()]
+        except sqlite3.Error as e:
+            raise exc.DBAPIError.instance(sql, params, e, sqlite3.Error) from e
+
+
+def _write_sqlite(conn: Connection, batch: _Batch, rows: list[tuple[Any, ...]], now: float) -> int:
+    """The caller holds the write lock (``BEGIN IMMEDIATE``): look up the stored ids, insert the rest
+    and merge the trace summaries of what was new; returns how many spans were."""
+    sql, run = _SQLITE, _SqliteCursor(conn)
+    try:
+        run.many(sql.projects, [(p, now) for p in sorted({s.project for s in batch.spans})])
+        ids = orjson.dumps([s.span_id for s in batch.spans]).decode()
+        existing = set(run.column(sql.existing, (ids,)))
+        new = [i for i, s in enumerate(batch.spans) if s.span_id not in existing]
+        if not new:
+            return 0
+        spans, links = batch.spans, batch.links
+        hashes: set[str] = set().union(*(links[i] for i in new))
+        if hashes:
+            blobs = [(h, t, len(t), now) for h, t in batch.blobs() if h in hashes]
+            run.many(sql.blobs, blobs)
+        run.many(sql.spans, [rows[i] for i in new] if len(new) < len(rows) else rows)
+        tags = [row for i in new if spans[i].tags for row in _tag_rows(spans[i])]
+        if tags:
+            run.many(sql.tags, tags)
+        span_blobs = [(spans[i].span_id, h) for i in new for h in links[i]]
+        if span_blobs:
+            run.many(sql.span_blobs, span_blobs)
+        run.many(sql.traces, _summaries([spans[i] for i in new]))
+        return len(new)
+    finally:
+        run.cursor.close()
 
 
 def _prepare(spans: Sequence[SpanRecord], *, strict: bool) -> tuple[_Batch, list[tuple[Any, ...]]]:
@@ -261,7 +351,4 @@ def write_batch(conn: Connection, spans: Sequence[SpanRecord]) -> int:
             summaries=_summaries,
             now=now,
         )
-    new = _write_sqlite(conn, batch, rows, now)
-    if new:
-        conn.exec_driver_sql(_SQLITE.traces, _summaries(new))
-    return len(new)
+    return _write_sqlite(conn, batch, rows, now)
