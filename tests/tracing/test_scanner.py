@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from steadyhand.tracing import SpanRecord
+from steadyhand.tracing import Redactor, SpanRecord
 from steadyhand.tracing._precheck import Precheck
 from steadyhand.tracing._scanner import compiled
 from steadyhand.tracing._serialize import _REDACTED, encode
@@ -149,3 +151,18 @@ def test_a_text_of_many_numbers_is_read_in_linear_time() -> None:
         began = time.perf_counter()
         assert not precheck.may_find(data)
         assert time.perf_counter() - began < 3.0  # quadratic: over 10 s; linear: tens of ms
+
+
+def test_without_hyperscan_the_pattern_scan_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the wheel is missing (no ``hyperscan`` for the platform), ``compiled`` says so and the
+    Redactor scans pattern by pattern, with the same answers."""
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan raises ImportError
+    compiled.cache_clear()
+    try:
+        assert compiled(DETECTOR_SETS[0]) is None
+        redactor = Redactor()
+        assert not redactor.may_find(b'{"id":"chatcmpl-4111111111111111","text":"fine"}')
+        assert redactor.may_find(b'{"text":"card 4111 1111 1111 1111"}')
+        assert redactor.redact_text("mail jane@example.org") == "mail [REDACTED:email]"
+    finally:
+        compiled.cache_clear()
