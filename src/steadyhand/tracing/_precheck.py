@@ -97,12 +97,6 @@ _URL_PATTERN = rb'://(?:[^\s/:@"\\]|\\.)+:(?:[^\s/@"\\]|\\.)+@'
 _URL = re.compile(_URL_PATTERN)
 _MARK = bytes.maketrans(b"0123456789 ./-", b"0000000000----")
 _CANDIDATES = (re.compile(rb"000(?:0{7}|-000|(?:-{0,2}+0){10})"), re.compile(rb"0--?+0(?:-{0,2}+0){10}"))
-_CANDIDATE_PATTERNS = (
-    rb"[0-9]{3}(?:[0-9]{7}|[ ./-][0-9]{3}|(?:[ ./-]{0,2}[0-9]){10})",
-    rb"[0-9][ ./-]{1,2}[0-9](?:[ ./-]{0,2}[0-9]){10}",
-)
-"""``_CANDIDATES`` over the text itself (possessive quantifiers dropped: with ``-`` and ``0`` disjoint
-they change no match, only how fast one fails)."""
 """In text with digits as ``0`` and `` ./-`` as ``-``, every card and phone match holds a match of one of
 these: ten digits in a row or ``ddd-ddd`` (phones), or 13 digits with at most two separators between
 any two whose first group has three digits or more (cards); a card whose first group has one or two
@@ -110,6 +104,12 @@ digits holds the second from its last digit of that group on. Each starts with a
 one fast scan; one regex with the alternatives would try every digit. The separators are taken
 possessively (``-`` and ``0`` are disjoint, so no match is lost): a date in a model name
 (``gpt-4o-2024-08-06``, in every span several times) then fails without backtracking."""
+_CANDIDATE_PATTERNS = (
+    rb"[0-9]{3}(?:[0-9]{7}|[ ./-][0-9]{3}|(?:[ ./-]{0,2}[0-9]){10})",
+    rb"[0-9][ ./-]{1,2}[0-9](?:[ ./-]{0,2}[0-9]){10}",
+)
+"""``_CANDIDATES`` over the text itself (possessive quantifiers dropped: with ``-`` and ``0`` disjoint
+they change no match, only how fast one fails)."""
 _CONTEXT = ("^", "$", "\\A", "\\Z", "(?=", "(?!", "(?<")
 """Anchors and lookarounds: a pattern holding one may match differently inside the JSON text."""
 

@@ -1,10 +1,11 @@
 """The pre-check's built-in detectors as one compiled Hyperscan database: a single pass over a span's JSON.
 
 ``_precheck`` answers with a dozen regex and substring scans, each a pass over the text from Python:
-~200,000 instructions on a typical span, most of ``record()``. Hyperscan runs every pattern at once, in
-C, in ~1/10 of that. Each pattern here is the one ``_precheck`` searches (same bytes, the case-folded
-ones ``CASELESS`` instead of searched in lower-cased text), so the answer is the same or a needless
-walk, never a missed one: ``tests/tracing/test_scanner.py`` checks that against ``_precheck`` itself.
+~220,000 instructions on a typical span, most of ``record()``. Hyperscan runs every pattern at once, in
+C, in about a tenth of that (with the Python around it, the pre-check costs a third). Each pattern here
+is the one ``_precheck`` searches (same bytes, the case-folded ones ``CASELESS`` instead of searched in
+lower-cased text), so the answer is the same or a needless walk, never a missed one:
+``tests/tracing/test_scanner.py`` checks that against ``_precheck`` itself.
 
 Cards and phones need more than a yes. ``_precheck`` rules out digit runs in numbers and in values of
 identifier keys (every response's ``id`` and ``created``), one by one. Here the runs are reported
@@ -12,8 +13,8 @@ once per cluster of digits and separators, at its end (a candidate followed by w
 and each cluster is ruled out by the same reading ``_precheck`` gives its runs (``JsonText``): the
 runs of one cluster are all in one string or all outside every string.
 
-Hyperscan ships as wheels for Linux, macOS and Windows; where it cannot be imported, ``_precheck`` scans
-as before (``compiled`` returns ``None``).
+Hyperscan ships wheels for x86-64 and ARM64 on Linux, macOS and Windows (the dependency's markers);
+where it cannot be imported, ``_precheck`` scans as before (``compiled`` returns ``None``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from ._precheck import (
 
 __all__ = ["compiled"]
 
-_RUN = b"|".join(_CANDIDATE_PATTERNS)
 _CLUSTER = b"0123456789 ./-"
 _RUN_IN_CLUSTER = rb"(?:" + b"|".join(_CANDIDATE_PATTERNS) + rb")[0-9 ./-]*(?:[^0-9 ./-]|$)"
 _NUMBERS = 0
