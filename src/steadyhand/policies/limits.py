@@ -181,14 +181,8 @@ class Window:
             del entries[key]
             self._remove(entry)
 
-    def reserve(
-        self, rid: str, *, now: float, window: float, caps: Caps, need: int, traffic: str
-    ) -> Admission:
-        """Admit a call needing ``need`` tokens at ``now`` under ``rid``, or say how long to wait."""
-        return self.admit(rid, now, window, caps, need, traffic)
-
     def admit(self, rid: str, now: float, window: float, caps: Caps, need: int, traffic: str) -> Admission:
-        """:meth:`reserve` with positional arguments, for the in-memory state's every call."""
+        """Admit a call needing ``need`` tokens at ``now`` under ``rid``, or say how long to wait."""
         refused = self.take(rid, now, window, caps, need, traffic)
         return Admission(True, rid) if refused is None else refused
 
