@@ -18,6 +18,7 @@ HERE = Path(__file__).parent
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_import": ([], []),
     "bench_client": ([], ["--calls", "300", "--rounds", "3"]),
+    "bench_traced_call": ([], ["--calls", "300", "--rounds", "1"]),
     "bench_sim": ([], ["--requests", "3000", "--streams", "300"]),
     "bench_sim_heavy": ([], []),
     "bench_tracer": ([], ["--calls", "5000", "--seconds", "10"]),
