@@ -125,6 +125,10 @@ def create_engine(url: str, *, create: bool = True) -> Engine:
     )
 
 
+WAL_CHECKPOINT_PAGES = 100
+"""WAL pages a commit may leave before it checkpoints them (SQLite's default is 1,000)."""
+
+
 def _sqlite_reader_pragmas(dbapi_conn: sqlite3.Connection, record: object) -> None:
     """As a writer's, without switching the file to WAL: a store steadyhand made is WAL already, and
     opening any other file to read must not rewrite it."""
@@ -138,6 +142,10 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object, *, wal: boo
         _switch_to_wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # A checkpoint copies the WAL's pages into the database in one call that cannot offer the core
+    # (see store._write): ~4 ms of CPU at SQLite's default of 1,000 pages, the slowest 1% of a traced
+    # gateway's requests at one connection; at 100 it stays under half a millisecond.
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cur.close()
 
 
