@@ -6,14 +6,16 @@ mechanism)."""
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from steadyhand import _sched
 from steadyhand.records import SpanRecord, new_span_id, new_trace_id
-from steadyhand.store import _write, open_store
+from steadyhand.store import open_store
 from steadyhand.store._engine import WAL_CHECKPOINT_PAGES
 
 
@@ -38,7 +40,7 @@ def _spans(n: int) -> list[SpanRecord]:
 
 def test_a_batch_gives_way_at_least_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
-    monkeypatch.setattr(_write, "_offer_core", lambda: events.append("offer"))
+    monkeypatch.setattr(_sched, "_sched_yield", lambda: events.append("offer"))
     with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
         engine = store._engine
 
@@ -52,9 +54,25 @@ def test_a_batch_gives_way_at_least_every_step(tmp_path: Path, monkeypatch: pyte
     statements = events.count("sql")
     assert statements > 600 * 3  # a row per span, two per span's tags, a summary per trace
     between = [len(list(run)) for kind, run in itertools.groupby(events) if kind == "sql"]
-    assert max(between) <= _write.STEP + 4, max(between)  # + BEGIN, the id lookup, COMMIT
+    assert max(between) <= _sched.STEP + 4, max(between)  # + BEGIN, the id lookup, COMMIT
     offers = events.count("offer")
-    assert offers >= statements // _write.STEP
+    assert offers >= statements // _sched.STEP
+
+
+def test_a_thread_told_not_to_give_way_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    offers: list[str] = []
+    monkeypatch.setattr(_sched, "_sched_yield", lambda: offers.append(threading.current_thread().name))
+
+    def work() -> None:
+        _sched.give_way(False)
+        for _ in range(3):
+            _sched.offer_core()
+
+    other = threading.Thread(target=work, name="behind")
+    other.start()
+    other.join()
+    _sched.offer_core()  # a flag per thread: this one still gives way
+    assert offers == [threading.current_thread().name]
 
 
 def test_the_wal_is_checkpointed_in_small_pieces(tmp_path: Path) -> None:

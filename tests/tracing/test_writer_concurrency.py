@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from steadyhand import _sched
 from steadyhand.tracing import SpanRecord, Tracer
 from steadyhand.tracing._serialize import span_to_line
 from steadyhand.tracing._writer import Item, Writer, WriterState
@@ -124,3 +125,32 @@ def test_the_next_batch_is_written_while_one_commits_and_delivery_advances_in_or
     assert tracer.flush(10)
     assert tracer.stats().written == 20 and len(store.spans) == 20
     assert tracer.close(10)
+
+
+def test_a_writer_behind_stops_giving_way_and_takes_its_share(tmp_path: Path) -> None:
+    """Giving the core away between steps (``steadyhand._sched``) while the app is busy would keep a
+    writer that fell behind there for good: with more than a batch waiting it writes without."""
+    giving: list[bool] = []
+    blocked, release = threading.Event(), threading.Event()
+
+    class SlowStore:
+        def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+            giving.append(_sched._giving.on)
+            blocked.set()
+            assert release.wait(10)
+            return len(spans)
+
+    tracer = Tracer(SlowStore(), spool_dir=tmp_path / "spool", batch_size=10, flush_interval=0.01)
+    try:
+        tracer.record(SpanRecord(name="first"))
+        assert blocked.wait(10)  # the writer is inside its first write, a span behind
+        for i in range(100):
+            tracer.record(SpanRecord(name=f"s{i}"))
+        release.set()
+        assert tracer.flush(10)
+    finally:
+        release.set()
+        tracer.close()
+    assert giving[0] is True
+    assert giving[1] is False  # 100 spans waited, batches of 10
+    assert giving[-1] is True  # caught up

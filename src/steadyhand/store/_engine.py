@@ -143,7 +143,7 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object, *, wal: boo
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     # A checkpoint copies the WAL's pages into the database in one call that cannot offer the core
-    # (see store._write): ~4 ms of CPU at SQLite's default of 1,000 pages, the slowest 1% of a traced
+    # (see steadyhand._sched): ~4 ms of CPU at SQLite's default of 1,000 pages, the slowest 1% of a traced
     # gateway's requests at one connection; at 100 it stays under half a millisecond.
     cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cur.close()

@@ -10,12 +10,8 @@ This runs in the tracer's writer thread, and its Python time holds the GIL the a
 built once for either engine, JSON encoded with ``orjson``, and each distinct long string is hashed
 once per batch.
 
-The work is cut into steps of ``STEP`` spans (or rows), and the thread offers the core to any other
-runnable thread between steps (``os.sched_yield``, without the GIL). The writer often shares a core with
-the application (a gateway pinned to one), and Linux does not preempt a running thread for one that
-wakes: a request that arrived while a batch of 256 spans was being built or inserted waited for the
-next scheduler tick, 3.5 to 4.4 ms, one request in ten at one connection. With the steps it waits at
-most one step; with nothing else runnable a yield costs a system call, ~40 per batch.
+The work is cut into steps of ``STEP`` spans (or rows), and the core is offered to other runnable
+threads between them (``steadyhand._sched``): the application's requests do not wait behind a batch.
 
 Every parameter is built before the first statement runs, so a value the engine cannot take (found
 while encoding: a NUL, a lone surrogate) makes the batch be built again from cleaned copies (``_fit``)
@@ -24,7 +20,6 @@ instead of failing half-way; values too long for their column are cut up front.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +30,7 @@ import orjson
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
+from .._sched import STEP, offer_core
 from ..records import SpanRecord
 from ._blobs import BLOB_THRESHOLD, extract_blobs
 from ._engine import json_text
@@ -45,10 +41,6 @@ from ._write_sql import SPAN_PLAIN, SqliteSQL
 __all__ = ["write_batch"]
 
 _SQLITE = SqliteSQL()
-
-STEP = 32
-"""Spans (or rows) of work between two offers of the core (see the module docstring)."""
-_offer_core = getattr(os, "sched_yield", lambda: None)
 
 
 def _row_builder() -> Callable[..., tuple[Any, ...]]:
@@ -169,7 +161,7 @@ class _Batch:
         requests: list[Any] = []
         request_json: list[str | None] = []
         links: list[set[str]] = []
-        dumps, limit, offer = orjson.dumps, BLOB_THRESHOLD, _offer_core
+        dumps, limit, offer = orjson.dumps, BLOB_THRESHOLD, offer_core
         for n, s in enumerate(by_id.values(), 1):
             if not n % STEP:
                 offer()
@@ -237,7 +229,7 @@ def _tag_rows(s: SpanRecord) -> list[tuple[str, str, str, str]]:
 def _rows(batch: _Batch) -> list[tuple[Any, ...]]:
     """Every span's row; ``orjson`` inline for the common case, ``_encode`` for what it refuses."""
     strict = batch.strict
-    dumps, row, offer = orjson.dumps, _row, _offer_core
+    dumps, row, offer = orjson.dumps, _row, offer_core
     rows: list[tuple[Any, ...]] = []
     add = rows.append
     for n, (s, request, text) in enumerate(
@@ -287,7 +279,7 @@ class _SqliteCursor:
         """``executemany`` in steps of ``STEP`` rows, the core offered before each."""
         try:
             for start in range(0, len(params), STEP):
-                _offer_core()
+                offer_core()
                 self.cursor.executemany(sql, params[start : start + STEP])
         except sqlite3.Error as e:
             raise exc.DBAPIError.instance(sql, params, e, sqlite3.Error) from e
@@ -332,7 +324,7 @@ def _levels(spans: Sequence[SpanRecord]) -> list[int]:
     levels: list[int] = []
     for start in range(0, len(spans), STEP):
         if start:
-            _offer_core()
+            offer_core()
         levels += map(fit_level, spans[start : start + STEP])
     return levels
 

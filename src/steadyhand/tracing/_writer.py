@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .._sched import give_way
 from ._deadletter import DeadLetters, write_or_isolate
 from .records import SpanRecord
 from .spool import Pos, Spool, _SpoolDir, claim_orphans
@@ -154,6 +155,7 @@ class Writer(threading.Thread):
     def _help(self) -> None:
         while (job := self._jobs.get()) is not None:
             try:
+                give_way(self._keeping_up())
                 stored = self._store_batch(job.spans)
                 job.stored, job.rejected = stored is not None, stored or []
             finally:
@@ -201,6 +203,7 @@ class Writer(threading.Thread):
             if count == 0 and end == start:
                 return
             if self._depth == 1:
+                give_way(self._keeping_up())
                 if spans and not self._deliver(spans):
                     return
                 self._done(end, count)
@@ -241,6 +244,12 @@ class Writer(threading.Thread):
         if end is not None and end != self._cursor:
             self._commit(end)
         self._advance(count)
+
+    def _keeping_up(self) -> bool:
+        """Less than a batch waits, none of it only in the spool: the store write may give way to the
+        application's threads between its steps (``steadyhand._sched``); behind, it takes its share."""
+        st = self.state
+        return len(st.queue) < self._batch_size and st.spool_only <= self._spool_only_seen
 
     def _full_batch_waiting(self) -> bool:
         st, queue = self.state, self.state.queue
