@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -81,7 +82,12 @@ def _gateway_like_spans(n_traces: int, ids: str) -> list[SpanRecord]:
     for i in range(n_traces):
         trace, root, llm = tid(), sid(), sid()
         t = now + i * 0.001
-        common = {"trace_id": trace, "start_time": t, "end_time": t + 0.01, "tags": {"project": "p"}}
+        common: dict[str, Any] = {
+            "trace_id": trace,
+            "start_time": t,
+            "end_time": t + 0.01,
+            "tags": {"project": "p"},
+        }
         spans.append(SpanRecord(name="POST /v1/chat/completions", kind="custom", span_id=root, **common))
         spans.append(SpanRecord(name="chat", kind="llm", span_id=llm, parent_id=root, model="m", **common))
         spans.append(
