@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._sched import give_way
 from ._deadletter import DeadLetters, write_or_isolate
 from .records import SpanRecord
 from .spool import Orphan, Pos, _SpoolDir, claim_orphans
@@ -161,6 +162,7 @@ class _Child:
         while True:
             got, nxt = self.spool.read(self.cursor, None, self.s.batch_size)
             self.put_aside(self.spool)
+            give_way(len(got) < self.s.batch_size)  # a full batch read: more may wait (``_sched``)
             if got and not self.deliver([s for s, _ in got]):
                 return False
             if nxt != self.cursor:
