@@ -8,8 +8,9 @@ tick, 3.5 to 4.4 ms, one request in ten at one connection. Work cut into steps o
 returns at once when nothing else is runnable (a system call, well under a microsecond).
 
 Giving way costs the writer a scheduler slice per step whenever the application is busy, so at full
-load it would fall behind and never catch up: the writer stops giving way while more than a batch is
-waiting (``give_way``), and then takes its fair share of the core.
+load it would fall behind and never catch up: the trace writers turn it on (``give_way``) only while
+less than a batch is waiting, and otherwise take their fair share of the core. Other threads never
+give way (an application's own ``Store.write_spans`` of a million spans keeps its core).
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ _sched_yield = getattr(os, "sched_yield", lambda: None)
 
 
 class _Giving(threading.local):
-    on = True
+    on = False
 
 
 _giving = _Giving()
 
 
 def give_way(on: bool) -> None:
-    """Whether this thread's ``offer_core()`` calls give the core away (on until turned off)."""
+    """Whether this thread's ``offer_core()`` calls give the core away (off until turned on)."""
     _giving.on = on
 
 

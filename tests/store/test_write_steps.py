@@ -5,8 +5,10 @@ mechanism)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,14 @@ from steadyhand import _sched
 from steadyhand.records import SpanRecord, new_span_id, new_trace_id
 from steadyhand.store import open_store
 from steadyhand.store._engine import WAL_CHECKPOINT_PAGES
+
+
+@contextlib.contextmanager
+def _giving_back() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        _sched.give_way(False)  # the flag is this thread's: leave it as other tests expect
 
 
 def _spans(n: int) -> list[SpanRecord]:
@@ -41,7 +51,8 @@ def _spans(n: int) -> list[SpanRecord]:
 def test_a_batch_gives_way_at_least_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
     monkeypatch.setattr(_sched, "_sched_yield", lambda: events.append("offer"))
-    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+    _sched.give_way(True)  # as the trace writer does while it keeps up
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store, _giving_back():
         engine = store._engine
 
         def trace(dbapi_conn: Any, _record: object) -> None:
@@ -59,20 +70,23 @@ def test_a_batch_gives_way_at_least_every_step(tmp_path: Path, monkeypatch: pyte
     assert offers >= statements // _sched.STEP
 
 
-def test_a_thread_told_not_to_give_way_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_a_thread_that_turned_it_on_gives_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off by default: an application's own bulk ``write_spans`` keeps its core."""
     offers: list[str] = []
     monkeypatch.setattr(_sched, "_sched_yield", lambda: offers.append(threading.current_thread().name))
 
-    def work() -> None:
-        _sched.give_way(False)
+    def work(*settings: bool) -> None:
+        for on in settings:
+            _sched.give_way(on)
         for _ in range(3):
             _sched.offer_core()
 
-    other = threading.Thread(target=work, name="behind")
-    other.start()
-    other.join()
-    _sched.offer_core()  # a flag per thread: this one still gives way
-    assert offers == [threading.current_thread().name]
+    for name, settings in [("keeping-up", (True,)), ("behind", (True, False))]:
+        thread = threading.Thread(target=work, args=settings, name=name)
+        thread.start()
+        thread.join()
+    work()  # this thread never turned it on
+    assert offers == ["keeping-up"] * 3
 
 
 def test_the_wal_is_checkpointed_in_small_pieces(tmp_path: Path) -> None:
