@@ -681,8 +681,7 @@ def _report(
         )
     columns = ["target", "added p50 ms", "added p99 ms", *[f"req/s c={n}" for n in CONNECTIONS], "c64/best"]
     columns += ["TTFT added ms", "stream added ms", "CPU ms/req", "drain s", "RSS MB", "errors"]
-    columns += ["failed streams"]
-    columns += ["load avg (max)"]
+    columns += ["failed streams", "load avg (max)"]
     report(
         "bench_gateway_compare",
         f"Gateways in front of nginx (gateway on cores {sorted(gateway_cpus or [])}, load generator "

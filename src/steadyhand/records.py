@@ -37,8 +37,8 @@ def new_trace_id() -> str:
 
 
 _SPAN_ID_MASK = (1 << 64) - 1
-_span_base = 0
-_span_numbers = itertools.count()
+_span_base: int
+_span_numbers: itertools.count[int]
 
 
 def _new_span_sequence() -> None:
