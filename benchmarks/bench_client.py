@@ -4,7 +4,8 @@ The simulator runs in its own process, so only the caller's CPU is counted (time
 Rounds are interleaved so machine noise hits every contender alike. Target: steadyhand within 1.3x
 of raw httpx untraced, 1.2x traced (a Tracer with redaction and the spool on, into a no-op store and
 into SQLite; each round ends with ``tracer.flush()`` inside the timing, so the writer thread's CPU is
-counted). The openai SDK is measured for reference.
+counted). The same client over httpx (``sync_transport = "httpx"``, the default before steadyhand's own
+transport) shows what the transport alone is worth; the openai SDK is measured for reference.
 Run: .venv/bin/python benchmarks/bench_client.py [--calls 2000] [--rounds 5]
 """
 
@@ -69,9 +70,14 @@ def contenders(base: str, tmp: Path) -> dict[str, Callable[[], object]]:
         {"providers": {"sim": {"kind": "sim", "base_url": base}}, "models": {"default": f"sim:{MODEL}"}}
     )
     client = steadyhand.Client(config)
+    over_httpx = config.model_copy(update={"sync_transport": "httpx"})
+    client_httpx = steadyhand.Client(over_httpx)
 
     def steadyhand_client() -> object:
         return client.chat(MESSAGES).text
+
+    def steadyhand_client_httpx() -> object:
+        return client_httpx.chat(MESSAGES).text
 
     sdk = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-bench", max_retries=0)
 
@@ -80,11 +86,14 @@ def contenders(base: str, tmp: Path) -> dict[str, Callable[[], object]]:
 
     null = Tracer(NullStore(), spool_dir=tmp / "spool-null", exit_timeout=None)
     sqlite = Tracer(open_store(f"sqlite:///{tmp}/traces.db"), spool_dir=tmp / "spool-db", exit_timeout=None)
+    null_httpx = Tracer(NullStore(), spool_dir=tmp / "spool-null-httpx", exit_timeout=None)
     return {
         "raw httpx.Client": raw_httpx,
         "steadyhand Client": steadyhand_client,
         "steadyhand Client, traced (no-op store)": Traced(config, null),
         "steadyhand Client, traced (SQLite store)": Traced(config, sqlite),
+        "steadyhand Client over httpx": steadyhand_client_httpx,
+        "steadyhand Client over httpx, traced (no-op store)": Traced(over_httpx, null_httpx),
         "openai SDK": openai_sdk,
     }
 
@@ -127,7 +136,7 @@ def main() -> None:
         ]
         for name in fns
     ]
-    ratio, traced, traced_db = rows[1][3], rows[2][3], rows[3][3]
+    ratio, traced, traced_db, traced_httpx = rows[1][3], rows[2][3], rows[3][3], rows[5][3]
     for row in rows:
         target = TARGETS.get(row[0])
         row.append("" if target is None else f"<= {target}x: {'met' if row[3] <= target else 'NOT met'}")
@@ -142,11 +151,13 @@ def main() -> None:
         traced_vs_raw=traced,
         traced_sqlite_vs_raw=traced_db,
         traced_target_met=traced <= 1.2,
+        traced_over_httpx_vs_raw=traced_httpx,
     )
     print(
         f"\ntraced (no-op store) vs raw httpx: {traced:.2f}x (target <= 1.2x: "
         f"{'met' if traced <= 1.2 else 'NOT met'}); untraced {ratio:.2f}x (target <= 1.3x: "
-        f"{'met' if ratio <= 1.3 else 'NOT met'}); traced into SQLite {traced_db:.2f}x"
+        f"{'met' if ratio <= 1.3 else 'NOT met'}); traced into SQLite {traced_db:.2f}x; traced over httpx"
+        f" {traced_httpx:.2f}x"
     )
 
 

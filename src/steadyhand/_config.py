@@ -150,7 +150,11 @@ class Config(BaseModel):
     async_transport: Literal["httptools", "aiohttp", "httpx"] = "httptools"
     """What moves :class:`~steadyhand.AsyncClient`'s (and the gateway's) bytes: ``httptools`` (the default:
     steadyhand's own lean HTTP/1.1 client, the least CPU per call; aiohttp when a proxy variable is set),
-    ``aiohttp`` or ``httpx``. :class:`~steadyhand.Client` always uses httpx."""
+    ``aiohttp`` or ``httpx``."""
+    sync_transport: Literal["httptools", "httpx"] = "httptools"
+    """What moves :class:`~steadyhand.Client`'s bytes: ``httptools`` (the default: steadyhand's own lean
+    HTTP/1.1 client on blocking sockets, the least CPU per call; httpx when a proxy variable is set) or
+    ``httpx``."""
     cache_url: str | None = None
     """Where the exact cache keeps answers: ``sqlite:///PATH``, ``postgresql://...``, ``redis://...`` or
     ``memory://``; ``None``: Redis at ``state_url`` when that is set, else ``.steadyhand/cache.db``."""

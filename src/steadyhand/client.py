@@ -94,9 +94,10 @@ class Client(StructuredCalls, _BaseClient[Transport]):
 
     ``providers`` injects providers by name (test doubles, your own adapters); ``tracer`` receives one
     span per call; ``timeouts`` are the limits for providers whose config sets none; ``transport``
-    moves the bytes of every provider built from config (default: pooled httpx); ``policies`` wrap
-    each target's provider, innermost first (see :mod:`steadyhand.policies`); ``state`` is what the
-    policies share (pass one object to several clients); ``traffic`` labels every call's context.
+    moves the bytes of every provider built from config (default: steadyhand's own pooled HTTP/1.1
+    client, see config ``sync_transport``); ``policies`` wrap each target's provider, innermost first
+    (see :mod:`steadyhand.policies`); ``state`` is what the policies share (pass one object to several
+    clients); ``traffic`` labels every call's context.
     """
 
     def __init__(
@@ -118,9 +119,9 @@ class Client(StructuredCalls, _BaseClient[Transport]):
 
     def _build(self, target: Target) -> Provider:
         def make() -> Transport:
-            from .providers.http import HttpxTransport
+            from .providers.http_provider import default_transport
 
-            return HttpxTransport()
+            return default_transport(self.config.sync_transport)
 
         def wrap(cassette: Any, inner: Transport) -> Transport:
             from .providers.cassette import CassetteTransport

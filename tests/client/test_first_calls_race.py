@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -13,21 +13,25 @@ from steadyhand.providers import (
     AsyncAiohttpTransport,
     AsyncHttptoolsTransport,
     AsyncHttpxTransport,
+    HttptoolsTransport,
     HttpxTransport,
 )
 from steadyhand.sim import SimServer
 
 
-def test_concurrent_first_calls_build_one_provider_and_one_pool(monkeypatch: Any) -> None:
+@pytest.mark.parametrize(("kind", "cls"), [("httptools", HttptoolsTransport), ("httpx", HttpxTransport)])
+def test_concurrent_first_calls_build_one_provider_and_one_pool(
+    monkeypatch: Any, kind: Literal["httptools", "httpx"], cls: Any
+) -> None:
     built: list[object] = []
-    original = HttpxTransport.__init__
+    original = cls.__init__
 
-    def counting(self: HttpxTransport, *args: Any, **kwargs: Any) -> None:
+    def counting(self: object, *args: Any, **kwargs: Any) -> None:
         built.append(self)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(HttpxTransport, "__init__", counting)
-    with SimServer() as sim, Client(Config(sim_url=sim.base_url)) as client:
+    monkeypatch.setattr(cls, "__init__", counting)
+    with SimServer() as sim, Client(Config(sim_url=sim.base_url, sync_transport=kind)) as client:
         start = threading.Barrier(8)
         errors: list[BaseException] = []
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from steadyhand.providers import http as http_module
 from steadyhand.providers import http_httptools as httptools_module
+from steadyhand.providers import http_sync as sync_module
 from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http_provider import HTTPProvider
 from steadyhand.providers.openai_chat import OpenAIChat
@@ -35,7 +35,7 @@ class _SlowPool:
 
 # (module, class replaced, how a provider gets its transport)
 CASES: dict[str, tuple[Any, str, Callable[[HTTPProvider], object]]] = {
-    "sync httpx": (http_module, "HttpxTransport", lambda p: p._sync()),
+    "sync httptools (default)": (sync_module, "HttptoolsTransport", lambda p: p._sync()),
     "async httptools (default)": (httptools_module, "AsyncHttptoolsTransport", lambda p: p._async()),
 }
 

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .http_aiohttp import AsyncAiohttpTransport as AsyncAiohttpTransport
     from .http_httptools import AsyncHttptoolsTransport as AsyncHttptoolsTransport
     from .http_provider import HTTPProvider as HTTPProvider
+    from .http_sync import HttptoolsTransport as HttptoolsTransport
     from .openai_chat import OpenAIChat as OpenAIChat
     from .openai_completions import OpenAICompletions as OpenAICompletions
     from .openai_responses import OpenAIResponses as OpenAIResponses
@@ -83,6 +84,7 @@ _HOME = {
     ".http": ("AsyncHttpxTransport", "HttpxTransport"),
     ".http_aiohttp": ("AsyncAiohttpTransport",),
     ".http_httptools": ("AsyncHttptoolsTransport",),
+    ".http_sync": ("HttptoolsTransport",),
     ".http_provider": ("HTTPProvider",),
     ".openai_chat": ("OpenAIChat",),
     ".openai_completions": ("OpenAICompletions",),

@@ -28,12 +28,13 @@ import collections
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from ..errors import ProviderConnectionError, ProviderError, StreamInterrupted
 from ._clock import Clock
-from ._http1 import Connection, ReadTimeout, Target, encode_request, parse_url
+from ._http1 import Connection
+from ._http1_wire import ReadTimeout, Target, body_decoder, encode_request, parse_url
 from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, Timeouts
 
 __all__ = ["AsyncHttptoolsTransport"]
@@ -55,16 +56,6 @@ def _error(exc: BaseException, clock: Clock, *, in_body: bool) -> ProviderError:
     if in_body:
         return StreamInterrupted(f"the connection closed mid-answer: {_describe(exc)}")
     return ProviderConnectionError(f"the connection failed before an answer arrived: {_describe(exc)}")
-
-
-def _decoder(headers: dict[str, str]) -> Callable[[bytes], bytes] | None:
-    """A decoder for a gzip or deflate body (never asked for, but a server may send one anyway)."""
-    coding = headers.get("content-encoding", "").strip().lower()
-    if coding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
-    if coding == "deflate":
-        return zlib.decompressobj().decompress
-    return None
 
 
 class AsyncHttptoolsTransport:
@@ -249,7 +240,7 @@ class AsyncHttptoolsTransport:
         status, headers, pieces = conn.status, conn.headers, conn.body
         self._release(conn, conn.keep)
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        decode = _decoder(headers) if "content-encoding" in headers else None
+        decode = body_decoder(headers) if "content-encoding" in headers else None
         if decode is not None:
             try:
                 body = decode(body)
@@ -280,7 +271,7 @@ class AsyncHttptoolsTransport:
 
 
 async def _chunks(conn: Connection, clock: Clock) -> AsyncIterator[bytes]:
-    decode = _decoder(conn.headers) if "content-encoding" in conn.headers else None
+    decode = body_decoder(conn.headers) if "content-encoding" in conn.headers else None
     while True:
         if conn.body:
             data = conn.take()

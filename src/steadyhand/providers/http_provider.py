@@ -28,9 +28,37 @@ from .base import (
 from .shaping import shape_request
 from .token_estimate import estimate_usage
 
-__all__ = ["AsyncTransportKind", "HTTPProvider", "default_async_transport"]
+__all__ = [
+    "AsyncTransportKind",
+    "HTTPProvider",
+    "TransportKind",
+    "default_async_transport",
+    "default_transport",
+]
 
 AsyncTransportKind = Literal["httptools", "aiohttp", "httpx"]
+TransportKind = Literal["httptools", "httpx"]
+
+
+def default_transport(kind: TransportKind = "httptools") -> Transport:
+    """A new pooled sync transport of ``kind`` (config ``sync_transport``); each is imported only here.
+
+    ``httptools``, the default, is steadyhand's own lean HTTP/1.1 client on blocking sockets
+    (``http_sync.py``): a non-streamed call costs far less CPU than through httpx's client
+    (benchmarks/bench_client.py). It speaks to no proxy, so when an ``HTTP(S)_PROXY``-style variable is
+    set it gives way to httpx, which honours it.
+    """
+    if kind == "httptools":
+        if not urllib.request.getproxies():
+            from .http_sync import HttptoolsTransport
+
+            return HttptoolsTransport()
+        kind = "httpx"
+    if kind == "httpx":
+        from .http import HttpxTransport
+
+        return HttpxTransport()
+    raise ConfigurationError(f"unknown sync transport {kind!r}; use 'httptools' or 'httpx'")
 
 
 def default_async_transport(kind: AsyncTransportKind = "httptools") -> AsyncTransport:
@@ -182,8 +210,8 @@ class _StreamState:
 class HTTPProvider(Provider):
     """A :class:`Provider` speaking ``wire`` over HTTP.
 
-    Transports are created on first use unless given (pooled: httpx for sync calls, httptools for async
-    ones, see :func:`default_async_transport`); ``timeouts`` apply to
+    Transports are created on first use unless given (pooled: steadyhand's own on httptools, sync and async,
+    see :func:`default_transport` and :func:`default_async_transport`); ``timeouts`` apply to
     every call, each phase capped by what is left of the call's deadline (``ctx.deadline``).
     """
 
@@ -229,9 +257,7 @@ class HTTPProvider(Provider):
         if self._transport is None:
             with self._lazy:
                 if self._transport is None:
-                    from .http import HttpxTransport
-
-                    self._transport = HttpxTransport()
+                    self._transport = default_transport()
         return self._transport
 
     def _async(self) -> AsyncTransport:
