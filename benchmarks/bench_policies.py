@@ -17,10 +17,11 @@ contender alike; each ratio is the median of the per-round ratios (both sides me
 round). The machine's load still moves CPU time, so ``--instructions N`` (default 100; 0 skips it)
 also counts the instructions of N calls of the contenders the targets compare, each in a child
 process under ``valgrind --tool=callgrind`` (the simulator outside it): a figure load does not move.
-Instructions understate the policies' CPU (1.07x of the bare client's instructions cost 1.17x its CPU):
-every call blocks on its round trip, other processes run meanwhile, and the policy code (a few dozen
-Python functions, orjson, blake2b, the stores' tables) then runs with cold caches, which callgrind
-does not charge; a memory that grows per call costs page faults, hence the faults column.
+The two figures weigh different things: CPU counts the kernel's share of each round trip (the same
+for every contender) and the policy code's cold CPU caches (every call blocks on its round trip, other
+processes run meanwhile, and a few dozen Python functions, orjson, blake2b and the stores' tables then
+run cold), which callgrind does not charge; a memory that grows per call costs page faults, hence the
+faults column.
 Run: .venv/bin/python benchmarks/bench_policies.py [--calls 400] [--rounds 15] [--instructions 100]
 """
 
