@@ -1,5 +1,6 @@
 """One HTTP/1.1 client connection on an asyncio protocol and httptools, for ``http_httptools.py``: the
-request's bytes, the response parsed as it arrives, and the time limits on reading it. No pool here."""
+response parsed as it arrives (``_http1_wire.ResponseParse``), back-pressure, and the time limits on
+reading it. No pool here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import cast
 
 import httptools
 
-from ._http1_wire import MAX_FIELD, MAX_HEAD, Closed, ReadTimeout, Target, encode_request, parse_url
+from ._http1_wire import (
+    MAX_FIELD,
+    MAX_HEAD,
+    Closed,
+    ReadTimeout,
+    ResponseParse,
+    Target,
+    encode_request,
+    parse_url,
+    refusal,
+)
 
 __all__ = [
     "MAX_FIELD",
@@ -28,14 +39,13 @@ _SLACK = 0.001
 """A timer may fire this early (the event loop's clock resolution)."""
 
 
-class Connection(asyncio.Protocol):
+class Connection(ResponseParse, asyncio.Protocol):
     """One connection and the state of the exchange on it (one request at a time)."""
 
     __slots__ = (
-        "active", "bodiless", "body", "buffered", "closed", "complete", "deadline", "exc", "generation",
-        "got_bytes", "head_bytes", "head_done", "headers", "idle_since", "informational", "keep", "key",
-        "last", "limit", "loop", "parser", "paused", "phase", "reused", "stall", "status", "streaming",
-        "time", "timer", "transport", "until_close", "waiter",
+        "active", "body", "buffered", "closed", "deadline", "exc", "generation", "got_bytes", "idle_since",
+        "key", "last", "limit", "loop", "paused", "phase", "reused", "stall", "streaming", "time", "timer",
+        "transport", "waiter",
     )  # fmt: skip
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], generation: int) -> None:
@@ -163,7 +173,7 @@ class Connection(asyncio.Protocol):
                 self.keep = False
                 self.close()
             else:
-                self.fail(exc)
+                self.fail(refusal(exc))
             return
         if not self.head_done:  # a head still incomplete: httptools holds its last field whole
             self.head_bytes += len(data)
@@ -187,45 +197,9 @@ class Connection(asyncio.Protocol):
             self.exc = exc or Closed("the server closed the connection")
             self._wake()
 
-    # -- httptools callbacks ----------------------------------------------------------------------------
+    # -- httptools callbacks (the rest are ResponseParse's) ---------------------------------------------
 
-    def on_message_begin(self) -> None:
-        if self.complete:
-            raise ValueError("bytes after the answer")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value)
-        self.head_bytes += size
-        if size > MAX_FIELD or self.head_bytes > MAX_HEAD:
-            what = (
-                f"a response header is longer than {MAX_FIELD}"
-                if size > MAX_FIELD
-                else f"the response head is longer than {MAX_HEAD}"
-            )
-            self.fail(ValueError(f"{what} bytes"))
-            raise ValueError(what)
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
-        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
-            self.informational = True
-            self.headers = {}
-            return
-        self.status = status
-        headers = self.headers
-        self.until_close = (
-            "content-length" not in headers
-            and "chunked" not in headers.get("transfer-encoding", "").lower()
-            and status not in (204, 304)
-        )
-        self.keep = self.parser.should_keep_alive()
-        self.head_done = True
-        if self.bodiless:  # a HEAD answer has no body whatever its Content-Length says; httptools cannot
-            self.keep = False  # be told so, and would wait for one: end here, and drop the connection
-            self.complete = True
-            self._wake()
-            return
+    def _headed(self) -> None:
         self.limit, self.phase = self.stall, "stall"
         self._arm()
         if self.streaming:
@@ -239,10 +213,3 @@ class Connection(asyncio.Protocol):
                 self.paused = True
                 self.transport.pause_reading()
             self._wake()
-
-    def on_message_complete(self) -> None:
-        if self.informational:
-            self.informational = False
-            return
-        self.complete = True
-        self._wake()

@@ -1,14 +1,18 @@
 """HTTP/1.1 with no I/O, shared by steadyhand's own transports (``http_httptools.py`` async, ``http_sync.py``
-sync): what a URL means to a pool, a request's bytes, the limits on a response head, a body's decoder."""
+sync): what a URL means to a pool, a request's bytes, the response as httptools reports it, a body's
+decoder, and the steadyhand error for how an exchange failed."""
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ProviderConnectionError, ProviderError, StreamInterrupted
+from ._clock import Clock
 from .base import HTTPRequest
 
 __all__ = [
@@ -16,10 +20,16 @@ __all__ = [
     "MAX_HEAD",
     "Closed",
     "ReadTimeout",
+    "ResponseParse",
     "Target",
     "body_decoder",
+    "cached_target",
+    "decode_body",
+    "describe",
     "encode_request",
+    "exchange_error",
     "parse_url",
+    "refusal",
 ]
 
 MAX_FIELD = 65536
@@ -76,6 +86,10 @@ def parse_url(url: str) -> Target:
     return Target((scheme, host, port), host, port, scheme == "https", path, host_header)
 
 
+cached_target = functools.lru_cache(maxsize=256)(parse_url)
+""":func:`parse_url` remembered: a transport asks for every request, and a client uses a few URLs."""
+
+
 def encode_request(request: HTTPRequest, target: Target) -> bytes:
     """The request's bytes: the caller's headers, with Host (the caller's, if given) and Content-Length
     set here. A line break in a header (an injected header) or a colon in a name is refused."""
@@ -114,3 +128,101 @@ def body_decoder(headers: dict[str, str]) -> Callable[[bytes], bytes] | None:
     if coding == "deflate":
         return zlib.decompressobj().decompress
     return None
+
+
+def decode_body(decode: Callable[[bytes], bytes], data: bytes) -> bytes:
+    try:
+        return decode(data)
+    except zlib.error as exc:
+        raise StreamInterrupted(f"the answer's body could not be decoded: {exc}") from exc
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def exchange_error(exc: BaseException, clock: Clock, *, in_body: bool) -> ProviderError:
+    """The steadyhand error for how an exchange failed; a failure after the head is an interrupted stream."""
+    if isinstance(exc, ReadTimeout):
+        clock.phase = exc.phase
+        return clock.read_timeout()
+    if in_body:
+        return StreamInterrupted(f"the connection closed mid-answer: {describe(exc)}")
+    return ProviderConnectionError(f"the connection failed before an answer arrived: {describe(exc)}")
+
+
+class ResponseParse:
+    """The httptools callbacks both transports share: the head's limits, an interim answer (100
+    Continue) skipped, how the body is framed, a HEAD answer ended at its head. A refusal is a
+    ``ValueError`` raised from the callback, which httptools reports as the ``__context__`` of its
+    own error. A connection adds how bytes arrive: ``_headed`` once a head is in and its body is to
+    be read, ``_wake`` when the exchange moved on (both do nothing here)."""
+
+    __slots__ = (
+        "bodiless", "complete", "head_bytes", "head_done", "headers", "informational", "keep", "parser",
+        "status", "until_close",
+    )  # fmt: skip
+    parser: Any
+    status: int
+    headers: dict[str, str]
+    head_bytes: int
+    head_done: bool
+    complete: bool
+    keep: bool
+    until_close: bool
+    informational: bool
+    bodiless: bool
+
+    def _headed(self) -> None:
+        pass
+
+    def _wake(self) -> None:
+        pass
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise ValueError("bytes after the answer")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self.head_bytes += size
+        if size > MAX_FIELD:
+            raise ValueError(f"a response header is longer than {MAX_FIELD} bytes")
+        if self.head_bytes > MAX_HEAD:
+            raise ValueError(f"the response head is longer than {MAX_HEAD} bytes")
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer: the real one follows
+            self.informational = True
+            self.headers = {}
+            return
+        self.status = status
+        headers = self.headers
+        self.until_close = (
+            "content-length" not in headers
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+            and status not in (204, 304)
+        )
+        self.keep = self.parser.should_keep_alive()
+        self.head_done = True
+        if self.bodiless:  # a HEAD answer has no body whatever its Content-Length says; httptools cannot
+            self.keep = False  # be told so, and would wait for one: end here, and drop the connection
+            self.complete = True
+            self._wake()
+            return
+        self._headed()
+
+    def on_message_complete(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
+        self.complete = True
+        self._wake()
+
+
+def refusal(exc: BaseException) -> BaseException:
+    """What a parser error means: the callback's own refusal when there was one."""
+    cause = exc.__context__
+    return cause if isinstance(cause, ValueError) else exc

@@ -27,14 +27,21 @@ import asyncio
 import collections
 import ssl
 import time
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..errors import ProviderConnectionError, ProviderError, StreamInterrupted
+from ..errors import ProviderConnectionError
 from ._clock import Clock
 from ._http1 import Connection
-from ._http1_wire import ReadTimeout, Target, body_decoder, encode_request, parse_url
+from ._http1_wire import (
+    Target,
+    body_decoder,
+    cached_target,
+    decode_body,
+    describe,
+    encode_request,
+    exchange_error,
+)
 from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, Timeouts
 
 __all__ = ["AsyncHttptoolsTransport"]
@@ -42,20 +49,6 @@ __all__ = ["AsyncHttptoolsTransport"]
 MAX_CONNECTIONS = 100
 """Connections in use at once, as for the other transports; a call waits (within ``connect``) for one."""
 KEEPALIVE_EXPIRY = 30.0
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _error(exc: BaseException, clock: Clock, *, in_body: bool) -> ProviderError:
-    """The steadyhand error for how an exchange failed; a failure after the head is an interrupted stream."""
-    if isinstance(exc, ReadTimeout):
-        clock.phase = exc.phase
-        return clock.read_timeout()
-    if in_body:
-        return StreamInterrupted(f"the connection closed mid-answer: {_describe(exc)}")
-    return ProviderConnectionError(f"the connection failed before an answer arrived: {_describe(exc)}")
 
 
 class AsyncHttptoolsTransport:
@@ -81,17 +74,8 @@ class AsyncHttptoolsTransport:
         self._active = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._generation = 0
-        self._urls: dict[str, Target] = {}
 
     # -- the pool -------------------------------------------------------------------------------------------
-
-    def _target(self, url: str) -> Target:
-        target = self._urls.get(url)
-        if target is None:
-            if len(self._urls) >= 256:
-                self._urls.clear()
-            target = self._urls[url] = parse_url(url)
-        return target
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """A new event loop: connections of the old one cannot be used from it, so they are dropped."""
@@ -194,7 +178,7 @@ class AsyncHttptoolsTransport:
 
         A reused connection that fails before any byte of the answer is retried once on a fresh one.
         """
-        target = self._target(request.url)
+        target = cached_target(request.url)
         payload = encode_request(request, target)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
@@ -210,7 +194,7 @@ class AsyncHttptoolsTransport:
                 raise clock.connect_timeout() from None
             except OSError as exc:
                 raise ProviderConnectionError(
-                    f"could not connect: {_describe(exc)}; is the provider's base_url right?"
+                    f"could not connect: {describe(exc)}; is the provider's base_url right?"
                 ) from exc
             conn.begin(streaming, head, phase, t.stall, deadline)
             conn.bodiless = request.method == "HEAD"
@@ -231,7 +215,7 @@ class AsyncHttptoolsTransport:
                 return conn
             self._release(conn, False)
             if fresh or not conn.reused or conn.got_bytes or not isinstance(failure, ConnectionError):
-                raise _error(failure, clock, in_body=conn.head_done) from failure
+                raise exchange_error(failure, clock, in_body=conn.head_done) from failure
             fresh = True  # a stale pooled connection: once more on a new one
 
     async def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
@@ -241,12 +225,7 @@ class AsyncHttptoolsTransport:
         self._release(conn, conn.keep)
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         decode = body_decoder(headers) if "content-encoding" in headers else None
-        if decode is not None:
-            try:
-                body = decode(body)
-            except zlib.error as exc:
-                raise StreamInterrupted(f"the answer's body could not be decoded: {exc}") from exc
-        return HTTPResponse(status, headers, body)
+        return HTTPResponse(status, headers, body if decode is None else decode_body(decode, body))
 
     @asynccontextmanager
     async def stream(self, request: HTTPRequest, *, timeouts: Timeouts) -> AsyncIterator[AsyncHTTPStream]:
@@ -276,14 +255,9 @@ async def _chunks(conn: Connection, clock: Clock) -> AsyncIterator[bytes]:
         if conn.body:
             data = conn.take()
             clock.check()
-            if decode is not None:
-                try:
-                    data = decode(data)
-                except zlib.error as exc:
-                    raise StreamInterrupted(f"the answer's body could not be decoded: {exc}") from exc
-            yield data
+            yield data if decode is None else decode_body(decode, data)
         elif conn.exc is not None:
-            raise _error(conn.exc, clock, in_body=True) from conn.exc
+            raise exchange_error(conn.exc, clock, in_body=True) from conn.exc
         elif conn.complete:
             return
         else:

@@ -30,23 +30,26 @@ import socket
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import httptools
 
-from ..errors import ProviderConnectionError, ProviderError, StreamInterrupted
+from ..errors import ProviderConnectionError
 from ._clock import Clock
 from ._http1_wire import (
-    MAX_FIELD,
     MAX_HEAD,
     Closed,
     ReadTimeout,
+    ResponseParse,
     Target,
     body_decoder,
+    cached_target,
+    decode_body,
+    describe,
     encode_request,
-    parse_url,
+    exchange_error,
+    refusal,
 )
 from .base import HTTPRequest, HTTPResponse, HTTPStream, Timeouts
 
@@ -58,17 +61,10 @@ KEEPALIVE_EXPIRY = 30.0
 _READ = 65536
 
 
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-class _Connection:
+class _Connection(ResponseParse):
     """One socket and the parse state of the answer on it (one request at a time); httptools calls back."""
 
-    __slots__ = (
-        "body", "bodiless", "complete", "got_bytes", "head_bytes", "head_done", "headers", "idle_since",
-        "informational", "keep", "key", "parser", "reused", "sock", "status", "until_close",
-    )  # fmt: skip
+    __slots__ = ("body", "got_bytes", "idle_since", "key", "reused", "sock")
 
     def __init__(self, sock: socket.socket, key: tuple[str, str, int]) -> None:
         self.sock, self.key = sock, key
@@ -118,12 +114,9 @@ class _Connection:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            if self.complete:  # bytes after the answer: the connection cannot be reused
-                self.keep = False
-            elif isinstance(exc.__context__, ValueError):  # a callback refused the head: say why
-                raise exc.__context__ from None
-            else:
-                raise
+            if not self.complete:
+                raise refusal(exc) from None
+            self.keep = False  # bytes after the answer: the connection cannot be reused
         if not self.head_done:  # a head still incomplete: httptools holds its last field whole
             self.head_bytes += len(data)
             if self.head_bytes > MAX_HEAD:
@@ -135,58 +128,8 @@ class _Connection:
         self.body = []
         return data
 
-    # -- httptools callbacks ----------------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if self.complete:
-            raise ValueError("bytes after the answer")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value)
-        self.head_bytes += size
-        if size > MAX_FIELD:
-            raise ValueError(f"a response header is longer than {MAX_FIELD} bytes")
-        if self.head_bytes > MAX_HEAD:
-            raise ValueError(f"the response head is longer than {MAX_HEAD} bytes")
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
-        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
-            self.informational = True
-            self.headers = {}
-            return
-        self.status = status
-        headers = self.headers
-        self.until_close = (
-            "content-length" not in headers
-            and "chunked" not in headers.get("transfer-encoding", "").lower()
-            and status not in (204, 304)
-        )
-        self.keep = self.parser.should_keep_alive()
-        self.head_done = True
-        if self.bodiless:  # a HEAD answer has no body whatever its Content-Length says: end here, and
-            self.keep = False  # drop the connection (httptools would wait for that body)
-            self.complete = True
-
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self.informational:
-            self.informational = False
-            return
-        self.complete = True
-
-
-def _error(exc: BaseException, clock: Clock, *, in_body: bool) -> ProviderError:
-    """The steadyhand error for how an exchange failed; a failure after the head is an interrupted stream."""
-    if isinstance(exc, ReadTimeout):
-        clock.phase = exc.phase
-        return clock.read_timeout()
-    if in_body:
-        return StreamInterrupted(f"the connection closed mid-answer: {_describe(exc)}")
-    return ProviderConnectionError(f"the connection failed before an answer arrived: {_describe(exc)}")
 
 
 class HttptoolsTransport:
@@ -209,18 +152,9 @@ class HttptoolsTransport:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._urls: dict[str, Target] = {}
         self._pid = os.getpid()
 
     # -- the pool -------------------------------------------------------------------------------------------
-
-    def _target(self, url: str) -> Target:
-        target = self._urls.get(url)
-        if target is None:
-            if len(self._urls) >= 256:
-                self._urls.clear()
-            target = self._urls[url] = parse_url(url)
-        return target
 
     def _pop_idle(self, key: tuple[str, str, int]) -> _Connection | None:
         with self._lock:
@@ -271,7 +205,7 @@ class HttptoolsTransport:
             raise clock.connect_timeout() from None
         except OSError as exc:
             raise ProviderConnectionError(
-                f"could not connect: {_describe(exc)}; is the provider's base_url right?"
+                f"could not connect: {describe(exc)}; is the provider's base_url right?"
             ) from exc
         return _Connection(sock, target.key)
 
@@ -293,7 +227,7 @@ class HttptoolsTransport:
 
         A reused connection that fails before any byte of the answer is retried once on a fresh one.
         """
-        target = self._target(request.url)
+        target = cached_target(request.url)
         payload = encode_request(request, target)
         fresh = False
         while True:
@@ -321,7 +255,7 @@ class HttptoolsTransport:
                 failure = exc
             stale = conn.reused and not conn.got_bytes and isinstance(failure, ConnectionError)
             if fresh or not stale:
-                raise _error(failure, clock, in_body=conn.head_done) from failure
+                raise exchange_error(failure, clock, in_body=conn.head_done) from failure
             fresh = True  # a stale pooled connection: once more on a new one
 
     def send(self, request: HTTPRequest, *, timeouts: Timeouts) -> HTTPResponse:
@@ -330,12 +264,7 @@ class HttptoolsTransport:
         status, headers, body = conn.status, conn.headers, conn.take()
         self._release(conn, True)
         decode = body_decoder(headers) if "content-encoding" in headers else None
-        if decode is not None:
-            try:
-                body = decode(body)
-            except zlib.error as exc:
-                raise StreamInterrupted(f"the answer's body could not be decoded: {exc}") from exc
-        return HTTPResponse(status, headers, body)
+        return HTTPResponse(status, headers, body if decode is None else decode_body(decode, body))
 
     @contextmanager
     def stream(self, request: HTTPRequest, *, timeouts: Timeouts) -> Iterator[HTTPStream]:
@@ -361,12 +290,7 @@ def _chunks(conn: _Connection, clock: Clock) -> Iterator[bytes]:
         if conn.body:
             data = conn.take()
             clock.check()
-            if decode is not None:
-                try:
-                    data = decode(data)
-                except zlib.error as exc:
-                    raise StreamInterrupted(f"the answer's body could not be decoded: {exc}") from exc
-            yield data
+            yield data if decode is None else decode_body(decode, data)
         elif conn.complete:
             return
         else:
@@ -374,4 +298,4 @@ def _chunks(conn: _Connection, clock: Clock) -> Iterator[bytes]:
                 conn.read(clock.body_limit(), clock.phase)
             except Exception as exc:
                 conn.keep = False
-                raise _error(exc, clock, in_body=True) from exc
+                raise exchange_error(exc, clock, in_body=True) from exc
