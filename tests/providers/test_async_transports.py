@@ -1,9 +1,10 @@
-"""The async transports over real sockets, side by side: steadyhand's httptools one (the default) and
-aiohttp must each do everything httpx's does: bytes and lower-cased headers, streamed bodies, every
-failure as a steadyhand error with its timeout phase, pooled connections reused, a connection dropped
-when its stream is closed early or its task cancelled, the pool's limit, TCP_NODELAY. What only the
-httptools one must handle (stale pooled connections, hostile servers, TLS) is in
-test_httptools_transport.py; the simulator's faults through the whole client are in
+"""The transports over real sockets, side by side: steadyhand's httptools ones (the defaults, async and
+sync), aiohttp and sync httpx must each do everything httpx's async one does: bytes and lower-cased
+headers, streamed bodies, every failure as a steadyhand error with its timeout phase, pooled connections
+reused, a connection dropped when its stream is closed early or its task cancelled, the pool's limit,
+TCP_NODELAY. What only the httptools ones must handle (stale pooled connections, hostile servers, TLS)
+is in test_httptools_transport.py, what only the sync ones do (threads, fork) in
+test_sync_transports.py; the simulator's faults through the whole client are in
 tests/client/test_against_sim.py."""
 
 from __future__ import annotations
@@ -34,29 +35,50 @@ from steadyhand.providers import (
     AsyncHttpxTransport,
     AsyncTransport,
     HTTPRequest,
+    HttptoolsTransport,
+    HttpxTransport,
 )
 from steadyhand.providers.capabilities import OPENAI
 from steadyhand.providers.http_provider import HTTPProvider, default_async_transport
 from steadyhand.providers.openai_chat import OpenAIChat
 
 from ._raw_server import SSE_EVENTS, RawServer, raw_server
+from ._threaded import Threaded
 
-TRANSPORTS: dict[str, Callable[[], AsyncTransport]] = {
+ASYNC: dict[str, Callable[[], AsyncTransport]] = {
     "httptools": AsyncHttptoolsTransport,
     "aiohttp": AsyncAiohttpTransport,
     "httpx": AsyncHttpxTransport,
 }
+TRANSPORTS: dict[str, Callable[[], AsyncTransport]] = {
+    **ASYNC,
+    "sync httptools": lambda: Threaded(HttptoolsTransport()),
+    "sync httpx": lambda: Threaded(HttpxTransport()),
+}
+"""Every transport, the sync ones driven from worker threads (``_threaded.py``)."""
 QUICK = Timeouts(connect=5.0, first_token=0.3, stall=0.3, total=20.0)
 """Short enough that a hang ends the test quickly; only a hang reaches them."""
 
 
-@pytest.fixture(params=list(TRANSPORTS))
-async def transport(request: pytest.FixtureRequest) -> AsyncIterator[AsyncTransport]:
-    made = TRANSPORTS[request.param]()
+async def _made(kinds: dict[str, Callable[[], AsyncTransport]], kind: str) -> AsyncIterator[AsyncTransport]:
+    made = kinds[kind]()
     try:
         yield made
     finally:
         await made.aclose()
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[AsyncTransport]:
+    async for made in _made(TRANSPORTS, request.param):
+        yield made
+
+
+@pytest.fixture(params=list(ASYNC))
+async def async_transport(request: pytest.FixtureRequest) -> AsyncIterator[AsyncTransport]:
+    """Cases a thread cannot play: a cancelled task, a hundred calls at once."""
+    async for made in _made(ASYNC, request.param):
+        yield made
 
 
 @pytest.fixture
@@ -183,8 +205,9 @@ async def test_closing_a_stream_early_closes_its_connection(
 
 
 async def test_cancelling_a_streaming_task_closes_its_connection(
-    transport: AsyncTransport, server: RawServer
+    async_transport: AsyncTransport, server: RawServer
 ) -> None:
+    transport = async_transport
     started = asyncio.Event()
 
     async def consume() -> None:
@@ -200,9 +223,12 @@ async def test_cancelling_a_streaming_task_closes_its_connection(
     await server.seen.wait(closed=1)
 
 
-async def test_the_pool_holds_at_most_100_connections(transport: AsyncTransport, server: RawServer) -> None:
+async def test_the_pool_holds_at_most_100_connections(
+    async_transport: AsyncTransport, server: RawServer
+) -> None:
     """A call that finds every connection busy waits within ``connect``, then is a connect timeout;
     cancelling the busy calls closes their connections."""
+    transport = async_transport
     hold = Timeouts(connect=30.0, first_token=60.0, total=60.0)
     busy = [
         asyncio.create_task(transport.send(_post(server.url("/hang")), timeouts=hold)) for _ in range(100)

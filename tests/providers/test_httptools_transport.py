@@ -1,8 +1,9 @@
-"""What only steadyhand's own transport (``http_httptools.py``) has to get right, against hostile raw-socket
-servers: stale pooled connections retried once, bytes on an idle connection, close-delimited and
-compressed bodies, huge heads, resets mid-body, back-pressure, the pool's bound under load, a cancelled
-call leaving nothing in the pool, and https against a self-signed certificate. The cases every async
-transport shares run against it in test_async_transports.py."""
+"""What only steadyhand's own transports (``http_httptools.py``, and ``http_sync.py`` through worker
+threads) have to get right, against hostile raw-socket servers: stale pooled connections retried once,
+bytes on an idle connection, close-delimited and compressed bodies, huge heads, resets mid-body, the
+request's bytes, and https against a self-signed certificate; for the asyncio one also back-pressure,
+the pool's bound under load and a cancelled call leaving nothing in the pool. The cases every transport
+shares run in test_async_transports.py."""
 
 from __future__ import annotations
 
@@ -26,9 +27,17 @@ from steadyhand import (
     StreamInterrupted,
     Timeouts,
 )
-from steadyhand.providers import AsyncAiohttpTransport, AsyncHttptoolsTransport, HTTPRequest
+from steadyhand.providers import (
+    AsyncAiohttpTransport,
+    AsyncHttptoolsTransport,
+    AsyncTransport,
+    HTTPRequest,
+    HttptoolsTransport,
+)
 from steadyhand.providers._http1 import _PAUSE_AT, MAX_FIELD, Connection
 from steadyhand.providers.http_provider import default_async_transport
+
+from ._threaded import Threaded
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 QUICK = Timeouts(connect=5.0, first_token=2.0, stall=2.0, total=20.0)
@@ -88,8 +97,25 @@ async def script(handler: Handler, ssl_context: ssl.SSLContext | None = None) ->
         await asyncio.sleep(0.01)  # the handlers see their connections go
 
 
+OWN: dict[str, Callable[..., AsyncTransport]] = {
+    "async": AsyncHttptoolsTransport,
+    "sync": lambda **options: Threaded(HttptoolsTransport(**options)),
+}
+"""steadyhand's own transports, the sync one driven from worker threads (``_threaded.py``)."""
+
+
+@pytest.fixture(params=list(OWN))
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[AsyncTransport]:
+    made = OWN[request.param]()
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
 @pytest.fixture
-async def transport() -> AsyncIterator[AsyncHttptoolsTransport]:
+async def async_transport() -> AsyncIterator[AsyncHttptoolsTransport]:
+    """What only the asyncio connection has: back-pressure, a cancelled task."""
     made = AsyncHttptoolsTransport()
     try:
         yield made
@@ -111,7 +137,7 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 
 async def test_a_stale_pooled_connection_is_retried_once_on_a_fresh_one(
-    transport: AsyncHttptoolsTransport,
+    transport: AsyncTransport,
 ) -> None:
     """The server takes the second request on a kept-alive connection, then closes it unanswered (as when
     it closed the idle connection just as the request went out): the call succeeds on a new connection."""
@@ -130,7 +156,7 @@ async def test_a_stale_pooled_connection_is_retried_once_on_a_fresh_one(
 
 
 async def test_a_fresh_connection_closed_unanswered_is_not_retried(
-    transport: AsyncHttptoolsTransport,
+    transport: AsyncTransport,
 ) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
@@ -142,7 +168,7 @@ async def test_a_fresh_connection_closed_unanswered_is_not_retried(
 
 
 async def test_a_stale_connection_and_a_failing_retry_is_one_error(
-    transport: AsyncHttptoolsTransport,
+    transport: AsyncTransport,
 ) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
@@ -158,7 +184,7 @@ async def test_a_stale_connection_and_a_failing_retry_is_one_error(
         assert server.opened == 2  # one retry, not more
 
 
-async def test_an_idle_connection_the_server_closed_is_not_used(transport: AsyncHttptoolsTransport) -> None:
+async def test_an_idle_connection_the_server_closed_is_not_used(transport: AsyncTransport) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
         writer.write(_ok())
@@ -171,7 +197,7 @@ async def test_an_idle_connection_the_server_closed_is_not_used(transport: Async
         assert (server.opened, server.requests) == (3, 3)
 
 
-async def test_a_head_answer_ends_at_its_head(transport: AsyncHttptoolsTransport) -> None:
+async def test_a_head_answer_ends_at_its_head(transport: AsyncTransport) -> None:
     """A HEAD answer carries the Content-Length of the body a GET would get, and no body: the call ends
     at the head instead of waiting out the stall limit for bytes that never come."""
 
@@ -190,7 +216,7 @@ async def test_a_head_answer_ends_at_its_head(transport: AsyncHttptoolsTransport
         assert server.opened == 2  # the parser still expects 5 bytes there: that connection is not reused
 
 
-async def test_bytes_on_an_idle_connection_drop_it(transport: AsyncHttptoolsTransport) -> None:
+async def test_bytes_on_an_idle_connection_drop_it(transport: AsyncTransport) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         while True:
             await server.read_request(reader)
@@ -206,7 +232,7 @@ async def test_bytes_on_an_idle_connection_drop_it(transport: AsyncHttptoolsTran
         assert (first.body, second.body, server.opened) == (b"0", b"1", 2)
 
 
-async def test_a_close_delimited_body_is_read_to_the_close(transport: AsyncHttptoolsTransport) -> None:
+async def test_a_close_delimited_body_is_read_to_the_close(transport: AsyncTransport) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\npart one, ")
@@ -223,7 +249,7 @@ async def test_a_close_delimited_body_is_read_to_the_close(transport: AsyncHttpt
 
 
 async def test_a_reset_mid_body_and_a_truncated_chunked_body_are_interrupted(
-    transport: AsyncHttptoolsTransport,
+    transport: AsyncTransport,
 ) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
@@ -255,7 +281,7 @@ async def test_a_reset_mid_body_and_a_truncated_chunked_body_are_interrupted(
         (b"".join(b"x-h%d: %s\r\n" % (i, b"v" * 1000) for i in range(1100)), True),  # 1.1 MB of small ones
     ],
 )
-async def test_huge_heads_are_refused(transport: AsyncHttptoolsTransport, head: bytes, fails: bool) -> None:
+async def test_huge_heads_are_refused(transport: AsyncTransport, head: bytes, fails: bool) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\n" + head + b"content-length: 2\r\n\r\nok")
@@ -270,7 +296,7 @@ async def test_huge_heads_are_refused(transport: AsyncHttptoolsTransport, head: 
             assert (await transport.send(_post(server.url()), timeouts=QUICK)).body == b"ok"
 
 
-async def test_interim_answers_and_compressed_bodies(transport: AsyncHttptoolsTransport) -> None:
+async def test_interim_answers_and_compressed_bodies(transport: AsyncTransport) -> None:
     packed = gzip.compress(b'{"answer": 42}')
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
@@ -288,10 +314,11 @@ async def test_interim_answers_and_compressed_bodies(transport: AsyncHttptoolsTr
 
 
 async def test_a_slow_consumer_pauses_reading(
-    transport: AsyncHttptoolsTransport, monkeypatch: pytest.MonkeyPatch
+    async_transport: AsyncHttptoolsTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """8 MiB offered at once to a consumer slower than the socket: reading pauses, so the client holds
     little more than its pause threshold unread, and every byte still arrives in order."""
+    transport = async_transport
     payload = bytes(range(256)) * (8 * 4096)
     unread: list[tuple[int, bool]] = []
     original = Connection.on_body
@@ -318,7 +345,9 @@ async def test_a_slow_consumer_pauses_reading(
         assert max(size for size, _ in unread) <= _PAUSE_AT + 256 * 1024  # the threshold and one read
 
 
-async def test_a_cancelled_call_leaves_nothing_in_the_pool(transport: AsyncHttptoolsTransport) -> None:
+async def test_a_cancelled_call_leaves_nothing_in_the_pool(async_transport: AsyncHttptoolsTransport) -> None:
+    transport = async_transport
+
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
@@ -354,7 +383,7 @@ async def test_many_concurrent_calls_share_a_bounded_pool() -> None:
     await transport.aclose()
 
 
-async def test_the_request_bytes(transport: AsyncHttptoolsTransport) -> None:
+async def test_the_request_bytes(transport: AsyncTransport) -> None:
     """Host and Content-Length are the transport's; User-Agent and Accept are defaults the caller may
     replace (never sent twice); a GET without a body has no Content-Length."""
     heads: list[bytes] = []
@@ -377,7 +406,7 @@ async def test_the_request_bytes(transport: AsyncHttptoolsTransport) -> None:
     ]
 
 
-async def test_headers_with_line_breaks_are_refused(transport: AsyncHttptoolsTransport) -> None:
+async def test_headers_with_line_breaks_are_refused(transport: AsyncTransport) -> None:
     for headers in ({"authorization": "Bearer k\r\nx-evil: 1"}, {"x-a": "1", "authorization": "k\n"}):
         bad = HTTPRequest("POST", "http://127.0.0.1:9/", headers, b"")
         with pytest.raises(ConfigurationError, match="'authorization' has a line break"):
@@ -399,7 +428,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_https_with_a_self_signed_certificate(certificate: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("kind", list(OWN))
+async def test_https_with_a_self_signed_certificate(certificate: tuple[Path, Path], kind: str) -> None:
     cert, key = certificate
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert, key)
@@ -414,14 +444,14 @@ async def test_https_with_a_self_signed_certificate(certificate: tuple[Path, Pat
             await writer.drain()
 
     async with script(handler, served) as server:
-        trusting = AsyncHttptoolsTransport(ssl_context=ssl.create_default_context(cafile=str(cert)))
+        trusting = OWN[kind](ssl_context=ssl.create_default_context(cafile=str(cert)))
         for body in (b"one", b"two"):
             assert (await trusting.send(_post(server.url(scheme="https"), body), timeouts=QUICK)).body == body
         async with trusting.stream(_post(server.url(scheme="https"), b"three"), timeouts=QUICK) as response:
             assert b"".join([data async for data in response.chunks]) == b"three"
         await trusting.aclose()
         assert server.opened == 1
-        default = AsyncHttptoolsTransport()  # the system's trust store does not know this certificate
+        default = OWN[kind]()  # the system's trust store does not know this certificate
         with pytest.raises(ProviderConnectionError, match="could not connect.*CERTIFICATE_VERIFY_FAILED"):
             await default.send(_post(server.url(scheme="https")), timeouts=QUICK)
         await default.aclose()

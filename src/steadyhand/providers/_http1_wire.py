@@ -16,6 +16,8 @@ from ._clock import Clock
 from .base import HTTPRequest
 
 __all__ = [
+    "KEEPALIVE_EXPIRY",
+    "MAX_CONNECTIONS",
     "MAX_FIELD",
     "MAX_HEAD",
     "Closed",
@@ -32,6 +34,10 @@ __all__ = [
     "refusal",
 ]
 
+MAX_CONNECTIONS = 100
+"""Connections in use at once, as for the other transports; a call waits (within ``connect``) for one."""
+KEEPALIVE_EXPIRY = 30.0
+"""Seconds an idle pooled connection is kept."""
 MAX_FIELD = 65536
 """Longest response header (name and value) accepted, as for the aiohttp transport."""
 MAX_HEAD = 1 << 20

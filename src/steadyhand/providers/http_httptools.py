@@ -34,6 +34,8 @@ from ..errors import ProviderConnectionError
 from ._clock import Clock
 from ._http1 import Connection
 from ._http1_wire import (
+    KEEPALIVE_EXPIRY,
+    MAX_CONNECTIONS,
     Target,
     body_decoder,
     cached_target,
@@ -45,10 +47,6 @@ from ._http1_wire import (
 from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, Timeouts
 
 __all__ = ["AsyncHttptoolsTransport"]
-
-MAX_CONNECTIONS = 100
-"""Connections in use at once, as for the other transports; a call waits (within ``connect``) for one."""
-KEEPALIVE_EXPIRY = 30.0
 
 
 class AsyncHttptoolsTransport:

@@ -38,6 +38,8 @@ import httptools
 from ..errors import ProviderConnectionError
 from ._clock import Clock
 from ._http1_wire import (
+    KEEPALIVE_EXPIRY,
+    MAX_CONNECTIONS,
     MAX_HEAD,
     Closed,
     ReadTimeout,
@@ -55,9 +57,6 @@ from .base import HTTPRequest, HTTPResponse, HTTPStream, Timeouts
 
 __all__ = ["HttptoolsTransport"]
 
-MAX_CONNECTIONS = 100
-"""Connections in use at once, as for the other transports; a call waits (within ``connect``) for one."""
-KEEPALIVE_EXPIRY = 30.0
 _READ = 65536
 
 
