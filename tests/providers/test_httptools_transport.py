@@ -415,6 +415,13 @@ async def test_headers_with_line_breaks_are_refused(transport: AsyncTransport) -
         await transport.send(HTTPRequest("GET", "http://127.0.0.1:9/", {"a:b": "c"}), timeouts=QUICK)
 
 
+async def test_a_host_that_is_not_a_name_is_a_configuration_error(transport: AsyncTransport) -> None:
+    """An empty label or one over 63 characters: the resolver's codec would raise a bare UnicodeError."""
+    for host in ("a..b", "a" * 64 + ".example"):
+        with pytest.raises(ConfigurationError, match="is not a host name"):
+            await transport.send(HTTPRequest("GET", f"http://{host}/", {}), timeouts=QUICK)
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     where = tmp_path_factory.mktemp("tls")

@@ -82,6 +82,12 @@ def parse_url(url: str) -> Target:
         raise ConfigurationError(
             f"bad provider URL {url!r}: not http(s)://host/...; fix the provider's base_url"
         )
+    try:
+        host.encode("idna")  # what connecting asks of it: a label empty or over 63 characters fails
+    except UnicodeError:
+        raise ConfigurationError(
+            f"bad provider URL {url!r}: {host!r} is not a host name; fix the provider's base_url"
+        ) from None
     default = 443 if scheme == "https" else 80
     port = port or default
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
