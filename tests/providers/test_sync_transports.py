@@ -162,3 +162,42 @@ async def test_a_forked_child_does_not_use_the_parents_connections(
     assert await asyncio.to_thread(fork_and_call) == 0
     await _send(own, _post(server.url("/echo")))  # the parent's own connection still works
     assert server.seen.opened == 2
+
+
+async def test_a_connection_in_use_at_close_or_at_a_fork_is_not_pooled(
+    own: HttptoolsTransport, server: RawServer
+) -> None:
+    """A stream open when the transport is closed ends on a closed connection. One open when the process
+    forks is closed in the child when its stream ends there, and the child's next call opens its own
+    (two processes writing on one socket would interleave their requests)."""
+
+    def read_after_close() -> bytes:
+        with own.stream(_post(server.url("/sse")), timeouts=SLOW) as response:
+            own.close()
+            return b"".join(response.chunks)
+
+    assert await asyncio.to_thread(read_after_close)
+    await server.seen.wait(closed=1)
+    assert own._idle == {}
+
+    def fork_mid_stream() -> int:
+        read, write = os.pipe()
+        with own.stream(_post(server.url("/sse")), timeouts=SLOW) as response:
+            assert b"".join(response.chunks)
+            pid = os.fork()  # both processes now leave the stream, each giving the connection back
+        if pid == 0:  # the child: one call of its own, its outcome through the pipe, and out
+            code = 1
+            try:
+                code = 0 if own.send(_post(server.url("/echo")), timeouts=SLOW).body == b"body:{}" else 2
+            finally:
+                os.write(write, bytes([code]))
+                os._exit(0)
+        os.close(write)
+        got = os.read(read, 1)
+        os.waitpid(pid, 0)
+        os.close(read)
+        return got[0] if got else 3
+
+    assert await asyncio.to_thread(fork_mid_stream) == 0
+    assert (await _send(own, _post(server.url("/echo")))).body == b"body:{}"
+    assert server.seen.opened == 3  # the stream before close, the stream at the fork, the child's own

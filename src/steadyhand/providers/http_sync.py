@@ -63,10 +63,12 @@ _READ = 65536
 class _Connection(ResponseParse):
     """One socket and the parse state of the answer on it (one request at a time); httptools calls back."""
 
-    __slots__ = ("body", "got_bytes", "idle_since", "key", "reused", "sock")
+    __slots__ = ("body", "got_bytes", "idle_since", "key", "reused", "slots", "sock")
 
     def __init__(self, sock: socket.socket, key: tuple[str, str, int]) -> None:
         self.sock, self.key = sock, key
+        self.slots: threading.BoundedSemaphore | None = None
+        """The pool's slots this connection holds one of while in use."""
         self.parser = httptools.HttpResponseParser(self)
         self.reused = False
         self.idle_since = 0.0
@@ -155,6 +157,12 @@ class HttptoolsTransport:
 
     # -- the pool -------------------------------------------------------------------------------------------
 
+    def _after_fork(self) -> None:
+        """In a forked child, start a pool of its own: the parent's sockets (and locks) are not its own."""
+        if self._pid != os.getpid():
+            self._pid, self._idle, self._lock = os.getpid(), {}, threading.Lock()
+            self._slots = threading.BoundedSemaphore(self._limit)
+
     def _pop_idle(self, key: tuple[str, str, int]) -> _Connection | None:
         with self._lock:
             idle = self._idle.get(key)
@@ -174,20 +182,19 @@ class HttptoolsTransport:
 
     def _checkout(self, target: Target, clock: Clock, *, fresh: bool) -> _Connection:
         """A pooled connection to ``target``, else a new one, waiting (within ``connect``) for a slot."""
-        if self._pid != os.getpid():  # a forked child: the parent's sockets (and locks) are not its own
-            self._pid, self._idle, self._lock = os.getpid(), {}, threading.Lock()
-            self._slots = threading.BoundedSemaphore(self._limit)
+        self._after_fork()
         slots = self._slots
         if not slots.acquire(blocking=False):
             wait = clock.connect_limit(clock.head_limit())
             if not slots.acquire(timeout=-1 if wait is None else wait):
                 raise clock.connect_timeout()
         try:
-            conn = None if fresh else self._pop_idle(target.key)
-            return conn or self._connect(target, clock)
+            conn = (None if fresh else self._pop_idle(target.key)) or self._connect(target, clock)
         except BaseException:
             slots.release()
             raise
+        conn.slots = slots
+        return conn
 
     def _connect(self, target: Target, clock: Clock) -> _Connection:
         limit = clock.connect_limit(clock.head_limit())
@@ -209,15 +216,20 @@ class HttptoolsTransport:
         return _Connection(sock, target.key)
 
     def _release(self, conn: _Connection, reuse: bool) -> None:
-        """Give ``conn`` back (and its slot): to the idle pool when its answer was read whole, else closed."""
-        if reuse and conn.keep and conn.complete:
+        """Give ``conn`` back (and its slot): to the idle pool when its answer was read whole, else closed.
+
+        A connection taken before :meth:`close` or before a fork belongs to a pool that is gone: closed."""
+        self._after_fork()
+        slots, conn.slots = conn.slots, None
+        if reuse and conn.keep and conn.complete and slots is self._slots:
             conn.reused = True
             conn.idle_since = time.monotonic()
             with self._lock:
                 self._idle.setdefault(conn.key, []).append(conn)
         else:
             conn.close()
-        self._slots.release()
+        if slots is not None:
+            slots.release()
 
     # -- one exchange ---------------------------------------------------------------------------------------
 
@@ -278,6 +290,7 @@ class HttptoolsTransport:
         """Close the idle connections; those in use close when their calls end."""
         with self._lock:
             idle, self._idle = self._idle, {}
+            self._slots = threading.BoundedSemaphore(self._limit)
         for conns in idle.values():
             for conn in conns:
                 conn.close()
