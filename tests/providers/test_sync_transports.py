@@ -11,9 +11,9 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -136,6 +136,29 @@ def test_a_deadline_that_runs_out_is_a_total_timeout(own: HttptoolsTransport) ->
         assert info.value.phase == "total"
 
 
+def _echoes(transport: HttptoolsTransport, server: RawServer) -> bool:
+    return transport.send(_post(server.url("/echo")), timeouts=SLOW).body == b"body:{}"
+
+
+def _report(write: int, call: Callable[[], bool]) -> NoReturn:
+    """In a forked child: ``call``'s outcome (0 for True) through the pipe, and out."""
+    code = 1
+    try:
+        code = 0 if call() else 2
+    finally:
+        os.write(write, bytes([code]))
+        os._exit(0)
+
+
+def _outcome(pid: int, read: int, write: int) -> int:
+    """In the parent: the child's outcome (3 when it reported none)."""
+    os.close(write)
+    got = os.read(read, 1)
+    os.waitpid(pid, 0)
+    os.close(read)
+    return got[0] if got else 3
+
+
 async def test_a_forked_child_does_not_use_the_parents_connections(
     own: HttptoolsTransport, server: RawServer
 ) -> None:
@@ -146,18 +169,9 @@ async def test_a_forked_child_does_not_use_the_parents_connections(
     def fork_and_call() -> int:
         read, write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: one call, its status through the pipe, and out
-            code = 1
-            try:
-                code = 0 if own.send(_post(server.url("/echo")), timeouts=SLOW).body == b"body:{}" else 2
-            finally:
-                os.write(write, bytes([code]))
-                os._exit(0)
-        os.close(write)
-        got = os.read(read, 1)
-        os.waitpid(pid, 0)
-        os.close(read)
-        return got[0] if got else 3
+        if pid == 0:
+            _report(write, lambda: _echoes(own, server))
+        return _outcome(pid, read, write)
 
     assert await asyncio.to_thread(fork_and_call) == 0
     await _send(own, _post(server.url("/echo")))  # the parent's own connection still works
@@ -185,18 +199,9 @@ async def test_a_connection_in_use_at_close_or_at_a_fork_is_not_pooled(
         with own.stream(_post(server.url("/sse")), timeouts=SLOW) as response:
             assert b"".join(response.chunks)
             pid = os.fork()  # both processes now leave the stream, each giving the connection back
-        if pid == 0:  # the child: one call of its own, its outcome through the pipe, and out
-            code = 1
-            try:
-                code = 0 if own.send(_post(server.url("/echo")), timeouts=SLOW).body == b"body:{}" else 2
-            finally:
-                os.write(write, bytes([code]))
-                os._exit(0)
-        os.close(write)
-        got = os.read(read, 1)
-        os.waitpid(pid, 0)
-        os.close(read)
-        return got[0] if got else 3
+        if pid == 0:
+            _report(write, lambda: _echoes(own, server))
+        return _outcome(pid, read, write)
 
     assert await asyncio.to_thread(fork_mid_stream) == 0
     assert (await _send(own, _post(server.url("/echo")))).body == b"body:{}"
