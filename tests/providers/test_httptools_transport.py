@@ -464,6 +464,32 @@ async def test_https_with_a_self_signed_certificate(certificate: tuple[Path, Pat
         await default.aclose()
 
 
+@pytest.mark.parametrize("kind", list(OWN))
+async def test_the_default_tls_offers_http_1_1_by_alpn(
+    certificate: tuple[Path, Path], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system's trust store (here told to trust the test's certificate) and ALPN ``http/1.1``, as
+    the stdlib's ``http.client`` sends it: some front ends pick the protocol from it."""
+    cert, key = certificate
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    served.set_alpn_protocols(["h2", "http/1.1"])
+    chosen: list[str | None] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
+        chosen.append(writer.get_extra_info("ssl_object").selected_alpn_protocol())
+        await server.read_request(reader)
+        writer.write(_ok())
+        await writer.drain()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    async with script(handler, served) as server:
+        made = OWN[kind]()
+        assert (await made.send(_post(server.url(scheme="https")), timeouts=QUICK)).body == b"ok"
+        await made.aclose()
+    assert chosen == ["http/1.1"]
+
+
 def test_a_proxy_setting_picks_aiohttp(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(default_async_transport("httptools"), AsyncHttptoolsTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")

@@ -5,6 +5,7 @@ decoder, and the steadyhand error for how an exchange failed."""
 from __future__ import annotations
 
 import functools
+import ssl
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "exchange_error",
     "parse_url",
     "refusal",
+    "tls_context",
 ]
 
 MAX_CONNECTIONS = 100
@@ -130,6 +132,14 @@ def encode_request(request: HTTPRequest, target: Target) -> bytes:
     defaults = "".join(extra.values())
     head = f"{request.method} {target.path} HTTP/1.1\r\nHost: {host}\r\n{block}{defaults}{length}\r\n"
     return head.encode() + body if body else head.encode()
+
+
+def tls_context() -> ssl.SSLContext:
+    """The system's trust store, offering HTTP/1.1 by ALPN (as the stdlib's ``http.client`` does): some
+    front ends pick the protocol from it."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def body_decoder(headers: dict[str, str]) -> Callable[[bytes], bytes] | None:

@@ -2,9 +2,10 @@
 
 aiohttp's client cost a large share of the gateway's CPU per request (issue 15); this one does only what
 a provider call needs: one keep-alive pool (at most ``MAX_CONNECTIONS`` connections in use, idle ones kept
-``KEEPALIVE_EXPIRY`` seconds, per origin), TCP_NODELAY, TLS with ``ssl.create_default_context()`` (or the
-``ssl_context`` given), request bodies with Content-Length, responses framed by Content-Length, chunked
-or the connection's close, bodies streamed with back-pressure (reading pauses while the consumer lags).
+``KEEPALIVE_EXPIRY`` seconds, per origin), TCP_NODELAY, TLS with the system's trust store and ALPN
+``http/1.1`` (or the ``ssl_context`` given), request bodies with Content-Length, responses framed by
+Content-Length, chunked or the connection's close, bodies streamed with back-pressure (reading pauses
+while the consumer lags).
 
 Time limits (:class:`Timeouts`) mean what they mean for the aiohttp transport (``http_aiohttp.py``):
 ``connect`` covers waiting for a free pooled connection and connecting; ``first_token`` (``stall`` when
@@ -43,6 +44,7 @@ from ._http1_wire import (
     describe,
     encode_request,
     exchange_error,
+    tls_context,
 )
 from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, Timeouts
 
@@ -53,7 +55,7 @@ class AsyncHttptoolsTransport:
     """Asynchronous :class:`~steadyhand.providers.base.AsyncTransport` over one pool of raw connections.
 
     The pool belongs to the event loop that uses it (a call from another loop starts a fresh one).
-    ``ssl_context`` verifies https origins (default: ``ssl.create_default_context()``, made on first use).
+    ``ssl_context`` verifies https origins (default: the system's trust store, made on first use).
     After :meth:`aclose` the transport still works: it opens new connections.
     """
 
@@ -135,7 +137,7 @@ class AsyncHttptoolsTransport:
         conn = Connection(loop, target.key, self._generation)
         if target.tls:
             if self._ssl is None:
-                self._ssl = ssl.create_default_context()
+                self._ssl = tls_context()
             await loop.create_connection(lambda: conn, target.host, target.port, ssl=self._ssl)
         else:
             await loop.create_connection(lambda: conn, target.host, target.port)

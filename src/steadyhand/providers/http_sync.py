@@ -3,8 +3,8 @@
 httpx's sync client spent most of a non-streamed call's CPU (its models, h11 and httpcore's pool:
 benchmarks/bench_client.py); this one does what :class:`~steadyhand.Client` needs and no more, like the
 async ``http_httptools.py``: one thread-safe keep-alive pool (at most ``MAX_CONNECTIONS`` connections in
-use, idle ones kept ``KEEPALIVE_EXPIRY`` seconds, per origin), TCP_NODELAY, TLS with
-``ssl.create_default_context()`` (or the ``ssl_context`` given), request bodies with Content-Length,
+use, idle ones kept ``KEEPALIVE_EXPIRY`` seconds, per origin), TCP_NODELAY, TLS with the system's trust
+store and ALPN ``http/1.1`` (or the ``ssl_context`` given), request bodies with Content-Length,
 responses framed by Content-Length, chunked or the connection's close, streamed bodies read as the
 consumer asks.
 
@@ -52,6 +52,7 @@ from ._http1_wire import (
     encode_request,
     exchange_error,
     refusal,
+    tls_context,
 )
 from .base import HTTPRequest, HTTPResponse, HTTPStream, Timeouts
 
@@ -136,7 +137,7 @@ class _Connection(ResponseParse):
 class HttptoolsTransport:
     """Synchronous :class:`~steadyhand.providers.base.Transport` over one thread-safe pool of sockets.
 
-    ``ssl_context`` verifies https origins (default: ``ssl.create_default_context()``, made on first use).
+    ``ssl_context`` verifies https origins (default: the system's trust store, made on first use).
     After :meth:`close` the transport still works: it opens new connections.
     """
 
@@ -205,7 +206,7 @@ class HttptoolsTransport:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if target.tls:
                 if self._ssl is None:
-                    self._ssl = ssl.create_default_context()
+                    self._ssl = tls_context()
                 sock = self._ssl.wrap_socket(sock, server_hostname=target.host)
         except TimeoutError:
             raise clock.connect_timeout() from None
