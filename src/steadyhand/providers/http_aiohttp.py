@@ -31,8 +31,9 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import ConfigurationError, ProviderConnectionError, ProviderError, StreamInterrupted
+from ..errors import ConfigurationError, ProviderConnectionError, ProviderError
 from ._clock import Clock
+from ._http1_wire import exchange_error
 from .base import AsyncHTTPStream, HTTPRequest, HTTPResponse, Timeouts
 
 __all__ = ["AsyncAiohttpTransport"]
@@ -76,9 +77,7 @@ class _Clock(Clock):
             return ConfigurationError(f"bad provider URL: {exc}; fix the provider's base_url")
         if isinstance(exc, aiohttp.ClientConnectorError):
             return ProviderConnectionError(f"could not connect: {exc}; is the provider's base_url right?")
-        if in_body:
-            return StreamInterrupted(f"the connection closed mid-answer: {_describe(exc)}")
-        return ProviderConnectionError(f"the connection failed before an answer arrived: {_describe(exc)}")
+        return exchange_error(exc, self, in_body=in_body)
 
 
 class _LossWatch:
@@ -109,10 +108,6 @@ class _LossWatch:
         content = None if alive is None else self._current.pop(alive, None)
         if content is not None and not content.is_eof() and content.exception() is None:
             content.set_exception(aiohttp.ClientPayloadError("the connection closed before the answer ended"))
-
-
-def _describe(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
 
 
 def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:

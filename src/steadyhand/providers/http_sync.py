@@ -30,6 +30,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -154,36 +155,36 @@ class HttptoolsTransport:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._pid = os.getpid()
+        _LIVE.add(self)
 
     # -- the pool -------------------------------------------------------------------------------------------
 
-    def _after_fork(self) -> None:
-        """In a forked child, start a pool of its own: the parent's sockets (and locks) are not its own."""
-        if self._pid != os.getpid():
-            self._pid, self._idle, self._lock = os.getpid(), {}, threading.Lock()
-            self._slots = threading.BoundedSemaphore(self._limit)
+    def _forked(self) -> None:
+        """In a forked child, a pool of its own: the parent's sockets (and locks) are not the child's."""
+        self._idle, self._lock = {}, threading.Lock()
+        self._slots = threading.BoundedSemaphore(self._limit)
 
     def _pop_idle(self, key: tuple[str, str, int]) -> _Connection | None:
-        with self._lock:
-            idle = self._idle.get(key)
-            if not idle:
+        """The newest idle connection to ``key`` the server has not closed or written to."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                conn = idle.pop()
+                expired = time.monotonic() - conn.idle_since > self._expiry
+                if expired:  # the newest is too old: so are the rest
+                    old, idle[:] = [conn, *idle], []
+            if expired:
+                for stale in old:
+                    stale.close()
                 return None
-            conn = idle.pop()
-            if time.monotonic() - conn.idle_since > self._expiry:  # the newest is too old: so are the rest
-                old, idle[:] = idle[:], []
-            else:
-                old = []
-        for stale in old:
-            stale.close()
-        if old or conn.stale():
+            if not conn.stale():
+                return conn
             conn.close()
-            return self._pop_idle(key) if not old else None
-        return conn
 
     def _checkout(self, target: Target, clock: Clock, *, fresh: bool) -> _Connection:
         """A pooled connection to ``target``, else a new one, waiting (within ``connect``) for a slot."""
-        self._after_fork()
         slots = self._slots
         if not slots.acquire(blocking=False):
             wait = clock.connect_limit(clock.head_limit())
@@ -220,7 +221,6 @@ class HttptoolsTransport:
         """Give ``conn`` back (and its slot): to the idle pool when its answer was read whole, else closed.
 
         A connection taken before :meth:`close` or before a fork belongs to a pool that is gone: closed."""
-        self._after_fork()
         slots, conn.slots = conn.slots, None
         if reuse and conn.keep and conn.complete and slots is self._slots:
             conn.reused = True
@@ -295,6 +295,19 @@ class HttptoolsTransport:
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+
+
+_LIVE: weakref.WeakSet[HttptoolsTransport] = weakref.WeakSet()
+"""Every transport of this process, for the fork hook (no ``getpid`` on the path of every call)."""
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_LIVE):
+        transport._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _chunks(conn: _Connection, clock: Clock) -> Iterator[bytes]:
